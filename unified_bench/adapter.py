@@ -1,0 +1,114 @@
+"""The adapter interface: how the harness talks to a model.
+
+An adapter is two halves of one model: ``caption`` (I2T, the encoder) and ``generate`` (T2I, the
+decoder). Only the caption text crosses from one to the other (``protocol = "text"``). Each sample
+carries its own seed, so outputs never depend on batch size, batch composition or sharding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+from unified_bench.errors import UserError
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What every model adapter provides."""
+
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        """One caption per image; ``seeds[i]`` drives every random draw for ``images[i]``."""
+        ...
+
+    def generate(
+        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+    ) -> list[Image.Image]:
+        """One image per prompt at ``size`` (width, height; ``None`` = the model's default)."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """Model ids, revisions, dtype and every generation setting: goes into provenance."""
+        ...
+
+
+@dataclass(frozen=True)
+class AdapterOptions:
+    """What the CLI hands an adapter factory: free-form ``--adapter-arg`` strings plus placement."""
+
+    args: Mapping[str, str] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class AdapterManifest:
+    """Registers an adapter without importing it: ``factory`` is a lazy ``module:callable`` path.
+
+    The callable takes an ``AdapterOptions`` and returns an ``Adapter``.
+    """
+
+    name: str
+    factory: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    protocols: tuple[str, ...] = ("text",)
+
+
+class AdapterArgError(UserError):
+    """An ``--adapter-arg`` that the adapter's config does not have or cannot parse."""
+
+
+def _parse_value(raw: str, annotation: Any, key: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if raw.lower() in ("none", "null", ""):
+            return None
+        return _parse_value(raw, options[0], key)
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if raw not in choices:
+            raise AdapterArgError(f"--adapter-arg {key}={raw}: expected one of {', '.join(map(str, choices))}.")
+        return raw
+    try:
+        if annotation is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if annotation in (int, float, str):
+            return annotation(raw)
+    except ValueError:
+        raise AdapterArgError(f"--adapter-arg {key}={raw}: expected a {annotation.__name__}.") from None
+    raise AdapterArgError(f"--adapter-arg {key}: this setting cannot be given on the command line.")
+
+
+def config_from_args(config_cls: type, args: Mapping[str, str], **overrides: Any) -> Any:
+    """Build a config dataclass from ``--adapter-arg KEY=VALUE`` strings, typed by its fields.
+
+    Unknown keys raise ``AdapterArgError`` listing the valid ones.
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+    hints = typing.get_type_hints(config_cls)
+    values: dict[str, Any] = {}
+    for key, raw in args.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise AdapterArgError(
+                f"--adapter-arg {key}: unknown setting for {config_cls.__name__}. "
+                f"Valid: {', '.join(sorted(fields))}."
+            )
+        values[name] = _parse_value(raw, hints[name], key)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return config_cls(**values)
+    except (ValueError, TypeError) as error:
+        raise AdapterArgError(f"{config_cls.__name__}: {error}") from None

@@ -1,0 +1,60 @@
+"""Decode images safely (truncated files, decompression bombs) and hash them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from unified_bench.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# PIL's own bomb limit (~89 MP) halves into a warning; we treat both as errors: a reference
+# image larger than this is a mistake or an attack, never a benchmark input.
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_image(data: bytes, source: str) -> Image.Image:
+    """Decode fully into an RGB image, or raise ``InputError`` naming ``source``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{width}x{height}")
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise InputError(
+            f"{source}: image too large ({error}); more than {MAX_IMAGE_PIXELS} pixels looks like a "
+            "decompression bomb. Resize it or remove it from the dataset."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{source}: not a readable image ({error}); replace or remove the file.") from None
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return image
+
+
+def read_image(path: str | Path) -> tuple[Image.Image, str]:
+    """Read and decode an image file; returns the RGB image and the sha256 of the file's bytes."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror}).") from None
+    return decode_image(data, str(path)), sha256_bytes(data)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Lossless PNG encoding (deterministic for the same pixels)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

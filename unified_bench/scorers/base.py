@@ -1,0 +1,61 @@
+"""Scorer interfaces.
+
+Three kinds, each small:
+
+* ``EmbeddingScorer``: a frozen vision encoder. ``embed(images)`` returns L2-normalised rows; the
+  score of a pair is the cosine of the reconstruction's and the reference's embeddings. Because
+  references are embedded independently of reconstructions, their embeddings are cached on disk
+  (keyed by ``fingerprint()`` + image sha256) and shared by every model scored on that dataset.
+* ``PairwiseScorer``: compares pixels of a reconstruction with its reference (LPIPS, SSIM, PSNR).
+* ``CaptionScorer``: scores a caption against its original image and/or reference captions.
+
+``fingerprint()`` names the weights (id + revision or sha256) and the preprocessing, so results
+from different scorer weights are never compared as if equal.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+
+class Scorer(ABC):
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """``name:model@revision-or-sha:preprocessing``: equal strings mean equal numbers."""
+
+
+class EmbeddingScorer(Scorer):
+    """A frozen image encoder; score = cosine of L2-normalised embeddings."""
+
+    @abstractmethod
+    def embed(self, images: list[Image.Image]) -> torch.Tensor:
+        """Embed a batch of RGB images -> float32 CPU tensor ``[N, D]``, rows L2-normalised."""
+
+
+class PairwiseScorer(Scorer):
+    """A pixel-level comparison of each reconstruction with its reference."""
+
+    @abstractmethod
+    def pairwise(self, reconstructions: list[Image.Image], references: list[Image.Image]) -> torch.Tensor:
+        """One float per pair -> float32 CPU tensor ``[N]``."""
+
+
+class CaptionScorer(Scorer):
+    """Scores captions; may return ``None`` for a sample it cannot score (e.g. no reference captions)."""
+
+    @abstractmethod
+    def score_captions(
+        self,
+        captions: list[str],
+        images: list[Image.Image],
+        references: list[tuple[str, ...] | None],
+    ) -> list[float | None]:
+        """One value (or ``None``) per caption."""
