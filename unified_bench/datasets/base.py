@@ -62,7 +62,9 @@ def dataset_fingerprint(samples: Sequence[Sample]) -> str:
 def make_dataset(name: str, samples: Sequence[Sample], source: str) -> Dataset:
     """Build a ``Dataset``, refusing an empty one or duplicate ids."""
     if not samples:
-        raise InputError(f"{source}: no images found; point to a folder of images, a JSONL manifest or a dataset name.")
+        raise InputError(
+            f"{source}: no images found; point to a folder of images, a JSONL manifest or a dataset name."
+        )
     seen: set[str] = set()
     for sample in samples:
         if sample.id in seen:

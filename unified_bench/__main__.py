@@ -1,0 +1,3 @@
+from unified_bench.cli.app import main
+
+main()

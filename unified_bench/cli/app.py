@@ -1,0 +1,204 @@
+"""``unified-bench``: wiring only. Each command parses its flags, calls one library function, prints.
+
+Heavy libraries (torch, transformers, diffusers) are imported inside the commands, so ``--help``
+answers at once. Errors a user can fix (``UserError``) print as one line; set UNIFIED_BENCH_DEBUG=1
+for the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from unified_bench.cli import output as out
+from unified_bench.errors import UserError
+
+app = typer.Typer(
+    name="unified-bench",
+    help="Measure how unified a multimodal model is: caption each image, regenerate it from the caption, "
+    "score the reconstruction (Unified-Bench, UAE arXiv 2509.09666).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+adapters_app = typer.Typer(help="List and inspect model adapters.", no_args_is_help=True)
+app.add_typer(adapters_app, name="adapters")
+
+# -- shared options ------------------------------------------------------------------------------
+ScorerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--scorer", "-s", help="NAME or NAME=MODEL (hub id or local path); repeat. Default: all.",
+                 show_default=False),
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")]
+DtypeOpt = Annotated[str | None, typer.Option(help="float32, bfloat16 or float16; default: bf16 on GPU, fp32 on CPU.")]
+ScoreBatchOpt = Annotated[int, typer.Option("--score-batch-size", help="Images per scorer forward pass.")]
+
+RUN_EXAMPLES = """
+[bold]Examples[/]\n
+  unified-bench run --model uae --dataset unibench --output runs/uae\n
+  unified-bench run --model uae --adapter-arg model=/models/UAE --batch-size 8 --output runs/uae\n
+  unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny
+"""
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE.")
+        pairs[key.strip()] = value
+    return pairs
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise UserError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1024x1024.")
+    return int(width), int(height)
+
+
+# -- commands ------------------------------------------------------------------------------------
+@app.command(epilog=RUN_EXAMPLES)
+def run(
+    model: Annotated[str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")],
+    dataset: Annotated[str, typer.Option(help="unibench, samples, a folder of images or a JSONL manifest.")] = "unibench",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per adapter call (outputs never depend on it).")] = 4,
+    seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
+    scorer: ScorerOpt = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: every N-th sample from the I-th (after --limit). Default: "
+                                                   "RANK/WORLD_SIZE from the environment.")] = None,
+    adapter_arg: Annotated[list[str] | None, typer.Option("--adapter-arg", "-a", help="KEY=VALUE adapter setting; "
+                                                          "repeat.", show_default=False)] = None,
+    size: Annotated[str | None, typer.Option(help="Generated image size WIDTHxHEIGHT. Default: the model's.")] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    score_batch_size: ScoreBatchOpt = 16,
+    overwrite: Annotated[bool, typer.Option(help="Replace a run of another configuration in --output.")] = False,
+) -> None:
+    """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
+    from unified_bench.sharding import parse_shard, shard_from_environment
+
+    request = RunRequest(
+        model=model, dataset=dataset, output=output or Path("runs") / model, seed=seed, batch_size=batch_size,
+        limit=limit, shard=parse_shard(shard) if shard else shard_from_environment(),
+        adapter_args=_pairs(adapter_arg, "--adapter-arg"), device=device, dtype=dtype, size=_size(size),
+        overwrite=overwrite,
+        scoring=ScoringOptions(scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size,
+                               device=device, dtype=dtype),
+    )
+    with out.progress_hooks() as hooks:
+        results = execute_run(request, hooks)
+    out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
+    out.note(f"Results: {run_directory(request) / 'results.json'}")
+
+
+@app.command()
+def score(
+    generated: Annotated[Path, typer.Argument(help="Folder of reconstructions.")],
+    references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
+    scorer: ScorerOpt = None,
+    output: Annotated[Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")] = None,
+    allow_missing: Annotated[bool, typer.Option(help="Exit 0 even if some references have no match.")] = False,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    score_batch_size: ScoreBatchOpt = 16,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Score an existing folder of reconstructions against the references (matched by file name)."""
+    from unified_bench.evaluate import ScoringOptions, score_folder
+
+    options = ScoringOptions(scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size,
+                             device=device, dtype=dtype)
+    with out.progress_hooks() as hooks:
+        results = score_folder(generated, references, options, output=output, allow_missing=allow_missing,
+                               seed=seed, hooks=hooks)
+    out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
+    if results.samples["missing"]:
+        out.note(f"{len(results.samples['missing'])} references had no reconstruction (counted in results).")
+
+
+@app.command()
+def merge(
+    runs: Annotated[list[Path], typer.Argument(help="Shard run folders (all N of them).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the merged run.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace a different run in --output.")] = False,
+) -> None:
+    """Join the shards of one run into a single run, equal to the unsharded one."""
+    from unified_bench.evaluate import merge_runs
+
+    results = merge_runs(runs, output, overwrite=overwrite)
+    out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
+    out.note(f"Results: {output / 'results.json'}")
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path("demo-run"),
+    batch_size: Annotated[int, typer.Option(help="Samples per adapter call.")] = 4,
+) -> None:
+    """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
+    from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+
+    with out.progress_hooks() as hooks:
+        results = run_demo(output, batch_size=batch_size, hooks=hooks)
+    out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
+    out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
+    out.stderr.print(f"Results: {output / 'results.json'}\nA real run: [bold]{REAL_RUN_COMMAND}[/]")
+
+
+@adapters_app.command("list")
+def adapters_list() -> None:
+    """Every installed adapter (built-in and from plugins), with aliases and protocols."""
+    from rich.table import Table
+
+    from unified_bench.registry import default_registry
+
+    table = Table()
+    for column in ("name", "aliases", "protocols", "description"):
+        table.add_column(column)
+    for manifest in default_registry().manifests():
+        table.add_row(manifest.name, ", ".join(manifest.aliases), ", ".join(manifest.protocols), manifest.description)
+    out.stdout.print(table)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, mapping user-fixable errors to one line and a non-zero exit code."""
+    debug = os.environ.get("UNIFIED_BENCH_DEBUG") not in (None, "", "0")
+    try:
+        code = app(args=argv, standalone_mode=False, prog_name="unified-bench")
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        out.error("interrupted; finished samples are saved: rerun the same command to resume.")
+        sys.exit(130)
+    except UserError as exc:
+        if debug:
+            raise
+        out.error(str(exc))
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if type(exc).__name__ == "OutOfMemoryError" and not debug:
+            out.error(f"out of memory ({str(exc).splitlines()[0]}); retry with a smaller --batch-size or "
+                      "--score-batch-size.")
+            sys.exit(3)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Reference datasets: a registered name, a folder of images, or a JSONL manifest.
+
+Importing this package is cheap: loaders are imported when a dataset is loaded.
+
+Example:
+    >>> from unified_bench.datasets import load_dataset
+    >>> dataset = load_dataset("samples")
+    >>> len(dataset), dataset.samples[0].id
+    (8, 'astronaut')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from unified_bench.datasets.base import Dataset, Sample, check_sample_id, dataset_fingerprint, make_dataset
+from unified_bench.errors import InputError
+
+
+def _load_samples(cache_root: Path | None) -> Dataset:
+    from unified_bench.datasets.samples import load_samples
+
+    return load_samples()
+
+
+def _load_unibench(cache_root: Path | None) -> Dataset:
+    from unified_bench.datasets.unibench import load_unibench
+
+    return load_unibench(cache_root=cache_root)
+
+
+_NAMED_LOADERS: dict[str, Callable[[Path | None], Dataset]] = {
+    "samples": _load_samples,
+    "unibench": _load_unibench,
+}
+DATASET_NAMES: tuple[str, ...] = tuple(_NAMED_LOADERS)
+
+__all__ = [
+    "DATASET_NAMES",
+    "Dataset",
+    "Sample",
+    "check_sample_id",
+    "dataset_fingerprint",
+    "load_dataset",
+    "make_dataset",
+]
+
+
+def load_dataset(spec: str, *, cache_root: Path | None = None) -> Dataset:
+    """Load a dataset from a registered name, a folder of images or a ``.jsonl`` manifest.
+
+    ``spec`` is tried in that order, so a folder named like a dataset needs a path (``./samples``).
+
+    Args:
+        spec: ``samples``, ``unibench``, a folder of images, or a JSONL manifest file.
+        cache_root: Where downloaded datasets live; defaults to ``cache_dir("datasets")``.
+
+    Raises:
+        InputError: ``spec`` is none of these, or the dataset it names is missing or malformed.
+    """
+    if spec in _NAMED_LOADERS:
+        return _NAMED_LOADERS[spec](cache_root)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        from unified_bench.datasets.folder import load_folder
+
+        return load_folder(path)
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        from unified_bench.datasets.manifest import load_manifest
+
+        return load_manifest(path)
+    problem = (
+        "is not a folder or a .jsonl manifest"
+        if path.exists()
+        else "is not a dataset name or an existing path"
+    )
+    raise InputError(
+        f"Dataset {spec!r} {problem}; use one of {', '.join(DATASET_NAMES)}, a folder of images, "
+        'or a .jsonl manifest with one {"id", "image", "captions"} object per line.'
+    )

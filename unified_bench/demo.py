@@ -1,0 +1,39 @@
+"""The offline demo: the whole round trip on the bundled sample photos with random tiny weights.
+
+Same code path as a real run (``execute_run``), only the weights differ: ``uae-tiny`` is UAE's
+exact classes at tiny sizes, and the scorers are tiny random checkpoints of the real classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unified_bench.evaluate import Hooks, RunRequest, ScoringOptions, execute_run
+from unified_bench.results import Results
+
+DEMO_NOTICE = (
+    "These numbers are meaningless: every model here (uae-tiny and the tiny scorers) has random weights. "
+    "The demo only shows that the whole pipeline runs offline."
+)
+REAL_RUN_COMMAND = "unified-bench run --model uae --dataset unibench --output runs/uae --device cuda"
+# Scorers that need no weights, computed on the demo as in a real run.
+WEIGHTLESS_SCORERS = ("ssim", "psnr", "caption_words", "bleu4", "rougeL", "cider")
+
+
+def demo_scorer_specs() -> tuple[str, ...]:
+    """``NAME=PATH`` for every scorer with tiny local weights, plus the weightless ones."""
+    from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
+
+    local = ensure_tiny_scorer_weights()
+    return tuple(f"{name}={path}" for name, path in local.items()) + WEIGHTLESS_SCORERS
+
+
+def run_demo(output: Path, *, batch_size: int = 4, hooks: Hooks | None = None) -> Results:
+    request = RunRequest(
+        model="uae-tiny",
+        dataset="samples",
+        output=output,
+        batch_size=batch_size,
+        scoring=ScoringOptions(scorers=demo_scorer_specs(), n_resamples=2_000),
+    )
+    return execute_run(request, hooks)

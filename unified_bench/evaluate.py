@@ -1,0 +1,306 @@
+"""The library behind ``run``, ``score`` and ``merge``: dataset -> round trip -> scores -> results.json.
+
+Each step takes the previous one's output and never reaches back; the CLI only parses and prints.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from unified_bench.adapter import AdapterOptions
+from unified_bench.datasets.base import Dataset, Sample
+from unified_bench.errors import InputError, MissingSamplesError, UserError
+from unified_bench.images import read_image
+from unified_bench.io import atomic_write_json
+from unified_bench.provenance import collect, utc_now
+from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
+from unified_bench.roundtrip import pending_samples, run_round_trip
+from unified_bench.sharding import Shard, select
+from unified_bench.stats import DEFAULT_RESAMPLES
+from unified_bench.store import SAMPLES_TABLE, RunSpec, RunStore
+
+ADAPTER_INFO_FILE = "adapter.json"
+
+
+class Hooks(Protocol):
+    """How the library reports progress; the CLI renders it with rich, tests pass nothing."""
+
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, amount: int) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, amount: int) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    scorers: tuple[str, ...] | None = None  # None: the default set
+    batch_size: int = 16
+    device: str | None = None
+    dtype: str | None = None
+    n_resamples: int = DEFAULT_RESAMPLES
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    model: str
+    dataset: str
+    output: Path
+    seed: int = 0
+    batch_size: int = 4
+    limit: int | None = None
+    shard: Shard | None = None
+    adapter_args: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+    size: tuple[int, int] | None = None
+    protocol: str = "text"
+    overwrite: bool = False
+    scoring: ScoringOptions = field(default_factory=ScoringOptions)
+
+
+def run_directory(request: RunRequest) -> Path:
+    """Shards write side by side under the output folder; ``merge`` joins them."""
+    return request.output / request.shard.dirname if request.shard else request.output
+
+
+def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
+    """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists."""
+    from unified_bench.datasets import load_dataset
+    from unified_bench.registry import default_registry
+
+    hooks = hooks or _Silent()
+    started_at = utc_now()
+    registry = default_registry()
+    manifest = registry.manifest(request.model)
+    if request.protocol not in manifest.protocols:
+        raise UserError(f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
+                        f"{', '.join(manifest.protocols)}.")
+    dataset = load_dataset(request.dataset)
+    selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
+    store = RunStore(run_directory(request))
+    spec = RunSpec(model=manifest.name, adapter_args=dict(request.adapter_args), protocol=request.protocol,
+                   seed=request.seed, size=request.size, dtype=request.dtype, dataset_name=dataset.name,
+                   dataset_fingerprint=dataset.fingerprint)
+    store.open(spec, overwrite=request.overwrite)
+
+    pending = pending_samples(selected, store)
+    if pending:
+        hooks.note(f"Loading adapter {manifest.name} ...")
+        adapter = registry.build(manifest.name, AdapterOptions(args=dict(request.adapter_args),
+                                                               device=request.device, dtype=request.dtype))
+        atomic_write_json(store.root / ADAPTER_INFO_FILE, adapter.info())
+        hooks.stage("round trip", len(pending))
+        run_round_trip(adapter, pending, store, run_seed=request.seed, batch_size=request.batch_size,
+                       size=request.size,
+                       on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None)
+        del adapter
+        _release_memory()
+    adapter_info = json.loads((store.root / ADAPTER_INFO_FILE).read_text("utf-8"))
+
+    model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
+    dataset_info = {"name": dataset.name, "source": dataset.source, "fingerprint": dataset.fingerprint,
+                    "n_total": len(dataset), "n_selected": len(selected), "limit": request.limit,
+                    "shard": str(request.shard) if request.shard else None}
+    results = score_run(store, [s for _, s in selected], request.scoring, model=model, dataset_info=dataset_info,
+                        protocol=request.protocol, seed=request.seed, started_at=started_at, hooks=hooks,
+                        extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size})
+    return results
+
+
+def _release_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def _score(
+    *,
+    ids: list[str],
+    references: list[Sample],
+    reconstructions: list[tuple[Any, str]],
+    captions: dict[str, str] | None,
+    options: ScoringOptions,
+    hooks: Hooks,
+) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]]]:
+    from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
+    from unified_bench.scorers.cache import EmbeddingCache
+    from unified_bench.scoring import ScoringItem, score_items
+
+    specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
+    hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
+    scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
+    items = [
+        ScoringItem(id=sample_id, reference=ref.image, reference_sha256=ref.image_sha256, reconstruction=image,
+                    reconstruction_sha256=sha, caption=(captions or {}).get(sample_id),
+                    reference_captions=ref.captions)
+        for sample_id, ref, (image, sha) in zip(ids, references, reconstructions, strict=True)
+    ]
+    hooks.stage("scoring", len(scorers) * len(items))
+    scores = score_items(items, scorers, batch_size=options.batch_size,
+                         cache=EmbeddingCache.default() if options.use_cache else None,
+                         on_progress=lambda _name, n: hooks.advance("scoring", n))
+    meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
+    return scores, meta
+
+
+def score_run(
+    store: RunStore,
+    samples: Sequence[Sample],
+    options: ScoringOptions,
+    *,
+    model: dict[str, Any],
+    dataset_info: dict[str, Any],
+    protocol: str,
+    seed: int,
+    started_at: str,
+    hooks: Hooks | None = None,
+    extra_provenance: dict[str, Any] | None = None,
+) -> Results:
+    """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it."""
+    hooks = hooks or _Silent()
+    captions = {sid: record.caption for sid, record in store.captions().items()}
+    missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
+    if missing:
+        raise MissingSamplesError(f"{store.root}: {len(missing)} samples lack a caption or image "
+                                  f"(first: {missing[0]}); rerun the same command to finish them.")
+    reconstructions = [read_image(store.image_path(s.id)) for s in samples]
+    ids = [s.id for s in samples]
+    scores, meta = _score(ids=ids, references=list(samples), reconstructions=reconstructions,
+                          captions=captions, options=options, hooks=hooks)
+    provenance = collect(started_at=started_at, device=options.device, seeds={"run_seed": seed,
+                         "bootstrap_seed": seed}, extra=extra_provenance)
+    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info, protocol=protocol,
+                            model=model, captions={i: captions[i] for i in ids}, provenance=provenance,
+                            bootstrap_seed=seed, n_resamples=options.n_resamples)
+    write_results(store.results_path, results)
+    write_samples_table(store.root / SAMPLES_TABLE, results)
+    return results
+
+
+def score_folder(
+    generated: Path,
+    references: Path,
+    options: ScoringOptions,
+    *,
+    output: Path | None = None,
+    allow_missing: bool = False,
+    seed: int = 0,
+    hooks: Hooks | None = None,
+) -> Results:
+    """Score a folder of reconstructions against a folder of references (``unified-bench score``)."""
+    from unified_bench.datasets import load_dataset
+    from unified_bench.matching import match_reconstructions
+
+    hooks = hooks or _Silent()
+    started_at = utc_now()
+    matching = match_reconstructions(generated, references)
+    dataset: Dataset = load_dataset(str(references))
+    by_stem = {s.id: s for s in dataset.samples}
+    refs = [by_stem[ref.stem] for ref, _ in matching.pairs]
+    reconstructions = [read_image(gen) for _, gen in matching.pairs]
+    ids = [s.id for s in refs]
+    missing = [ref.stem for ref in matching.missing]
+    if not ids:
+        raise MissingSamplesError(f"{generated}: no reconstruction matches any of the {len(missing)} references "
+                                  f"in {references} (same name, same stem, or recon_<stem>).")
+    scores, meta = _score(ids=ids, references=refs, reconstructions=reconstructions, captions=None,
+                          options=options, hooks=hooks)
+    dataset_info = {"name": dataset.name, "source": dataset.source, "fingerprint": dataset.fingerprint,
+                    "n_total": len(dataset), "n_selected": len(dataset), "limit": None, "shard": None}
+    provenance = collect(started_at=started_at, device=options.device, seeds={"bootstrap_seed": seed},
+                         extra={"generated_dir": str(generated), "reference_dir": str(references),
+                                "matched": {ref.stem: gen.name for ref, gen in matching.pairs}})
+    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info, protocol=None,
+                            model=None, missing=missing, provenance=provenance, bootstrap_seed=seed,
+                            n_resamples=options.n_resamples)
+    target = output or generated / "results.json"
+    write_results(target, results)
+    if missing and not allow_missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise MissingSamplesError(f"{len(missing)} of {len(dataset)} references have no reconstruction in "
+                                  f"{generated}: {shown} (results written to {target}, missing ones counted); "
+                                  "pass --allow-missing to accept.")
+    return results
+
+
+def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = False) -> Results:
+    """Join shard run dirs into one run equal to the unsharded one (captions, images, scores)."""
+    if not run_dirs:
+        raise UserError("merge: give at least one run folder.")
+    stores = [RunStore(d) for d in run_dirs]
+    specs = []
+    for store in stores:
+        spec = store.read_spec()
+        if spec is None:
+            raise InputError(f"{store.root}: not a run folder (no run.json).")
+        specs.append(spec)
+    if any(spec != specs[0] for spec in specs[1:]):
+        raise InputError("merge: the runs were made with different configurations (model, seed, dataset, ...).")
+    parts = [read_results(store.results_path) for store in stores]
+    _check_shards_complete(parts, run_dirs)
+    records = {}
+    for store in stores:
+        records.update(store.captions())
+    ordered = sorted(records.values(), key=lambda r: r.index)
+    ids = [r.id for r in ordered]
+    scores: dict[str, dict[str, float | None]] = {}
+    meta: dict[str, tuple[str, bool]] = {}
+    for part in parts:
+        for name, summary in part.scorers.items():
+            if name in meta and meta[name][0] != summary.fingerprint:
+                raise InputError(f"merge: scorer {name!r} has different fingerprints across shards.")
+            meta[name] = (summary.fingerprint, summary.higher_is_better)
+            scores.setdefault(name, {}).update(summary.per_sample)
+
+    target = RunStore(output)
+    target.open(specs[0], overwrite=overwrite)
+    existing = target.captions()
+    target.append_captions([r for r in ordered if r.id not in existing])
+    for store in stores:
+        for record in store.captions().values():
+            destination = target.image_path(record.id)
+            if not destination.exists():
+                shutil.copyfile(store.image_path(record.id), destination)
+    shutil.copyfile(stores[0].root / ADAPTER_INFO_FILE, target.root / ADAPTER_INFO_FILE)
+    first = parts[0]
+    dataset_info = {**first.dataset, "n_selected": len(ids), "shard": None}
+    provenance = {**first.provenance, "merged_from": [str(d) for d in run_dirs],
+                  "shard_provenance": [p.provenance for p in parts], "finished_at": utc_now()}
+    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info,
+                            protocol=first.protocol, model=first.model,
+                            captions={r.id: r.caption for r in ordered}, provenance=provenance,
+                            bootstrap_seed=first.bootstrap["seed"], n_resamples=first.bootstrap["n_resamples"])
+    write_results(target.results_path, results)
+    write_samples_table(target.root / SAMPLES_TABLE, results)
+    return results
+
+
+def _check_shards_complete(parts: Sequence[Results], run_dirs: Sequence[Path]) -> None:
+    shards = [p.dataset.get("shard") for p in parts]
+    if any(s is None for s in shards):
+        return  # merging whole runs (e.g. different limits) is allowed; ids must still be disjoint
+    counts = {int(s.split("/")[1]) for s in shards}
+    indices = sorted(int(s.split("/")[0]) for s in shards)
+    if len(counts) != 1 or indices != list(range(next(iter(counts)))):
+        raise InputError(f"merge: shards {', '.join(shards)} do not cover 0..N-1 of one N exactly once; "
+                         "pass every shard folder once.")
+    limits = {p.dataset.get("limit") for p in parts}
+    if len(limits) != 1:
+        raise InputError("merge: shards were run with different --limit values.")

@@ -1,0 +1,211 @@
+"""results.json: the one versioned result format, written and read only here.
+
+Everything downstream (merge, compare, report, leaderboard) reads results through ``read_results``
+and everything upstream writes through ``build_results`` + ``write_results``, so the schema lives in
+one place (plus its JSON Schema, ``unified_bench/schema/results.schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from unified_bench.errors import InputError, SchemaVersionError
+from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
+
+SCHEMA_VERSION = 1
+RESULTS_KIND = "unified-bench/results"
+# The paper's Unified-Bench score: the mean of these four scorers' means.
+PAPER_SCORERS = ("clip", "dinov2", "dinov3", "longclip")
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """One scorer's numbers: aggregates over samples plus every per-sample value, keyed by id."""
+
+    fingerprint: str
+    higher_is_better: bool
+    n: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    ci_low: float
+    ci_high: float
+    per_sample: dict[str, float]
+
+
+@dataclass(frozen=True)
+class OverallSummary:
+    """Mean of the paper scorers' per-sample scores (= mean of their means when none is missing)."""
+
+    components: list[str]
+    complete: bool  # all four paper scorers present: only then is it the paper's Unified-Bench score
+    n: int
+    mean: float
+    ci_low: float
+    ci_high: float
+    per_sample: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Results:
+    schema_version: int
+    kind: str
+    protocol: str | None
+    model: dict[str, Any] | None
+    dataset: dict[str, Any]
+    samples: dict[str, Any]  # {"ids": [...in dataset order], "missing": [...], "captions": {id: text}}
+    scorers: dict[str, ScoreSummary]
+    overall: OverallSummary | None
+    captions: dict[str, Any] | None
+    bootstrap: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_results(
+    *,
+    ids: Sequence[str],
+    scores: Mapping[str, Mapping[str, float | None]],
+    scorer_meta: Mapping[str, tuple[str, bool]],
+    dataset: dict[str, Any],
+    protocol: str | None,
+    model: dict[str, Any] | None,
+    captions: Mapping[str, str] | None = None,
+    missing: Sequence[str] = (),
+    provenance: dict[str, Any] | None = None,
+    bootstrap_seed: int = 0,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Results:
+    """Aggregate per-sample scores into ``Results``.
+
+    Args:
+        ids: the scored sample ids in dataset order (the order makes the bootstrap reproducible).
+        scores: scorer name -> {sample id: value or None (not applicable)}.
+        scorer_meta: scorer name -> (fingerprint, higher_is_better).
+        missing: ids that were expected but could not be scored (reported, never silently dropped).
+    """
+    summaries: dict[str, ScoreSummary] = {}
+    for name, values in scores.items():
+        present = {i: float(values[i]) for i in ids if values.get(i) is not None}
+        if not present:
+            continue
+        stats = summarize(list(present.values()), seed=bootstrap_seed, n_resamples=n_resamples,
+                          confidence=confidence)
+        fingerprint, higher_is_better = scorer_meta[name]
+        summaries[name] = ScoreSummary(fingerprint=fingerprint, higher_is_better=higher_is_better,
+                                       per_sample=present, **asdict(stats))
+    return Results(
+        schema_version=SCHEMA_VERSION,
+        kind=RESULTS_KIND,
+        protocol=protocol,
+        model=model,
+        dataset=dataset,
+        samples={"ids": list(ids), "missing": list(missing), "captions": dict(captions or {})},
+        scorers=summaries,
+        overall=_overall(ids, summaries, bootstrap_seed, n_resamples, confidence),
+        captions=_caption_stats(ids, captions),
+        bootstrap={"method": "percentile", "n_resamples": n_resamples, "confidence": confidence,
+                   "seed": bootstrap_seed},
+        provenance=provenance or {},
+    )
+
+
+def _overall(ids: Sequence[str], summaries: Mapping[str, ScoreSummary], seed: int, n_resamples: int,
+             confidence: float) -> OverallSummary | None:
+    components = [name for name in PAPER_SCORERS if name in summaries]
+    if not components:
+        return None
+    per_sample = {
+        i: sum(summaries[c].per_sample[i] for c in components) / len(components)
+        for i in ids
+        if all(i in summaries[c].per_sample for c in components)
+    }
+    if not per_sample:
+        return None
+    stats = summarize(list(per_sample.values()), seed=seed, n_resamples=n_resamples, confidence=confidence)
+    return OverallSummary(components=components, complete=len(components) == len(PAPER_SCORERS), n=stats.n,
+                          mean=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, per_sample=per_sample)
+
+
+def _caption_stats(ids: Sequence[str], captions: Mapping[str, str] | None) -> dict[str, Any] | None:
+    if not captions:
+        return None
+    words = [len(captions[i].split()) for i in ids if i in captions]
+    if not words:
+        return None
+    return {"n": len(words), "mean_words": sum(words) / len(words), "min_words": min(words),
+            "max_words": max(words), "empty": sum(1 for w in words if w == 0)}
+
+
+@lru_cache(maxsize=1)
+def results_schema() -> dict[str, Any]:
+    text = resources.files("unified_bench").joinpath("schema/results.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _validate(obj: Any, source: str) -> None:
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(results_schema()).iter_errors(obj), key=lambda e: e.path)
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise InputError(f"{source}: not a valid results file at {where}: {first.message}")
+
+
+def write_results(path: str | Path, results: Results) -> None:
+    """Validate against the JSON Schema, then write atomically."""
+    obj = results.to_json()
+    _validate(obj, str(path))
+    atomic_write_json(path, obj)
+
+
+def read_results(path: str | Path) -> Results:
+    """Read and validate a results file (or a run dir containing results.json)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        obj = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no results file; run `unified-bench run` or `score` first.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error}).") from None
+    if not isinstance(obj, dict) or obj.get("kind") != RESULTS_KIND:
+        raise InputError(f"{path}: not a unified-bench results file (no kind {RESULTS_KIND!r}).")
+    if obj.get("schema_version") != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: results schema version {obj.get('schema_version')!r}, this unified-bench reads version "
+            f"{SCHEMA_VERSION}; rescore with this version (`unified-bench run` resumes and rescores) or use a "
+            "matching unified-bench release."
+        )
+    _validate(obj, str(path))
+    scorers = {name: ScoreSummary(**value) for name, value in obj["scorers"].items()}
+    overall = OverallSummary(**obj["overall"]) if obj.get("overall") else None
+    return Results(**{**obj, "scorers": scorers, "overall": overall})
+
+
+def write_samples_table(path: str | Path, results: Results) -> None:
+    """A flat per-sample CSV: id, caption, one column per scorer, overall."""
+    import pandas as pd
+
+    rows = []
+    for sample_id in results.samples["ids"]:
+        row: dict[str, Any] = {"id": sample_id, "caption": results.samples["captions"].get(sample_id)}
+        for name, summary in results.scorers.items():
+            row[name] = summary.per_sample.get(sample_id)
+        if results.overall is not None:
+            row["overall"] = results.overall.per_sample.get(sample_id)
+        rows.append(row)
+    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))

@@ -1,0 +1,79 @@
+"""The round trip: caption each reference (I2T), draw it back from the caption (T2I), store both.
+
+Batch by batch, writing as each batch finishes, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PIL import Image
+
+from unified_bench.adapter import Adapter
+from unified_bench.datasets.base import Sample
+from unified_bench.errors import UserError
+from unified_bench.seeds import sample_seed
+from unified_bench.store import CaptionRecord, RunStore
+
+ProgressCallback = Callable[[str, int], None]  # (stage, samples finished in this step)
+
+
+class AdapterOutputError(UserError):
+    """An adapter returned the wrong number or type of outputs."""
+
+
+def pending_samples(samples: Sequence[tuple[int, Sample]], store: RunStore) -> list[tuple[int, Sample]]:
+    """The (index, sample) pairs that still lack a caption or an image."""
+    captioned = store.captions()
+    return [(i, s) for i, s in samples if s.id not in captioned or not store.has_image(s.id)]
+
+
+def run_round_trip(
+    adapter: Adapter,
+    samples: Sequence[tuple[int, Sample]],
+    store: RunStore,
+    *,
+    run_seed: int,
+    batch_size: int,
+    size: tuple[int, int] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Caption and regenerate every sample that is not finished yet.
+
+    Args:
+        samples: (dataset index, sample) pairs; the index is recorded so merged shards keep dataset order.
+        batch_size: samples per adapter call. Outputs do not depend on it: every sample draws its
+            randomness from ``sample_seed(run_seed, id, stage)``.
+    """
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be at least 1.")
+    captions = store.captions()
+    todo = pending_samples(samples, store)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        to_caption = [(index, s) for index, s in batch if s.id not in captions]
+        if to_caption:
+            seeds = [sample_seed(run_seed, s.id, "caption") for _, s in to_caption]
+            texts = adapter.caption([s.image for _, s in to_caption], seeds=seeds)
+            _check_outputs("caption", texts, len(to_caption), str)
+            records = [CaptionRecord(id=s.id, index=index, caption=text, seed=seed)
+                       for (index, s), text, seed in zip(to_caption, texts, seeds, strict=True)]
+            store.append_captions(records)
+            captions.update({r.id: r for r in records})
+            if on_progress:
+                on_progress("caption", len(records))
+        to_draw = [s for _, s in batch if not store.has_image(s.id)]
+        if to_draw:
+            seeds = [sample_seed(run_seed, s.id, "generate") for s in to_draw]
+            images = adapter.generate([captions[s.id].caption for s in to_draw], seeds=seeds, size=size)
+            _check_outputs("generate", images, len(to_draw), Image.Image)
+            for sample, image in zip(to_draw, images, strict=True):
+                store.write_image(sample.id, image)
+        if on_progress:
+            on_progress("generate", len(batch))
+
+
+def _check_outputs(stage: str, outputs: object, expected: int, kind: type) -> None:
+    if not isinstance(outputs, list) or len(outputs) != expected or not all(isinstance(o, kind) for o in outputs):
+        got = f"{type(outputs).__name__} of {len(outputs)}" if isinstance(outputs, list) else type(outputs).__name__
+        raise AdapterOutputError(f"adapter.{stage} returned {got}; expected a list of {expected} {kind.__name__}.")
