@@ -75,7 +75,9 @@ def _parse_value(raw: str, annotation: Any, key: str) -> Any:
     if origin is typing.Literal:
         choices = typing.get_args(annotation)
         if raw not in choices:
-            raise AdapterArgError(f"--adapter-arg {key}={raw}: expected one of {', '.join(map(str, choices))}.")
+            raise AdapterArgError(
+                f"--adapter-arg {key}={raw}: expected one of {', '.join(map(str, choices))}."
+            )
         return raw
     try:
         if annotation is bool:

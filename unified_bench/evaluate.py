@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,47 +76,91 @@ def run_directory(request: RunRequest) -> Path:
     return request.output / request.shard.dirname if request.shard else request.output
 
 
+def _device_for_local_rank(device: str | None) -> str | None:
+    """Under torchrun / accelerate launch each rank takes its own GPU unless --device says otherwise."""
+    local_rank = os.environ.get("LOCAL_RANK")
+    if device is not None or local_rank is None:
+        return device
+    import torch
+
+    return f"cuda:{int(local_rank)}" if torch.cuda.is_available() else None
+
+
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists."""
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
     hooks = hooks or _Silent()
+    device = _device_for_local_rank(request.device)
+    request = replace(request, device=device, scoring=replace(request.scoring, device=device))
     started_at = utc_now()
     registry = default_registry()
     manifest = registry.manifest(request.model)
     if request.protocol not in manifest.protocols:
-        raise UserError(f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
-                        f"{', '.join(manifest.protocols)}.")
+        raise UserError(
+            f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
+            f"{', '.join(manifest.protocols)}."
+        )
     dataset = load_dataset(request.dataset)
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
-    spec = RunSpec(model=manifest.name, adapter_args=dict(request.adapter_args), protocol=request.protocol,
-                   seed=request.seed, size=request.size, dtype=request.dtype, dataset_name=dataset.name,
-                   dataset_fingerprint=dataset.fingerprint)
+    spec = RunSpec(
+        model=manifest.name,
+        adapter_args=dict(request.adapter_args),
+        protocol=request.protocol,
+        seed=request.seed,
+        size=request.size,
+        dtype=request.dtype,
+        dataset_name=dataset.name,
+        dataset_fingerprint=dataset.fingerprint,
+    )
     store.open(spec, overwrite=request.overwrite)
 
     pending = pending_samples(selected, store)
     if pending:
         hooks.note(f"Loading adapter {manifest.name} ...")
-        adapter = registry.build(manifest.name, AdapterOptions(args=dict(request.adapter_args),
-                                                               device=request.device, dtype=request.dtype))
+        adapter = registry.build(
+            manifest.name,
+            AdapterOptions(args=dict(request.adapter_args), device=request.device, dtype=request.dtype),
+        )
         atomic_write_json(store.root / ADAPTER_INFO_FILE, adapter.info())
         hooks.stage("round trip", len(pending))
-        run_round_trip(adapter, pending, store, run_seed=request.seed, batch_size=request.batch_size,
-                       size=request.size,
-                       on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None)
+        run_round_trip(
+            adapter,
+            pending,
+            store,
+            run_seed=request.seed,
+            batch_size=request.batch_size,
+            size=request.size,
+            on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None,
+        )
         del adapter
         _release_memory()
     adapter_info = json.loads((store.root / ADAPTER_INFO_FILE).read_text("utf-8"))
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
-    dataset_info = {"name": dataset.name, "source": dataset.source, "fingerprint": dataset.fingerprint,
-                    "n_total": len(dataset), "n_selected": len(selected), "limit": request.limit,
-                    "shard": str(request.shard) if request.shard else None}
-    results = score_run(store, [s for _, s in selected], request.scoring, model=model, dataset_info=dataset_info,
-                        protocol=request.protocol, seed=request.seed, started_at=started_at, hooks=hooks,
-                        extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size})
+    dataset_info = {
+        "name": dataset.name,
+        "source": dataset.source,
+        "fingerprint": dataset.fingerprint,
+        "n_total": len(dataset),
+        "n_selected": len(selected),
+        "limit": request.limit,
+        "shard": str(request.shard) if request.shard else None,
+    }
+    results = score_run(
+        store,
+        [s for _, s in selected],
+        request.scoring,
+        model=model,
+        dataset_info=dataset_info,
+        protocol=request.protocol,
+        seed=request.seed,
+        started_at=started_at,
+        hooks=hooks,
+        extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
+    )
     return results
 
 
@@ -147,15 +192,25 @@ def _score(
     hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
     scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
     items = [
-        ScoringItem(id=sample_id, reference=ref.image, reference_sha256=ref.image_sha256, reconstruction=image,
-                    reconstruction_sha256=sha, caption=(captions or {}).get(sample_id),
-                    reference_captions=ref.captions)
+        ScoringItem(
+            id=sample_id,
+            reference=ref.image,
+            reference_sha256=ref.image_sha256,
+            reconstruction=image,
+            reconstruction_sha256=sha,
+            caption=(captions or {}).get(sample_id),
+            reference_captions=ref.captions,
+        )
         for sample_id, ref, (image, sha) in zip(ids, references, reconstructions, strict=True)
     ]
     hooks.stage("scoring", len(scorers) * len(items))
-    scores = score_items(items, scorers, batch_size=options.batch_size,
-                         cache=EmbeddingCache.default() if options.use_cache else None,
-                         on_progress=lambda _name, n: hooks.advance("scoring", n))
+    scores = score_items(
+        items,
+        scorers,
+        batch_size=options.batch_size,
+        cache=EmbeddingCache.default() if options.use_cache else None,
+        on_progress=lambda _name, n: hooks.advance("scoring", n),
+    )
     meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
     return scores, meta
 
@@ -178,17 +233,38 @@ def score_run(
     captions = {sid: record.caption for sid, record in store.captions().items()}
     missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
     if missing:
-        raise MissingSamplesError(f"{store.root}: {len(missing)} samples lack a caption or image "
-                                  f"(first: {missing[0]}); rerun the same command to finish them.")
+        raise MissingSamplesError(
+            f"{store.root}: {len(missing)} samples lack a caption or image "
+            f"(first: {missing[0]}); rerun the same command to finish them."
+        )
     reconstructions = [read_image(store.image_path(s.id)) for s in samples]
     ids = [s.id for s in samples]
-    scores, meta = _score(ids=ids, references=list(samples), reconstructions=reconstructions,
-                          captions=captions, options=options, hooks=hooks)
-    provenance = collect(started_at=started_at, device=options.device, seeds={"run_seed": seed,
-                         "bootstrap_seed": seed}, extra=extra_provenance)
-    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info, protocol=protocol,
-                            model=model, captions={i: captions[i] for i in ids}, provenance=provenance,
-                            bootstrap_seed=seed, n_resamples=options.n_resamples)
+    scores, meta = _score(
+        ids=ids,
+        references=list(samples),
+        reconstructions=reconstructions,
+        captions=captions,
+        options=options,
+        hooks=hooks,
+    )
+    provenance = collect(
+        started_at=started_at,
+        device=options.device,
+        seeds={"run_seed": seed, "bootstrap_seed": seed},
+        extra=extra_provenance,
+    )
+    results = build_results(
+        ids=ids,
+        scores=scores,
+        scorer_meta=meta,
+        dataset=dataset_info,
+        protocol=protocol,
+        model=model,
+        captions={i: captions[i] for i in ids},
+        provenance=provenance,
+        bootstrap_seed=seed,
+        n_resamples=options.n_resamples,
+    )
     write_results(store.results_path, results)
     write_samples_table(store.root / SAMPLES_TABLE, results)
     return results
@@ -218,25 +294,53 @@ def score_folder(
     ids = [s.id for s in refs]
     missing = [ref.stem for ref in matching.missing]
     if not ids:
-        raise MissingSamplesError(f"{generated}: no reconstruction matches any of the {len(missing)} references "
-                                  f"in {references} (same name, same stem, or recon_<stem>).")
-    scores, meta = _score(ids=ids, references=refs, reconstructions=reconstructions, captions=None,
-                          options=options, hooks=hooks)
-    dataset_info = {"name": dataset.name, "source": dataset.source, "fingerprint": dataset.fingerprint,
-                    "n_total": len(dataset), "n_selected": len(dataset), "limit": None, "shard": None}
-    provenance = collect(started_at=started_at, device=options.device, seeds={"bootstrap_seed": seed},
-                         extra={"generated_dir": str(generated), "reference_dir": str(references),
-                                "matched": {ref.stem: gen.name for ref, gen in matching.pairs}})
-    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info, protocol=None,
-                            model=None, missing=missing, provenance=provenance, bootstrap_seed=seed,
-                            n_resamples=options.n_resamples)
+        raise MissingSamplesError(
+            f"{generated}: no reconstruction matches any of the {len(missing)} references "
+            f"in {references} (same name, same stem, or recon_<stem>)."
+        )
+    scores, meta = _score(
+        ids=ids, references=refs, reconstructions=reconstructions, captions=None, options=options, hooks=hooks
+    )
+    dataset_info = {
+        "name": dataset.name,
+        "source": dataset.source,
+        "fingerprint": dataset.fingerprint,
+        "n_total": len(dataset),
+        "n_selected": len(dataset),
+        "limit": None,
+        "shard": None,
+    }
+    provenance = collect(
+        started_at=started_at,
+        device=options.device,
+        seeds={"bootstrap_seed": seed},
+        extra={
+            "generated_dir": str(generated),
+            "reference_dir": str(references),
+            "matched": {ref.stem: gen.name for ref, gen in matching.pairs},
+        },
+    )
+    results = build_results(
+        ids=ids,
+        scores=scores,
+        scorer_meta=meta,
+        dataset=dataset_info,
+        protocol=None,
+        model=None,
+        missing=missing,
+        provenance=provenance,
+        bootstrap_seed=seed,
+        n_resamples=options.n_resamples,
+    )
     target = output or generated / "results.json"
     write_results(target, results)
     if missing and not allow_missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise MissingSamplesError(f"{len(missing)} of {len(dataset)} references have no reconstruction in "
-                                  f"{generated}: {shown} (results written to {target}, missing ones counted); "
-                                  "pass --allow-missing to accept.")
+        raise MissingSamplesError(
+            f"{len(missing)} of {len(dataset)} references have no reconstruction in "
+            f"{generated}: {shown} (results written to {target}, missing ones counted); "
+            "pass --allow-missing to accept."
+        )
     return results
 
 
@@ -252,7 +356,9 @@ def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = Fals
             raise InputError(f"{store.root}: not a run folder (no run.json).")
         specs.append(spec)
     if any(spec != specs[0] for spec in specs[1:]):
-        raise InputError("merge: the runs were made with different configurations (model, seed, dataset, ...).")
+        raise InputError(
+            "merge: the runs were made with different configurations (model, seed, dataset, ...)."
+        )
     parts = [read_results(store.results_path) for store in stores]
     _check_shards_complete(parts, run_dirs)
     records = {}
@@ -281,12 +387,24 @@ def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = Fals
     shutil.copyfile(stores[0].root / ADAPTER_INFO_FILE, target.root / ADAPTER_INFO_FILE)
     first = parts[0]
     dataset_info = {**first.dataset, "n_selected": len(ids), "shard": None}
-    provenance = {**first.provenance, "merged_from": [str(d) for d in run_dirs],
-                  "shard_provenance": [p.provenance for p in parts], "finished_at": utc_now()}
-    results = build_results(ids=ids, scores=scores, scorer_meta=meta, dataset=dataset_info,
-                            protocol=first.protocol, model=first.model,
-                            captions={r.id: r.caption for r in ordered}, provenance=provenance,
-                            bootstrap_seed=first.bootstrap["seed"], n_resamples=first.bootstrap["n_resamples"])
+    provenance = {
+        **first.provenance,
+        "merged_from": [str(d) for d in run_dirs],
+        "shard_provenance": [p.provenance for p in parts],
+        "finished_at": utc_now(),
+    }
+    results = build_results(
+        ids=ids,
+        scores=scores,
+        scorer_meta=meta,
+        dataset=dataset_info,
+        protocol=first.protocol,
+        model=first.model,
+        captions={r.id: r.caption for r in ordered},
+        provenance=provenance,
+        bootstrap_seed=first.bootstrap["seed"],
+        n_resamples=first.bootstrap["n_resamples"],
+    )
     write_results(target.results_path, results)
     write_samples_table(target.root / SAMPLES_TABLE, results)
     return results
@@ -299,8 +417,10 @@ def _check_shards_complete(parts: Sequence[Results], run_dirs: Sequence[Path]) -
     counts = {int(s.split("/")[1]) for s in shards}
     indices = sorted(int(s.split("/")[0]) for s in shards)
     if len(counts) != 1 or indices != list(range(next(iter(counts)))):
-        raise InputError(f"merge: shards {', '.join(shards)} do not cover 0..N-1 of one N exactly once; "
-                         "pass every shard folder once.")
+        raise InputError(
+            f"merge: shards {', '.join(shards)} do not cover 0..N-1 of one N exactly once; "
+            "pass every shard folder once."
+        )
     limits = {p.dataset.get("limit") for p in parts}
     if len(limits) != 1:
         raise InputError("merge: shards were run with different --limit values.")

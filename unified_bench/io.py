@@ -63,7 +63,9 @@ def read_jsonl(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InputError(f"{path}:{number}: not valid JSON ({error.msg}); fix or remove that line.") from None
+            raise InputError(
+                f"{path}:{number}: not valid JSON ({error.msg}); fix or remove that line."
+            ) from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}.")
         yield obj

@@ -38,7 +38,11 @@ def match_reconstructions(generated: Path, references: Path) -> Matching:
     pairs: list[tuple[Path, Path]] = []
     missing: list[Path] = []
     for reference in reference_files:
-        match = by_name.get(reference.name) or by_stem.get(reference.stem) or by_stem.get(f"recon_{reference.stem}")
+        match = (
+            by_name.get(reference.name)
+            or by_stem.get(reference.stem)
+            or by_stem.get(f"recon_{reference.stem}")
+        )
         if match is None:
             missing.append(reference)
         else:

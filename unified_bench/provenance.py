@@ -10,9 +10,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-TRACKED_PACKAGES = ("unified-bench", "torch", "torchvision", "transformers", "diffusers", "peft", "accelerate",
-                    "safetensors", "open_clip_torch", "timm", "lpips", "scikit-image", "pycocoevalcap", "numpy",
-                    "pillow")
+TRACKED_PACKAGES = (
+    "unified-bench",
+    "torch",
+    "torchvision",
+    "transformers",
+    "diffusers",
+    "peft",
+    "accelerate",
+    "safetensors",
+    "open_clip_torch",
+    "timm",
+    "lpips",
+    "scikit-image",
+    "pycocoevalcap",
+    "numpy",
+    "pillow",
+)
 
 
 def utc_now() -> str:
@@ -33,10 +47,20 @@ def git_revision() -> dict[str, Any] | None:
     """The commit of the unified-bench source tree, when it is a git checkout (``dirty`` if modified)."""
     source = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=5, check=True).stdout
+        sha = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return {"sha": sha, "dirty": bool(status.strip())}
@@ -58,8 +82,9 @@ def device_description(device: str | None) -> dict[str, Any]:
     return info
 
 
-def collect(*, started_at: str, device: str | None, seeds: dict[str, int], extra: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+def collect(
+    *, started_at: str, device: str | None, seeds: dict[str, int], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything a reader needs to tell how a result was made."""
     return {
         "unified_bench_version": package_versions()["unified-bench"],

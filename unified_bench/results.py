@@ -100,11 +100,13 @@ def build_results(
         present = {i: float(values[i]) for i in ids if values.get(i) is not None}
         if not present:
             continue
-        stats = summarize(list(present.values()), seed=bootstrap_seed, n_resamples=n_resamples,
-                          confidence=confidence)
+        stats = summarize(
+            list(present.values()), seed=bootstrap_seed, n_resamples=n_resamples, confidence=confidence
+        )
         fingerprint, higher_is_better = scorer_meta[name]
-        summaries[name] = ScoreSummary(fingerprint=fingerprint, higher_is_better=higher_is_better,
-                                       per_sample=present, **asdict(stats))
+        summaries[name] = ScoreSummary(
+            fingerprint=fingerprint, higher_is_better=higher_is_better, per_sample=present, **asdict(stats)
+        )
     return Results(
         schema_version=SCHEMA_VERSION,
         kind=RESULTS_KIND,
@@ -115,14 +117,19 @@ def build_results(
         scorers=summaries,
         overall=_overall(ids, summaries, bootstrap_seed, n_resamples, confidence),
         captions=_caption_stats(ids, captions),
-        bootstrap={"method": "percentile", "n_resamples": n_resamples, "confidence": confidence,
-                   "seed": bootstrap_seed},
+        bootstrap={
+            "method": "percentile",
+            "n_resamples": n_resamples,
+            "confidence": confidence,
+            "seed": bootstrap_seed,
+        },
         provenance=provenance or {},
     )
 
 
-def _overall(ids: Sequence[str], summaries: Mapping[str, ScoreSummary], seed: int, n_resamples: int,
-             confidence: float) -> OverallSummary | None:
+def _overall(
+    ids: Sequence[str], summaries: Mapping[str, ScoreSummary], seed: int, n_resamples: int, confidence: float
+) -> OverallSummary | None:
     components = [name for name in PAPER_SCORERS if name in summaries]
     if not components:
         return None
@@ -134,8 +141,15 @@ def _overall(ids: Sequence[str], summaries: Mapping[str, ScoreSummary], seed: in
     if not per_sample:
         return None
     stats = summarize(list(per_sample.values()), seed=seed, n_resamples=n_resamples, confidence=confidence)
-    return OverallSummary(components=components, complete=len(components) == len(PAPER_SCORERS), n=stats.n,
-                          mean=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, per_sample=per_sample)
+    return OverallSummary(
+        components=components,
+        complete=len(components) == len(PAPER_SCORERS),
+        n=stats.n,
+        mean=stats.mean,
+        ci_low=stats.ci_low,
+        ci_high=stats.ci_high,
+        per_sample=per_sample,
+    )
 
 
 def _caption_stats(ids: Sequence[str], captions: Mapping[str, str] | None) -> dict[str, Any] | None:
@@ -144,8 +158,13 @@ def _caption_stats(ids: Sequence[str], captions: Mapping[str, str] | None) -> di
     words = [len(captions[i].split()) for i in ids if i in captions]
     if not words:
         return None
-    return {"n": len(words), "mean_words": sum(words) / len(words), "min_words": min(words),
-            "max_words": max(words), "empty": sum(1 for w in words if w == 0)}
+    return {
+        "n": len(words),
+        "mean_words": sum(words) / len(words),
+        "min_words": min(words),
+        "max_words": max(words),
+        "empty": sum(1 for w in words if w == 0),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -187,8 +206,8 @@ def read_results(path: str | Path) -> Results:
     if obj.get("schema_version") != SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{path}: results schema version {obj.get('schema_version')!r}, this unified-bench reads version "
-            f"{SCHEMA_VERSION}; rescore with this version (`unified-bench run` resumes and rescores) or use a "
-            "matching unified-bench release."
+            f"{SCHEMA_VERSION}; rescore with this version (rerunning `unified-bench run` rescores) or use "
+            "a matching unified-bench release."
         )
     _validate(obj, str(path))
     scorers = {name: ScoreSummary(**value) for name, value in obj["scorers"].items()}

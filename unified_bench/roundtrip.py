@@ -56,8 +56,10 @@ def run_round_trip(
             seeds = [sample_seed(run_seed, s.id, "caption") for _, s in to_caption]
             texts = adapter.caption([s.image for _, s in to_caption], seeds=seeds)
             _check_outputs("caption", texts, len(to_caption), str)
-            records = [CaptionRecord(id=s.id, index=index, caption=text, seed=seed)
-                       for (index, s), text, seed in zip(to_caption, texts, seeds, strict=True)]
+            records = [
+                CaptionRecord(id=s.id, index=index, caption=text, seed=seed)
+                for (index, s), text, seed in zip(to_caption, texts, seeds, strict=True)
+            ]
             store.append_captions(records)
             captions.update({r.id: r for r in records})
             if on_progress:
@@ -74,6 +76,16 @@ def run_round_trip(
 
 
 def _check_outputs(stage: str, outputs: object, expected: int, kind: type) -> None:
-    if not isinstance(outputs, list) or len(outputs) != expected or not all(isinstance(o, kind) for o in outputs):
-        got = f"{type(outputs).__name__} of {len(outputs)}" if isinstance(outputs, list) else type(outputs).__name__
-        raise AdapterOutputError(f"adapter.{stage} returned {got}; expected a list of {expected} {kind.__name__}.")
+    if (
+        not isinstance(outputs, list)
+        or len(outputs) != expected
+        or not all(isinstance(o, kind) for o in outputs)
+    ):
+        got = (
+            f"{type(outputs).__name__} of {len(outputs)}"
+            if isinstance(outputs, list)
+            else type(outputs).__name__
+        )
+        raise AdapterOutputError(
+            f"adapter.{stage} returned {got}; expected a list of {expected} {kind.__name__}."
+        )

@@ -57,8 +57,13 @@ def bootstrap_mean_ci(
     return float(low), float(high)
 
 
-def summarize(values: Sequence[float], *, seed: int, n_resamples: int = DEFAULT_RESAMPLES,
-              confidence: float = DEFAULT_CONFIDENCE) -> Summary:
+def summarize(
+    values: Sequence[float],
+    *,
+    seed: int,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Summary:
     """Mean, sample std (ddof=1; 0 for one value), min, max and the bootstrap interval of the mean."""
     data = np.asarray(values, dtype=np.float64)
     low, high = bootstrap_mean_ci(data, seed=seed, n_resamples=n_resamples, confidence=confidence)

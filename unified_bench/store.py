@@ -93,11 +93,12 @@ class RunStore:
         try:
             return RunSpec.from_json(json.loads(path.read_text("utf-8")))
         except (json.JSONDecodeError, TypeError, KeyError) as error:
-            raise InputError(f"{path}: not a unified-bench run file ({error}); use another --output "
-                             "or pass --overwrite.") from None
+            raise InputError(
+                f"{path}: not a unified-bench run file ({error}); use another --output or pass --overwrite."
+            ) from None
 
     def open(self, spec: RunSpec, *, overwrite: bool = False) -> None:
-        """Start or resume the run ``spec`` here; refuse a folder holding a different run unless ``overwrite``."""
+        """Start or resume ``spec`` here; refuse a folder holding another run unless ``overwrite``."""
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"--output {self.root}: exists and is not a folder; choose another path.")
         existing = self.read_spec()
@@ -106,7 +107,8 @@ class RunStore:
                 differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
                 raise RunConfigMismatch(
                     f"--output {self.root}: holds a run with a different configuration "
-                    f"({', '.join(differing)} differ); choose another --output or pass --overwrite to replace it."
+                    f"({', '.join(differing)} differ); choose another --output or pass --overwrite to replace "
+                    "it."
                 )
             self.clear()
         self.images_dir.mkdir(parents=True, exist_ok=True)
@@ -140,11 +142,13 @@ class RunStore:
         records: dict[str, CaptionRecord] = {}
         for obj in read_jsonl(path, tolerate_torn_tail=True):
             try:
-                record = CaptionRecord(id=obj["id"], index=int(obj["index"]), caption=str(obj["caption"]),
-                                       seed=int(obj["seed"]))
+                record = CaptionRecord(
+                    id=obj["id"], index=int(obj["index"]), caption=str(obj["caption"]), seed=int(obj["seed"])
+                )
             except (KeyError, TypeError, ValueError):
-                raise InputError(f"{path}: malformed caption record {obj!r}; remove that line to redo "
-                                 "the sample.") from None
+                raise InputError(
+                    f"{path}: malformed caption record {obj!r}; remove that line to redo the sample."
+                ) from None
             records[record.id] = record
         return records
 

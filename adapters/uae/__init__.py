@@ -9,11 +9,13 @@ MANIFEST = AdapterManifest(
     name="uae",
     factory="unified_bench_adapters.uae.adapter:build_uae",
     aliases=("uae-official",),
-    description="UAE: Qwen2.5-VL-3B encoder + LoRA + projector, SD3.5-Large decoder + LoRA (zhiyuanyan1/UAE).",
+    description="UAE: Qwen2.5-VL-3B encoder + LoRA + projector, SD3.5-Large decoder + LoRA "
+    "(zhiyuanyan1/UAE).",
 )
 
 TINY_MANIFEST = AdapterManifest(
     name="uae-tiny",
     factory="unified_bench_adapters.uae.adapter:build_uae_tiny",
-    description="UAE's exact classes at tiny sizes with random weights (seeded, cached locally): offline demo and tests.",
+    description="UAE's exact classes at tiny sizes with random weights (seeded, cached locally): "
+    "offline demo and tests.",
 )

@@ -33,11 +33,19 @@ app.add_typer(adapters_app, name="adapters")
 # -- shared options ------------------------------------------------------------------------------
 ScorerOpt = Annotated[
     list[str] | None,
-    typer.Option("--scorer", "-s", help="NAME or NAME=MODEL (hub id or local path); repeat. Default: all.",
-                 show_default=False),
+    typer.Option(
+        "--scorer",
+        "-s",
+        help="NAME or NAME=MODEL (hub id or local path); repeat. Default: all.",
+        show_default=False,
+    ),
 ]
-DeviceOpt = Annotated[str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")]
-DtypeOpt = Annotated[str | None, typer.Option(help="float32, bfloat16 or float16; default: bf16 on GPU, fp32 on CPU.")]
+DeviceOpt = Annotated[
+    str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")
+]
+DtypeOpt = Annotated[
+    str | None, typer.Option(help="float32, bfloat16 or float16; default: bf16 on GPU, fp32 on CPU.")
+]
 ScoreBatchOpt = Annotated[int, typer.Option("--score-batch-size", help="Images per scorer forward pass.")]
 
 RUN_EXAMPLES = """
@@ -70,34 +78,62 @@ def _size(text: str | None) -> tuple[int, int] | None:
 # -- commands ------------------------------------------------------------------------------------
 @app.command(epilog=RUN_EXAMPLES)
 def run(
-    model: Annotated[str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")],
-    dataset: Annotated[str, typer.Option(help="unibench, samples, a folder of images or a JSONL manifest.")] = "unibench",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Samples per adapter call (outputs never depend on it).")] = 4,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")
+    ],
+    dataset: Annotated[
+        str, typer.Option(help="unibench, samples, a folder of images or a JSONL manifest.")
+    ] = "unibench",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(help="Samples per adapter call (outputs never depend on it).")
+    ] = 4,
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
-    shard: Annotated[str | None, typer.Option(help="I/N: every N-th sample from the I-th (after --limit). Default: "
-                                                   "RANK/WORLD_SIZE from the environment.")] = None,
-    adapter_arg: Annotated[list[str] | None, typer.Option("--adapter-arg", "-a", help="KEY=VALUE adapter setting; "
-                                                          "repeat.", show_default=False)] = None,
-    size: Annotated[str | None, typer.Option(help="Generated image size WIDTHxHEIGHT. Default: the model's.")] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: every N-th sample from the I-th (after --limit). Default: "
+            "RANK/WORLD_SIZE from the environment."
+        ),
+    ] = None,
+    adapter_arg: Annotated[
+        list[str] | None,
+        typer.Option("--adapter-arg", "-a", help="KEY=VALUE adapter setting; repeat.", show_default=False),
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="Generated image size WIDTHxHEIGHT. Default: the model's.")
+    ] = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
-    overwrite: Annotated[bool, typer.Option(help="Replace a run of another configuration in --output.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a run of another configuration in --output.")
+    ] = False,
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     request = RunRequest(
-        model=model, dataset=dataset, output=output or Path("runs") / model, seed=seed, batch_size=batch_size,
-        limit=limit, shard=parse_shard(shard) if shard else shard_from_environment(),
-        adapter_args=_pairs(adapter_arg, "--adapter-arg"), device=device, dtype=dtype, size=_size(size),
+        model=model,
+        dataset=dataset,
+        output=output or Path("runs") / model,
+        seed=seed,
+        batch_size=batch_size,
+        limit=limit,
+        shard=parse_shard(shard) if shard else shard_from_environment(),
+        adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+        device=device,
+        dtype=dtype,
+        size=_size(size),
         overwrite=overwrite,
-        scoring=ScoringOptions(scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size,
-                               device=device, dtype=dtype),
+        scoring=ScoringOptions(
+            scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
+        ),
     )
     with out.progress_hooks() as hooks:
         results = execute_run(request, hooks)
@@ -110,8 +146,12 @@ def score(
     generated: Annotated[Path, typer.Argument(help="Folder of reconstructions.")],
     references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
     scorer: ScorerOpt = None,
-    output: Annotated[Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")] = None,
-    allow_missing: Annotated[bool, typer.Option(help="Exit 0 even if some references have no match.")] = False,
+    output: Annotated[
+        Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")
+    ] = None,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Exit 0 even if some references have no match.")
+    ] = False,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
@@ -120,11 +160,13 @@ def score(
     """Score an existing folder of reconstructions against the references (matched by file name)."""
     from unified_bench.evaluate import ScoringOptions, score_folder
 
-    options = ScoringOptions(scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size,
-                             device=device, dtype=dtype)
+    options = ScoringOptions(
+        scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
+    )
     with out.progress_hooks() as hooks:
-        results = score_folder(generated, references, options, output=output, allow_missing=allow_missing,
-                               seed=seed, hooks=hooks)
+        results = score_folder(
+            generated, references, options, output=output, allow_missing=allow_missing, seed=seed, hooks=hooks
+        )
     out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
     if results.samples["missing"]:
         out.note(f"{len(results.samples['missing'])} references had no reconstruction (counted in results).")
@@ -170,7 +212,9 @@ def adapters_list() -> None:
     for column in ("name", "aliases", "protocols", "description"):
         table.add_column(column)
     for manifest in default_registry().manifests():
-        table.add_row(manifest.name, ", ".join(manifest.aliases), ", ".join(manifest.protocols), manifest.description)
+        table.add_row(
+            manifest.name, ", ".join(manifest.aliases), ", ".join(manifest.protocols), manifest.description
+        )
     out.stdout.print(table)
 
 
@@ -193,8 +237,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:
         if type(exc).__name__ == "OutOfMemoryError" and not debug:
-            out.error(f"out of memory ({str(exc).splitlines()[0]}); retry with a smaller --batch-size or "
-                      "--score-batch-size.")
+            out.error(
+                f"out of memory ({str(exc).splitlines()[0]}); retry with a smaller --batch-size or "
+                "--score-batch-size."
+            )
             sys.exit(3)
         raise
     sys.exit(code if isinstance(code, int) else 0)

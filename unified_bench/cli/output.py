@@ -49,10 +49,22 @@ class RichHooks:
 
 @contextmanager
 def progress_hooks() -> Iterator[RichHooks]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = (TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=stderr, transient=False) as progress:
         yield RichHooks(progress)
 
@@ -66,18 +78,35 @@ def results_table(results: Results, title: str | None = None) -> Table:
     from unified_bench.results import PAPER_SCORERS
 
     table = Table(title=title, title_justify="left")
-    for column, justify in (("scorer", "left"), ("mean", "right"), ("95% CI", "right"), ("std", "right"),
-                            ("n", "right"), ("", "left")):
+    for column, justify in (
+        ("scorer", "left"),
+        ("mean", "right"),
+        ("95% CI", "right"),
+        ("std", "right"),
+        ("n", "right"),
+        ("", "left"),
+    ):
         table.add_column(column, justify=justify)
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, summary in ordered:
         direction = "higher is better" if summary.higher_is_better else "lower is better"
-        table.add_row(name, _fmt(summary.mean), f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]",
-                      _fmt(summary.std), str(summary.n), f"[dim]{direction}[/]")
+        table.add_row(
+            name,
+            _fmt(summary.mean),
+            f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]",
+            _fmt(summary.std),
+            str(summary.n),
+            f"[dim]{direction}[/]",
+        )
     if results.overall is not None:
         overall = results.overall
         label = "overall" if overall.complete else f"overall ({'+'.join(overall.components)} only)"
-        table.add_row(f"[bold]{label}[/]", f"[bold]{_fmt(overall.mean)}[/]",
-                      f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]", "", str(overall.n),
-                      "[dim]mean of the paper's four scorers[/]")
+        table.add_row(
+            f"[bold]{label}[/]",
+            f"[bold]{_fmt(overall.mean)}[/]",
+            f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
+            "",
+            str(overall.n),
+            "[dim]mean of the paper's four scorers[/]",
+        )
     return table

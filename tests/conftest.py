@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated cache per test session, and the CLI called in-process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from unified_bench.cli.app import main
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """One cache for the whole session, so tiny checkpoints are built once and never touch ~/.cache."""
+    return tmp_path_factory.mktemp("unified-bench-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(session_cache, monkeypatch) -> Path:
+    monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(session_cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    return session_cache
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``unified-bench ARGS`` in this process; returns exit code, stdout and stderr."""
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+def subprocess_env(cache: Path) -> dict[str, str]:
+    return {**os.environ, "UNIFIED_BENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}

@@ -1,0 +1,69 @@
+"""The run store: resumable, refuses foreign runs, never destroys what it did not write."""
+
+import pytest
+from PIL import Image
+
+from unified_bench.errors import RunConfigMismatch
+from unified_bench.store import CaptionRecord, RunSpec, RunStore
+
+SPEC = RunSpec(
+    model="m",
+    adapter_args={},
+    protocol="text",
+    seed=0,
+    size=None,
+    dtype=None,
+    dataset_name="d",
+    dataset_fingerprint="sha256:" + "1" * 64,
+)
+
+
+def test_captions_and_images_survive_reopening(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.open(SPEC)
+    store.append_captions([CaptionRecord(id="a", index=0, caption="a cat", seed=1)])
+    store.write_image("a", Image.new("RGB", (8, 8), "red"))
+    again = RunStore(tmp_path / "run")
+    again.open(SPEC)
+    assert again.captions()["a"].caption == "a cat"
+    assert again.has_image("a") and not again.has_image("b")
+
+
+def test_a_run_of_another_configuration_is_refused_naming_what_differs(tmp_path):
+    RunStore(tmp_path).open(SPEC)
+    other = RunSpec(**{**SPEC.__dict__, "seed": 1})
+    with pytest.raises(RunConfigMismatch, match="seed"):
+        RunStore(tmp_path).open(other)
+
+
+def test_overwrite_replaces_the_run_but_keeps_unrelated_files(tmp_path):
+    store = RunStore(tmp_path)
+    store.open(SPEC)
+    store.append_captions([CaptionRecord(id="a", index=0, caption="x", seed=1)])
+    store.write_image("a", Image.new("RGB", (8, 8)))
+    (tmp_path / "notes.txt").write_text("mine")
+    other = RunSpec(**{**SPEC.__dict__, "seed": 1})
+    RunStore(tmp_path).open(other, overwrite=True)
+    assert RunStore(tmp_path).read_spec() == other
+    assert RunStore(tmp_path).captions() == {} and not store.has_image("a")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_caption_line_torn_by_a_crash_is_dropped_and_appending_continues(tmp_path):
+    store = RunStore(tmp_path)
+    store.open(SPEC)
+    store.append_captions([CaptionRecord(id="a", index=0, caption="x", seed=1)])
+    with open(tmp_path / "captions.jsonl", "a") as handle:
+        handle.write('{"id": "b", "ind')
+    store = RunStore(tmp_path)
+    store.open(SPEC)
+    store.append_captions([CaptionRecord(id="c", index=2, caption="z", seed=3)])
+    assert sorted(store.captions()) == ["a", "c"]
+
+
+def test_output_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(Exception, match="not a folder"):
+        RunStore(target).open(SPEC)
+    assert target.read_text() == "x"
