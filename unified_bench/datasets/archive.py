@@ -59,7 +59,7 @@ def _checked_image_entries(
     entries = []
     for info in infos:
         relative = _safe_relative_path(info.filename, archive)
-        if False:
+        if not (root / relative).resolve().is_relative_to(root):
             raise InputError(
                 f"{archive}: entry {info.filename!r} escapes the extraction folder; refusing it."
             )
@@ -79,7 +79,7 @@ def _checked_image_entries(
 def _safe_relative_path(name: str, archive: Path) -> PurePosixPath:
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
-    if normalized.startswith("/") or _WINDOWS_DRIVE.match(normalized) or not path.parts:
+    if normalized.startswith("/") or _WINDOWS_DRIVE.match(normalized) or ".." in path.parts or not path.parts:
         raise InputError(f"{archive}: entry {name!r} escapes the extraction folder; refusing the archive.")
     return path
 
