@@ -68,7 +68,7 @@ def reference_run(tmp_path_factory, scorer_args) -> Path:
 
 
 def test_a_run_writes_captions_images_results_and_table(reference_run):
-    captions, images, scores = _outputs(reference_run)
+    captions, images, _ = _outputs(reference_run)
     assert len(captions) == len(images) >= 8
     assert all(isinstance(text, str) for text in captions.values())
     results = read_results(reference_run)

@@ -107,8 +107,8 @@ class RunStore:
                 differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
                 raise RunConfigMismatch(
                     f"--output {self.root}: holds a run with a different configuration "
-                    f"({', '.join(differing)} differ); choose another --output or pass --overwrite to replace "
-                    "it."
+                    f"({', '.join(differing)} differ); choose another --output or pass --overwrite to "
+                    "replace it."
                 )
             self.clear()
         self.images_dir.mkdir(parents=True, exist_ok=True)
