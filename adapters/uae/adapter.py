@@ -1,0 +1,193 @@
+"""The UAE adapter: caption with Qwen2.5-VL, regenerate from the caption text with SD3.
+
+Batch independence: every random draw of a sample comes from its own seed (Gumbel noise for
+caption tokens, CPU-drawn initial latents for images), and with ``batch_invariant`` (the default)
+a sample never shares a model call with another one, so its caption and pixels are bit-identical
+at any batch size. Otherwise samples share calls, but only samples whose prompt embeddings have
+the same length share an SD3 call: SD3 has no text attention mask, so padding one prompt to
+another's length would change its image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from PIL import Image
+
+from unified_bench.adapter import AdapterOptions, config_from_args
+from unified_bench.errors import InputError
+from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+from .checkpoint import (
+    CheckpointLocation,
+    CheckpointOverride,
+    processor_source,
+    require_layout,
+    resolve_checkpoint,
+)
+from .config import SIZE_MULTIPLE, UAEConfig
+from .decoder import UAEDecoder
+from .encoder import UAEEncoder
+
+
+def share_calls(lengths: Sequence[int], batch_invariant: bool) -> list[list[int]]:
+    """Which samples run together: alone, or grouped by equal length (order kept within a group).
+
+    >>> share_calls([5, 7, 5], batch_invariant=False)
+    [[0, 2], [1]]
+    >>> share_calls([5, 7, 5], batch_invariant=True)
+    [[0], [1], [2]]
+    """
+    if batch_invariant:
+        return [[index] for index in range(len(lengths))]
+    groups: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        groups.setdefault(length, []).append(index)
+    return list(groups.values())
+
+
+class UAEAdapter:
+    """UAE (arXiv 2509.09666) as a unified-bench ``Adapter`` (protocol ``text``)."""
+
+    name = "uae"
+
+    def __init__(
+        self,
+        encoder: UAEEncoder,
+        decoder: UAEDecoder,
+        config: UAEConfig,
+        *,
+        location: CheckpointLocation,
+        override: CheckpointOverride | None,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.encoder = encoder
+        self.decoder = decoder
+        self.config = config
+        self.location = location
+        self.override = override
+        self.device = device
+        self.dtype = dtype
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id_or_dir: str,
+        config: UAEConfig | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> UAEAdapter:
+        """Load a UAE checkpoint (hub id or local directory in the release layout).
+
+        Example:
+            >>> adapter = UAEAdapter.from_pretrained("zhiyuanyan1/UAE", device="cuda")  # doctest: +SKIP
+            >>> adapter.generate(adapter.caption([image], seeds=[1]), seeds=[2])  # doctest: +SKIP
+
+        Raises:
+            MissingWeightsError: the weights are not on disk and cannot be downloaded, or the
+                directory lacks a part of the release layout.
+        """
+        config = dataclasses.replace(config or UAEConfig(), model=str(model_id_or_dir))
+        device = device if isinstance(device, torch.device) else resolve_device(device)
+        dtype = dtype if isinstance(dtype, torch.dtype) else resolve_dtype(dtype, device)
+        location = resolve_checkpoint(config.model, config.revision)
+        override = CheckpointOverride.from_dir(config.checkpoint) if config.checkpoint else None
+        root = location.root
+        llm_lora = override.llm_lora if override and override.llm_lora else root / "llm_lora"
+        dit_lora = override.dit_lora if override and override.dit_lora else root / "dit_lora"
+        require_layout(
+            root,
+            llm_lora=config.use_llm_lora and llm_lora == root / "llm_lora",
+            dit_lora=config.use_dit_lora and dit_lora == root / "dit_lora",
+        )
+        encoder = UAEEncoder.load(
+            root / "llm_model",
+            processor_source(root, config.processor),
+            config,
+            llm_lora=llm_lora if config.use_llm_lora else None,
+            projector=override.projector if override else None,
+            device=device,
+            dtype=dtype,
+        )
+        decoder = UAEDecoder.load(
+            root / "SD3",
+            root / "dit",
+            dit_lora=dit_lora if config.use_dit_lora else None,
+            device=device,
+            dtype=dtype,
+        )
+        return cls(encoder, decoder, config, location=location, override=override, device=device, dtype=dtype)
+
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        """One caption per image, sampled with ``seeds[i]`` (demo.py's instruction and settings)."""
+        _check_lengths(images, seeds, "images")
+        return self.encoder.caption(images, seeds) if images else []
+
+    def generate(
+        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+    ) -> list[Image.Image]:
+        """One image per prompt: the prompt goes through Qwen (role ``generate``) + projector into SD3."""
+        _check_lengths(prompts, seeds, "prompts")
+        width, height = size if size is not None else (self.config.width, self.config.height)
+        if width <= 0 or height <= 0 or width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
+            raise InputError(
+                f"size {width}x{height}: UAE needs positive multiples of {SIZE_MULTIPLE} pixels."
+            )
+        pairs = [self.encoder.project_pair(prompt) for prompt in prompts]
+        lengths = [positive.shape[0] for _, positive in pairs]
+        images: dict[int, Image.Image] = {}
+        for group in share_calls(lengths, self.config.batch_invariant):
+            rendered = self.decoder.render(
+                torch.stack([pairs[i][1] for i in group]),
+                torch.stack([pairs[i][0] for i in group]),
+                [seeds[i] for i in group],
+                width=width,
+                height=height,
+                num_inference_steps=self.config.num_inference_steps,
+                guidance_scale=self.config.guidance_scale,
+            )
+            images.update(zip(group, rendered, strict=True))
+        return [images[index] for index in range(len(prompts))]
+
+    def info(self) -> dict[str, Any]:
+        """Model ids/revisions (or path + config hashes), dtype, device, protocol and every setting."""
+        return {
+            "adapter": self.name,
+            "protocol": "text",
+            "weights": self.location.provenance(),
+            "checkpoint": self.override.provenance() if self.override else None,
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "encoder": self.encoder.info(),
+            "decoder": self.decoder.info(),
+            "config": dataclasses.asdict(self.config),
+        }
+
+
+def _check_lengths(items: Sequence[Any], seeds: Sequence[int], name: str) -> None:
+    if len(items) != len(seeds):
+        raise ValueError(f"got {len(items)} {name} but {len(seeds)} seeds; pass one seed per sample")
+
+
+def build_uae(options: AdapterOptions) -> UAEAdapter:
+    """Factory of the ``uae`` adapter: ``--adapter-arg`` strings -> ``UAEConfig`` -> weights."""
+    config = config_from_args(UAEConfig, options.args)
+    return UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
+
+
+def build_uae_tiny(options: AdapterOptions) -> UAEAdapter:
+    """Factory of ``uae-tiny``: the same classes at toy sizes, random weights built once and cached."""
+    from .tiny import TINY_DEFAULTS, ensure_tiny_checkpoint
+
+    given = {key.replace("-", "_") for key in options.args}
+    defaults = {key: value for key, value in TINY_DEFAULTS.items() if key not in given}
+    if "model" not in given:
+        defaults["model"] = str(ensure_tiny_checkpoint())
+    config = config_from_args(UAEConfig, options.args, **defaults)
+    adapter = UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
+    adapter.name = "uae-tiny"
+    return adapter

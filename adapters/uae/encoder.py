@@ -1,0 +1,191 @@
+"""UAE's understanding half: Qwen2.5-VL (+ Stage-2 LoRA) captions images and encodes text for SD3."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch.nn.utils.rnn import pad_sequence
+from transformers import AutoProcessor, LogitsProcessorList
+from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+from unified_bench.errors import InputError, MissingWeightsError
+
+from .config import UAEConfig
+from .modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector
+from .sampling import PerSampleGumbelSampler, SamplingSettings
+from .weights import LoraLoadReport, attach_llm_lora, canonical_key, load_projector
+
+# qwen-vl-utils' `fetch_image` limits: demo.py resizes with them before the processor resizes again.
+_QWEN_VL_UTILS_MIN_PIXELS = 4 * 28 * 28
+_QWEN_VL_UTILS_MAX_PIXELS = 16384 * 28 * 28
+
+
+class UAEEncoder:
+    """Qwen2.5-VL with projector: ``caption`` (I2T) and ``project_pair`` (text -> SD3 prompt embeddings)."""
+
+    def __init__(
+        self,
+        model: Qwen2_5_VLWithProjector,
+        processor: Any,
+        config: UAEConfig,
+        *,
+        processor_source: str,
+        lora_report: LoraLoadReport | None,
+    ) -> None:
+        self.model = model
+        self.processor = processor
+        self.config = config
+        self.processor_source = processor_source
+        self.lora_report = lora_report
+        self.device = next(model.parameters()).device
+        self.sampling = SamplingSettings.resolve(
+            model.generation_config,
+            do_sample=config.do_sample,
+            temperature=config.temperature,
+            top_k=config.top_k,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+        )
+        # Decoding is greedy over Gumbel-perturbed logits (see sampling.py); the checkpoint's other
+        # settings (EOS ids, repetition penalty...) stay in force.
+        model.generation_config = self.sampling.greedy_generation_config(model.generation_config)
+        self.pad_token_id = processor.tokenizer.pad_token_id
+        image_processor = processor.image_processor
+        self.resize_factor = image_processor.patch_size * image_processor.merge_size
+        self.pixel_limits = {"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels}
+
+    @classmethod
+    def load(
+        cls,
+        llm_dir: Path,
+        processor_source: str,
+        config: UAEConfig,
+        *,
+        llm_lora: Path | None,
+        projector: Path | None,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> UAEEncoder:
+        """Load ``llm_model/``, then the LoRA and projector overrides, then the processor."""
+        model, loading = Qwen2_5_VLWithProjector.from_pretrained(
+            str(llm_dir), dtype=dtype, key_mapping=LEGACY_KEY_MAPPING, output_loading_info=True
+        )
+        # transformers initialises absent tensors at random; demo.py's later loads may fill them.
+        unfilled = {canonical_key(name) for name in loading["missing_keys"]}
+        lora_report = attach_llm_lora(model, llm_lora) if llm_lora is not None else None
+        if lora_report is not None:
+            unfilled -= lora_report.loaded
+        if projector is not None:
+            unfilled -= load_projector(model, projector)
+        if unfilled:
+            examples = ", ".join(sorted(unfilled)[:3])
+            raise MissingWeightsError(
+                f"{llm_dir}: no weights for {len(unfilled)} encoder tensors (e.g. {examples}); the "
+                "checkpoint is incomplete or saved under tensor names this adapter does not know."
+            )
+        model.to(device=device, dtype=dtype).eval()
+        processor = AutoProcessor.from_pretrained(processor_source)
+        processor.tokenizer.padding_side = "left"
+        return cls(model, processor, config, processor_source=processor_source, lora_report=lora_report)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "class": type(self.model).__name__,
+            "processor": self.processor_source,
+            "projector_dims": list(self.model.projector_dims),
+            "llm_lora": self.lora_report.as_dict() if self.lora_report else None,
+            "sampling": asdict(self.sampling),
+        }
+
+    # --- I2T -----------------------------------------------------------------------------------
+
+    def caption(self, images: Sequence[Image.Image], seeds: Sequence[int]) -> list[str]:
+        """Caption ``images``; ``seeds[i]`` alone decides the sampling of ``images[i]``.
+
+        With ``batch_invariant`` each image gets its own ``generate`` call; otherwise all share one
+        left-padded call (same distribution, bits may differ with the batch).
+        """
+        if self.config.batch_invariant:
+            return [
+                self._caption_batch([image], [seed])[0] for image, seed in zip(images, seeds, strict=True)
+            ]
+        return self._caption_batch(list(images), list(seeds))
+
+    def caption_inputs(self, images: Sequence[Image.Image]) -> Any:
+        """Processor outputs for captioning ``images`` (left-padded), on the model's device.
+
+        The message is demo.py's: one user turn, the instruction text, then the image; each image
+        is first rounded to the patch grid as qwen-vl-utils does, then resized by the processor to
+        [min_pixels, max_pixels].
+        """
+        messages = [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": self.config.caption_prompt}, {"type": "image"}],
+            }
+        ]
+        prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.processor(
+            text=[prompt] * len(images),
+            images=[self._pre_resize(image) for image in images],
+            size=self.pixel_limits,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
+
+    @torch.inference_mode()
+    def _caption_batch(self, images: list[Image.Image], seeds: list[int]) -> list[str]:
+        inputs = self.caption_inputs(images)
+        logits_processor = LogitsProcessorList()
+        if self.sampling.do_sample:
+            logits_processor.append(PerSampleGumbelSampler(seeds, self.sampling.warpers()))
+        generated = self.model.generate(**inputs, logits_processor=logits_processor)
+        new_tokens = generated[:, inputs["input_ids"].shape[1] :]
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def _pre_resize(self, image: Image.Image) -> Image.Image:
+        """demo.py's ``process_vision_info`` step: round the size to the patch grid (PIL bicubic)."""
+        width, height = image.size
+        try:
+            new_height, new_width = smart_resize(
+                height,
+                width,
+                factor=self.resize_factor,
+                min_pixels=_QWEN_VL_UTILS_MIN_PIXELS,
+                max_pixels=_QWEN_VL_UTILS_MAX_PIXELS,
+            )
+        except ValueError as error:
+            raise InputError(
+                f"image of {width}x{height} pixels cannot be captioned by Qwen2.5-VL: {error}"
+            ) from None
+        return image.convert("RGB").resize((new_width, new_height), Image.Resampling.BICUBIC)
+
+    # --- text -> SD3 conditioning -------------------------------------------------------------
+
+    def _chat_ids(self, text: str) -> torch.Tensor:
+        messages = [{"role": self.config.generate_role, "content": [{"type": "text", "text": text}]}]
+        prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.processor.tokenizer.encode(prompt, return_tensors="pt")[0]
+
+    @torch.inference_mode()
+    def project_pair(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(negative, positive)`` prompt embeddings ``[L, D]`` for one prompt, as demo.py computes them.
+
+        The negative and positive token ids are right-padded to the longer of the two and encoded as
+        one batch; padded positions are kept (demo.py passes them to SD3 too). ``L`` therefore depends
+        on this prompt alone.
+        """
+        ids = pad_sequence(
+            [self._chat_ids(self.config.negative_prompt), self._chat_ids(prompt)],
+            batch_first=True,
+            padding_value=self.pad_token_id,
+        ).to(self.device)
+        embeddings = self.model.get_projected_embeddings(
+            input_ids=ids, attention_mask=ids.ne(self.pad_token_id)
+        )
+        return embeddings[0], embeddings[1]

@@ -1,0 +1,17 @@
+"""The benchmark's caption instruction, shared by every adapter that captions with a text prompt.
+
+Unified-Bench captions with UAE's instruction (demo.py ``gen_prompt``, copied verbatim: two trailing
+spaces on the first two lines, one at the end), so that models differ only in how they follow it.
+"""
+
+from __future__ import annotations
+
+CAPTION_PROMPT = (
+    "You are an expert vision-language model.  \n"
+    "Your task is: Given an input image, generate a **textual description** of the image. "
+    'If there is text in the image, transcribe it inside double quotes "".  \n'
+    "Now, carefully analyze the input image and output the full description. "
+)
+# UAE's caption sampling (demo.py): the defaults of every adapter that samples captions.
+CAPTION_MAX_NEW_TOKENS = 512
+CAPTION_TEMPERATURE = 0.7
