@@ -16,8 +16,8 @@ from unified_bench.store import RunSpec, RunStore
 def _assert_one_line_error(result, *fragments: str) -> None:
     assert result.code != 0
     assert "Traceback" not in result.err
-    message = " ".join(result.err.split())
-    assert message.startswith("Error:"), result.err
+    assert result.err.count("Error:") == 1, result.err  # progress lines may come before it
+    message = " ".join(result.err[result.err.index("Error:") :].split())
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
 

@@ -53,6 +53,14 @@ class ScoringOptions:
     use_cache: bool = True
 
 
+def _check_scorer_specs(options: ScoringOptions) -> None:
+    """Fail on an unknown scorer before any model is loaded, not after an hour of generation."""
+    from unified_bench.scorers import parse_scorer_spec
+
+    for spec in options.scorers or ():
+        parse_scorer_spec(spec)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     model: str
@@ -92,6 +100,9 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     from unified_bench.registry import default_registry
 
     hooks = hooks or _Silent()
+    if request.batch_size < 1:
+        raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
+    _check_scorer_specs(request.scoring)
     device = _device_for_local_rank(request.device)
     request = replace(request, device=device, scoring=replace(request.scoring, device=device))
     started_at = utc_now()
@@ -285,6 +296,7 @@ def score_folder(
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
+    _check_scorer_specs(options)
     started_at = utc_now()
     matching = match_reconstructions(generated, references)
     dataset: Dataset = load_dataset(str(references))
