@@ -67,9 +67,15 @@ class Results:
     captions: dict[str, Any] | None
     bootstrap: dict[str, Any]
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Only for `run --repeats K`: across-seed spread (see unified_bench.repeats). Optional: absent
+    # from single runs, so files without it stay valid.
+    repeats: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        obj = asdict(self)
+        if obj["repeats"] is None:
+            del obj["repeats"]
+        return obj
 
 
 def build_results(

@@ -1,0 +1,115 @@
+"""Regenerate docs/img/report.png and docs/img/leaderboard.png from demo runs (offline).
+
+    python docs/img/make_screenshots.py [WORK_DIR]   # needs the dev extra and chromium + chromium-driver
+
+WORK_DIR (default: a temporary folder, removed afterwards) keeps the runs, so a rerun resumes them.
+
+Runs the demo configuration (uae-tiny, tiny random scorers, the 8 bundled photos) under three seeds
+with ``--repeats``, builds a report of the first seed and a demo leaderboard (its own registry of
+the demo fingerprints, labelled as a demo), and screenshots both in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests._browser import full_page_screenshot, headless_chromium, open_page  # noqa: E402
+from unified_bench.demo import demo_scorer_specs  # noqa: E402
+from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
+from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
+from unified_bench.leaderboard.registry import OfficialScorer  # noqa: E402
+from unified_bench.leaderboard.site import build_site  # noqa: E402
+from unified_bench.leaderboard.submit import submit_run  # noqa: E402
+from unified_bench.repeats import execute_repeats  # noqa: E402
+from unified_bench.report import build_report  # noqa: E402
+from unified_bench.results import PAPER_SCORERS, read_results  # noqa: E402
+
+NOTICE = (
+    "Demo leaderboard: uae-tiny and the scorers have random weights, on the 8 bundled sample photos. "
+    "The numbers are meaningless; they only show what the site looks like."
+)
+
+
+def _shrink(path: Path, max_height: int) -> None:
+    """Crop to ``max_height`` and store as an optimised 256-colour PNG (commit-sized)."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image = image.crop((0, 0, image.width, min(image.height, max_height)))
+        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            path, optimize=True
+        )
+
+
+def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None:
+    keep = work is not None
+    work = Path(work) if keep else Path(tempfile.mkdtemp(prefix="unified-bench-screens-"))
+    shutil.rmtree(work / "leaderboard", ignore_errors=True)
+    request = RunRequest(
+        model="uae-tiny",
+        dataset="samples",
+        output=work / "runs" / "uae-tiny",
+        scoring=ScoringOptions(scorers=demo_scorer_specs(), n_resamples=2_000),
+    )
+    combined = execute_repeats(request, 3)
+    first = request.output / combined.repeats["runs"][0]
+
+    report = build_report(first, work / "report.html")
+    results = read_results(first)
+    registry = OfficialRegistry(
+        dataset_name="samples",
+        n_samples=len(results.samples["ids"]),
+        dataset_fingerprints=(results.dataset["fingerprint"],),
+        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
+        notice=NOTICE,
+    )
+    board_root = work / "leaderboard"
+    shutil.copytree(REPO / "leaderboard" / "schema", board_root / "schema")
+    (board_root / "submissions").mkdir()
+    (board_root / "official-fingerprints.json").write_text(json.dumps(registry.to_json()))
+    board = LeaderboardDir(board_root)
+    entries = [
+        (f"uae-tiny-seed{s}", request.output / r)
+        for s, r in zip(combined.repeats["seeds"], combined.repeats["runs"], strict=True)
+    ]
+    entries.append(("uae-tiny-3-seeds", request.output))
+    for name, run_dir in entries:
+        _, problems = submit_run(
+            run_dir,
+            name=name,
+            url="https://example.org/uae-tiny",
+            params=None,
+            license="apache-2.0",
+            org="demo",
+            leaderboard=board,
+            registry=registry,
+        )
+        if problems:
+            raise SystemExit("\n".join(map(str, problems)))
+    site = build_site(
+        work / "site", leaderboard=board, registry=registry, title="Unified-Bench leaderboard (demo)"
+    )
+
+    target.mkdir(parents=True, exist_ok=True)
+    with headless_chromium(width=1280, height=900) as driver:
+        for page, name, height in ((report, "report.png", 1250), (site, "leaderboard.png", 1100)):
+            errors = open_page(driver, page)
+            if errors:
+                raise SystemExit(f"{page}: console errors: {errors}")
+            shot = full_page_screenshot(driver, target / name, max_height=height)
+            _shrink(shot, height)
+            print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -1,0 +1,167 @@
+"""The leaderboard site and a run report in a real browser (headless Chromium, offline).
+
+No console errors, sorting by a column reorders the rows, the protocol filter hides rows, and a
+screenshot of each page is saved as a test artifact (in $UNIFIED_BENCH_TEST_ARTIFACTS if set,
+else in the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests._browser import find_chromium, full_page_screenshot, headless_chromium, open_page
+from tests._demo import demo_run
+from tests._synthetic import base_scores, make_results
+from tests.test_leaderboard import REPO_LEADERBOARD, test_registry
+from unified_bench.leaderboard import LeaderboardDir
+from unified_bench.leaderboard.site import build_site
+from unified_bench.leaderboard.submit import submit_run
+from unified_bench.report import build_report
+from unified_bench.results import write_results
+
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None,
+    reason="needs Debian packages chromium and chromium-driver (.ci/run installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("selenium", reason="selenium is in the dev extra: pip install -e '.[dev]'")
+    with headless_chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    folder = Path(os.environ.get("UNIFIED_BENCH_TEST_ARTIFACTS") or tmp_path / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _column(driver, table_id: str, index: int) -> list[str]:
+    """The text of column ``index`` (1-based) in the visible rows, top to bottom."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(`#${arguments[0]} tbody tr`))"
+        ".filter(r => !r.hidden).map(r => r.children[arguments[1] - 1].dataset.value"
+        " ?? r.children[arguments[1] - 1].textContent.trim());",
+        table_id,
+        index,
+    )
+
+
+def _header(driver, table_id: str, label: str):
+    from selenium.webdriver.common.by import By
+
+    headers = driver.find_elements(By.CSS_SELECTOR, f"#{table_id} thead th")
+    for position, header in enumerate(headers, start=1):
+        if header.text.replace("↕", "").replace("↓", "").strip() == label:
+            return position, header
+    raise AssertionError(f"no column {label!r} in #{table_id}")
+
+
+def _assert_screenshot(path: Path) -> None:
+    assert path.is_file()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.width >= 800 and image.height >= 400
+        darkest, brightest = image.convert("L").getextrema()
+        assert brightest - darkest > 100  # not a blank page
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    root = tmp_path / "leaderboard"
+    shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
+    (root / "submissions").mkdir()
+    (root / "official-fingerprints.json").write_text(json.dumps(test_registry().to_json()))
+    board = LeaderboardDir(root)
+    for name, shift, seed, protocol in [
+        ("alpha", 0.10, 1, "text"),
+        ("bravo", 0.0, 2, "text"),
+        ("charlie", 0.05, 3, "text"),
+        ("delta-native", 0.2, 4, "native"),
+    ]:
+        scores = {k: v + shift for k, v in base_scores(24, seed).items()}
+        run_dir = tmp_path / "runs" / name
+        write_results(run_dir / "results.json", make_results(scores, protocol=protocol))
+        _, problems = submit_run(
+            run_dir, name=name, url="https://example.org", leaderboard=board, registry=test_registry()
+        )
+        assert problems == []
+    return build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+def test_leaderboard_site_sorts_filters_and_has_no_console_errors(browser, site, artifacts):
+    assert open_page(browser, site) == []
+    names_index, _ = _header(browser, "leaderboard", "name")
+    assert sorted(_column(browser, "leaderboard", names_index)) == ["alpha", "bravo", "charlie"]  # text only
+
+    clip_index, clip = _header(browser, "leaderboard", "clip")
+    clip.click()
+    descending = [float(v) for v in _column(browser, "leaderboard", clip_index)]
+    assert descending == sorted(descending, reverse=True)
+    clip.click()
+    ascending = [float(v) for v in _column(browser, "leaderboard", clip_index)]
+    assert ascending == sorted(descending) and ascending != descending
+
+    _, name = _header(browser, "leaderboard", "name")
+    name.click()
+    assert _column(browser, "leaderboard", names_index) == ["alpha", "bravo", "charlie"]
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "protocol-filter")).select_by_value("all")
+    assert len(_column(browser, "leaderboard", names_index)) == 4
+    Select(browser.find_element("id", "protocol-filter")).select_by_value("native")
+    assert _column(browser, "leaderboard", names_index) == ["delta-native"]
+    visible_plots = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figure.plot')).filter(f => !f.hidden)"
+        ".map(f => f.dataset.protocol);"
+    )
+    assert visible_plots == ["native"]
+    Select(browser.find_element("id", "protocol-filter")).select_by_value("text")
+    assert browser.get_log("browser") == []
+    _assert_screenshot(full_page_screenshot(browser, artifacts / "leaderboard.png"))
+
+
+def test_report_sorts_by_a_column_and_has_no_console_errors(browser, session_cache, tmp_path, artifacts):
+    report = build_report(demo_run(session_cache), tmp_path / "report.html")
+    assert open_page(browser, report) == []
+    rank_index, rank = _header(browser, "samples", "rank")
+    assert _column(browser, "samples", rank_index) == [str(i) for i in range(1, 9)]  # best first
+
+    clip_index, clip = _header(browser, "samples", "clip")
+    clip.click()
+    values = [float(v) for v in _column(browser, "samples", clip_index)]
+    assert values == sorted(values, reverse=True)
+    best_first = _column(browser, "samples", 2)
+    clip.click()
+    assert [float(v) for v in _column(browser, "samples", clip_index)] == sorted(values)
+    assert _column(browser, "samples", 2) == best_first[::-1]
+
+    lpips_index, lpips = _header(browser, "samples", "lpips")
+    lpips.click()  # lower is better: the first click puts the best (lowest) first
+    lpips_values = [float(v) for v in _column(browser, "samples", lpips_index)]
+    assert lpips_values == sorted(lpips_values)
+
+    rank.click()
+    assert _column(browser, "samples", rank_index) == [str(i) for i in range(1, 9)]
+    assert browser.get_log("browser") == []
+    _assert_screenshot(full_page_screenshot(browser, artifacts / "report.png"))
+
+
+def test_a_page_with_a_script_error_is_caught(browser, tmp_path):
+    """The console check itself works: a broken script is reported."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head>"
+        "<body><script>undefinedFunction();</script></body></html>"
+    )
+    errors = open_page(browser, page)
+    assert any("undefinedFunction" in e for e in errors)

@@ -1,0 +1,425 @@
+"""Leaderboard: submit, validate (every rejection, one line each), build the static site."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests._synthetic import DATASET_FINGERPRINT, base_scores, make_results, scorer_fingerprint
+from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry, validate_paths
+from unified_bench.leaderboard.registry import OfficialScorer
+from unified_bench.leaderboard.site import InvalidSubmissions, build_site, rank_entries
+from unified_bench.leaderboard.submit import parse_params, submit_run
+from unified_bench.results import PAPER_SCORERS, write_results
+
+REPO_LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
+N = 24
+
+
+def test_registry(n_samples: int = N) -> OfficialRegistry:
+    return OfficialRegistry(
+        dataset_name="synthetic",
+        n_samples=n_samples,
+        dataset_fingerprints=(DATASET_FINGERPRINT,),
+        scorers={name: OfficialScorer(True, (scorer_fingerprint(name),)) for name in PAPER_SCORERS},
+        notice="Test leaderboard: synthetic numbers.",
+    )
+
+
+test_registry.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def board(tmp_path) -> LeaderboardDir:
+    """A leaderboard folder with the repository's schemas and a registry of the synthetic fingerprints."""
+    root = tmp_path / "leaderboard"
+    shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
+    (root / "submissions").mkdir()
+    (root / "official-fingerprints.json").write_text(json.dumps(test_registry().to_json()))
+    shutil.copy(REPO_LEADERBOARD / "reported.json", root / "reported.json")
+    return LeaderboardDir(root)
+
+
+def _run(tmp_path: Path, name: str, shift: float = 0.0, seed: int = 0, **kwargs) -> Path:
+    scores = {k: v + shift for k, v in base_scores(N, seed).items()}  # includes lpips: not official
+    run_dir = tmp_path / "runs" / name
+    write_results(run_dir / "results.json", make_results(scores, **kwargs))
+    return run_dir
+
+
+def _submit(board, tmp_path, name="good-model", **kwargs):
+    path, problems = submit_run(
+        _run(tmp_path, name, **kwargs),
+        name=name,
+        url="https://example.org/model",
+        params=7 * 10**9,
+        license="apache-2.0",
+        org="Example Lab",
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert problems == []
+    return path
+
+
+# -- acceptance ----------------------------------------------------------------------------------
+def test_a_good_submission_is_written_and_accepted(cli, board, tmp_path):
+    run_dir = _run(tmp_path, "good")
+    result = cli(
+        "submit",
+        run_dir,
+        "--name",
+        "good-model",
+        "--url",
+        "https://example.org/m",
+        "--params",
+        "7B",
+        "--license",
+        "mit",
+        "--org",
+        "Lab",
+        "--leaderboard-dir",
+        board.root,
+    )
+    assert result.code == 0, result.err
+    obj = json.loads(board.submission_path("good-model").read_text())
+    assert obj["metadata"]["params"] == 7_000_000_000 and obj["metadata"]["org"] == "Lab"
+    assert set(obj["results"]["scorers"]) == set(PAPER_SCORERS)  # lpips is not on the leaderboard: dropped
+    assert obj["results"]["overall"]["complete"] is True
+    validated = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    assert validated.code == 0 and "1 submission(s) valid" in validated.err
+
+
+def test_submit_refuses_an_existing_name_and_writes_nothing_on_problems(board, tmp_path):
+    _submit(board, tmp_path)
+    _, problems = submit_run(
+        _run(tmp_path, "again"),
+        name="good-model",
+        url="https://example.org",
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert "already exists" in str(problems[0])
+    _, problems = submit_run(
+        _run(tmp_path, "native", protocol=None),
+        name="no-protocol",
+        url="https://example.org",
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert any("missing protocol" in str(p) for p in problems)
+    assert not board.submission_path("no-protocol").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("7B", 7 * 10**9), ("350M", 350 * 10**6), ("1.5b", 1_500_000_000)]
+)
+def test_params_accept_counts_and_suffixes(text, value):
+    assert parse_params(text) == value
+
+
+# -- every rejection -----------------------------------------------------------------------------
+def _tamper_mean(obj):
+    obj["results"]["scorers"]["clip"]["mean"] += 0.01
+
+
+def _tamper_interval(obj):
+    obj["results"]["scorers"]["dinov2"]["ci_high"] += 0.005
+
+
+def _tamper_overall(obj):
+    obj["results"]["overall"]["mean"] += 0.01
+
+
+def _tamper_per_sample(obj):  # a better per-sample score, aggregates left as they were
+    first = obj["results"]["samples"]["ids"][0]
+    obj["results"]["scorers"]["longclip"]["per_sample"][first] += 0.2
+
+
+def _tamper_overall_per_sample(obj):
+    first = obj["results"]["samples"]["ids"][0]
+    obj["results"]["overall"]["per_sample"][first] += 0.2
+
+
+def _wrong_dataset(obj):
+    obj["results"]["dataset"]["fingerprint"] = "sha256:" + "e" * 64
+
+
+def _unknown_weights(obj):
+    obj["results"]["scorers"]["dinov3"]["fingerprint"] = scorer_fingerprint("dinov3", "fine-tuned")
+
+
+def _missing_protocol(obj):
+    obj["results"]["protocol"] = None
+
+
+def _schema_error(obj):
+    obj["metadata"]["url"] = "javascript:alert(1)"
+
+
+def _results_schema_error(obj):
+    del obj["results"]["bootstrap"]
+
+
+def _partial_run(obj):
+    obj["results"]["dataset"]["limit"] = 10
+
+
+def _extra_scorer(obj):
+    obj["results"]["scorers"]["lpips"] = dict(obj["results"]["scorers"]["clip"], fingerprint="lpips:x")
+
+
+def _missing_paper_scorer(obj):
+    del obj["results"]["scorers"]["dinov3"]
+
+
+def _renamed(obj):
+    obj["name"] = "other-name"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (_tamper_mean, "claimed mean"),
+        (_tamper_interval, "claimed ci_high"),
+        (_tamper_overall, "overall: claimed mean"),
+        (_tamper_per_sample, "scorer longclip: claimed mean"),
+        (_tamper_overall_per_sample, "is not the mean of its paper scorers"),
+        (_wrong_dataset, "is not the official synthetic one"),
+        (_unknown_weights, "unknown scorer weights for dinov3"),
+        (_missing_protocol, "missing protocol"),
+        (_schema_error, "schema: metadata/url"),
+        (_results_schema_error, "schema: results"),
+        (_partial_run, "does not cover the whole dataset"),
+        (_extra_scorer, "scorer lpips is not on the leaderboard"),
+        (_missing_paper_scorer, "paper scorers missing: dinov3"),
+        (_renamed, "does not match its name"),
+    ],
+)
+def test_validate_rejects_with_one_clear_line(cli, board, tmp_path, tamper, message):
+    path = _submit(board, tmp_path)
+    obj = json.loads(path.read_text())
+    tamper(obj)
+    path.write_text(json.dumps(obj))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert accepted == []
+    assert any(message in str(p) for p in problems), [str(p) for p in problems]
+    assert all(str(p).startswith(str(path)) and "\n" not in str(p) for p in problems)
+    result = cli("leaderboard", "validate", path, "--leaderboard-dir", board.root)
+    assert result.code == 1
+    assert len(result.err.strip().splitlines()) >= 1 and all(
+        line.startswith("Error: ") for line in result.err.strip().splitlines()
+    )
+
+
+def test_duplicate_names_are_rejected(board, tmp_path):
+    first = _submit(board, tmp_path, name="twin")
+    copy = board.submissions / "Twin-copy.json"
+    obj = json.loads(first.read_text())
+    copy.write_text(json.dumps({**obj, "name": "TWIN"}))
+    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert any("duplicate name 'twin'" in str(p).lower() for p in problems)
+
+
+def test_a_new_file_clashing_with_an_existing_name_is_rejected(board, tmp_path):
+    existing = _submit(board, tmp_path, name="taken")
+    pending = tmp_path / "pr" / "taken.json"
+    pending.parent.mkdir()
+    pending.write_text(existing.read_text())
+    problems, accepted = validate_paths([pending], leaderboard=board, registry=test_registry())
+    assert accepted == [] and "already uses it" in str(problems[0])
+
+
+def test_invalid_json_is_one_line(board):
+    bad = board.submissions / "bad.json"
+    bad.write_text("{")
+    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [p.where for p in problems] == [str(bad)] and "not valid JSON" in problems[0].message
+
+
+# -- the shipped leaderboard ---------------------------------------------------------------------
+def test_the_shipped_leaderboard_is_valid_and_holds_no_fabricated_entries(cli):
+    assert cli("leaderboard", "validate", "--leaderboard-dir", REPO_LEADERBOARD).code == 0
+    assert list((REPO_LEADERBOARD / "submissions").glob("*.json")) == []
+    reported = json.loads((REPO_LEADERBOARD / "reported.json").read_text())
+    assert all(entry["source"]["url"].startswith("https://") for entry in reported["entries"])
+
+
+def test_the_official_registry_accepts_nothing_it_does_not_list(board, tmp_path):
+    path = _submit(board, tmp_path)
+    official = OfficialRegistry.read(REPO_LEADERBOARD / "official-fingerprints.json")
+    assert set(official.scorers) == set(PAPER_SCORERS)
+    problems, accepted = validate_paths([path], leaderboard=board, registry=official)
+    assert accepted == [] and any("not the official unibench one" in str(p) for p in problems)
+
+
+# -- the site ------------------------------------------------------------------------------------
+def _three_entries(board, tmp_path):
+    _submit(board, tmp_path, name="leader", shift=0.2)
+    _submit(board, tmp_path, name="runner-up", shift=0.0)
+    _submit(board, tmp_path, name="close-second", shift=-0.005, seed=0)
+    _submit(board, tmp_path, name="native-one", shift=0.3, protocol="native")
+
+
+def test_site_ranks_within_protocol_and_marks_overlapping_intervals_as_tied(board, tmp_path):
+    _three_entries(board, tmp_path)
+    _, submissions = validate_paths(None, leaderboard=board, registry=test_registry())
+    entries = {e.name: e for e in rank_entries(submissions)}
+    assert entries["leader"].rank == 1 and entries["leader"].tied_with == []
+    assert entries["runner-up"].rank == entries["close-second"].rank == 2
+    assert entries["runner-up"].tied_with == ["close-second"]
+    assert entries["native-one"].rank == 1  # never ranked against text entries
+
+
+def test_site_build_writes_html_json_and_csv(cli, board, tmp_path):
+    _three_entries(board, tmp_path)
+    site = tmp_path / "site"
+    result = cli("leaderboard", "build", "--output", site, "--leaderboard-dir", board.root)
+    assert result.code == 0, result.err
+    page = (site / "index.html").read_text()
+    assert "Reported in papers — not reproduced" in page and "statistically tied" in page
+    assert "<option value='text' selected>" in page and "<option value='native'>" in page
+    assert "Test leaderboard: synthetic numbers." in page  # the registry's notice
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing loads from the network
+    data = json.loads((site / "leaderboard.json").read_text())
+    assert data["entries"][0]["name"] == "native-one"
+    rows = list(csv.DictReader((site / "leaderboard.csv").open()))
+    leader = next(r for r in rows if r["name"] == "leader")
+    assert (
+        float(leader["overall_ci_low"]) <= float(leader["overall_mean"]) <= float(leader["overall_ci_high"])
+    )
+
+
+def test_site_is_not_built_while_a_submission_is_invalid(board, tmp_path):
+    path = _submit(board, tmp_path)
+    obj = json.loads(path.read_text())
+    _tamper_mean(obj)
+    path.write_text(json.dumps(obj))
+    with pytest.raises(InvalidSubmissions, match="claimed mean"):
+        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    assert not (tmp_path / "site" / "index.html").exists()
+
+
+def test_reported_numbers_render_only_in_their_own_labelled_table(board, tmp_path):
+    _submit(board, tmp_path, name="reproduced")
+    board.reported.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "kind": "unified-bench/reported-not-reproduced",
+                "entries": [
+                    {
+                        "model": "paper-model",
+                        "scores": {"overall": 86.0},
+                        "scale": "percent",
+                        "source": {
+                            "title": "A paper",
+                            "url": "https://example.org/paper",
+                            "where": "Table 1",
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    page = (tmp_path / "site" / "index.html").read_text()
+    leaderboard_table, reported_part = page.split("Reported in papers — not reproduced")
+    assert "paper-model" not in leaderboard_table and "paper-model" in reported_part
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    assert [e["name"] for e in data["entries"]] == ["reproduced"]
+    assert data["reported_not_reproduced"][0]["source"]["where"] == "Table 1"
+
+
+def test_a_reported_entry_without_a_source_is_refused(board, tmp_path):
+    board.reported.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "kind": "unified-bench/reported-not-reproduced",
+                "entries": [{"model": "m", "scores": {"overall": 0.8}, "scale": "cosine"}],
+            }
+        )
+    )
+    from unified_bench.errors import InputError
+
+    with pytest.raises(InputError, match="source"):
+        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+def test_html_in_submission_metadata_is_escaped(board, tmp_path):
+    path, problems = submit_run(
+        _run(tmp_path, "x"),
+        name="safe",
+        url="https://example.org/?a=1&b=2",
+        org="<script>alert(1)</script>",
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert problems == [] and path.exists()
+    build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "href='https://example.org/?a=1&amp;b=2'" in page
+
+
+def test_seed_spread_of_repeats_runs_is_checked(board, tmp_path):
+    from unified_bench.repeats import combine_repeats
+
+    rng = np.random.default_rng(0)
+    scores = base_scores(N, 3)
+    parts = [make_results({k: v + rng.normal(0, 0.01, N) for k, v in scores.items()}) for _ in range(2)]
+    run_dir = tmp_path / "runs" / "repeated"
+    write_results(
+        run_dir / "results.json", combine_repeats(parts, runs=["repeat-1", "repeat-2"], seeds=[0, 1])
+    )
+    path, problems = submit_run(
+        run_dir, name="repeated", url="https://example.org", leaderboard=board, registry=test_registry()
+    )
+    assert problems == []
+    obj = json.loads(path.read_text())
+    assert "lpips" not in obj["results"]["repeats"]["scorers"]
+    obj["results"]["repeats"]["scorers"]["clip"]["std"] = 0.0
+    path.write_text(json.dumps(obj))
+    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert any("claimed spread" in str(p) for p in problems)
+
+
+def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
+    from tests._demo import demo_run
+    from unified_bench.results import read_results
+
+    run_dir = demo_run(session_cache)
+    results = read_results(run_dir)
+    registry = OfficialRegistry(
+        dataset_name="samples",
+        n_samples=len(results.samples["ids"]),
+        dataset_fingerprints=(results.dataset["fingerprint"],),
+        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
+        notice="Demo leaderboard: random weights.",
+    )
+    root = tmp_path / "leaderboard"
+    shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
+    (root / "official-fingerprints.json").write_text(json.dumps(registry.to_json()))
+    result = cli(
+        "submit",
+        run_dir,
+        "--name",
+        "uae-tiny-demo",
+        "--url",
+        "https://example.org/uae-tiny",
+        "--leaderboard-dir",
+        root,
+    )
+    assert result.code == 0, result.err
+    assert cli("leaderboard", "build", "--output", tmp_path / "site", "--leaderboard-dir", root).code == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    overall = results.overall
+    assert "uae-tiny-demo" in page and f"[{overall.ci_low:.4f}, {overall.ci_high:.4f}]" in page
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    assert data["entries"][0]["scores"]["overall"]["mean"] == overall.mean

@@ -1,0 +1,123 @@
+"""``unified-bench submit``: turn a finished run into ``leaderboard/submissions/NAME.json``.
+
+The file carries the run's complete results (every per-sample score, provenance) plus a little
+metadata, and is written only if it passes every check ``leaderboard validate`` makes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from unified_bench.errors import UserError
+from unified_bench.io import atomic_write_json
+from unified_bench.leaderboard.layout import LeaderboardDir
+from unified_bench.leaderboard.registry import OfficialRegistry
+from unified_bench.leaderboard.validate import (
+    SUBMISSION_KIND,
+    Problem,
+    submission_schema,
+    validate_paths,
+    validate_submission,
+)
+from unified_bench.provenance import utc_now
+from unified_bench.results import Results, read_results
+
+_PARAMS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMbBtT]?)\s*$")
+_SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+
+
+def parse_params(text: str | None) -> int | None:
+    """``7B`` -> 7_000_000_000, ``350M``, ``1.5b`` or a plain integer; ``None`` stays ``None``.
+
+    >>> parse_params("1.5B"), parse_params("350m"), parse_params("12")
+    (1500000000, 350000000, 12)
+    """
+    if text is None:
+        return None
+    match = _PARAMS.match(text)
+    if not match or float(match[1]) <= 0:
+        raise UserError(f"--params {text!r}: give a parameter count such as 7000000000, 7B or 350M.")
+    return round(float(match[1]) * _SCALE[match[2].lower()])
+
+
+def leaderboard_results(results: Results, registry: OfficialRegistry) -> Results:
+    """Keep only the scorers the leaderboard lists (the overall score depends on those alone)."""
+    scorers = {name: s for name, s in results.scorers.items() if name in registry.scorers}
+    repeats = results.repeats
+    if repeats:
+        repeats = {**repeats, "scorers": {n: v for n, v in repeats["scorers"].items() if n in scorers}}
+    return replace(results, scorers=scorers, repeats=repeats)
+
+
+def make_submission(
+    results: Results,
+    *,
+    name: str,
+    url: str,
+    params: int | None = None,
+    license: str | None = None,
+    org: str | None = None,
+) -> dict[str, Any]:
+    """The submission object (see ``leaderboard/schema/submission.schema.json``)."""
+    from unified_bench import __version__
+
+    return {
+        "schema_version": 1,
+        "kind": SUBMISSION_KIND,
+        "name": name,
+        "metadata": {
+            "url": url,
+            "params": params,
+            "license": license,
+            "org": org,
+            "submitted_at": utc_now(),
+            "unified_bench_version": __version__,
+        },
+        "results": results.to_json(),
+    }
+
+
+def submit_run(
+    run_dir: str | Path,
+    *,
+    name: str,
+    url: str,
+    params: int | None = None,
+    license: str | None = None,
+    org: str | None = None,
+    leaderboard: LeaderboardDir | None = None,
+    registry: OfficialRegistry | None = None,
+    overwrite: bool = False,
+) -> tuple[Path, list[Problem]]:
+    """Validate the run as a submission and write it; nothing is written when there are problems.
+
+    Returns:
+        (the submission path, problems): the file exists only when ``problems`` is empty.
+    """
+    leaderboard = (leaderboard or LeaderboardDir()).check()
+    registry = registry or OfficialRegistry.read(leaderboard.registry)
+    results = leaderboard_results(read_results(run_dir), registry)
+    obj = make_submission(results, name=name, url=url, params=params, license=license, org=org)
+    target = leaderboard.submission_path(name) if re.fullmatch(r"[A-Za-z0-9._-]+", name) else None
+    where = str(target or leaderboard.submissions / "NAME.json")
+    problems, _ = validate_submission(
+        obj, where=where, registry=registry, schema=submission_schema(leaderboard)
+    )
+    if target is None or problems:
+        return Path(where), problems
+    if target.exists() and not overwrite:
+        return target, [
+            Problem(where, "already exists; choose another --name, or pass --overwrite to replace it")
+        ]
+    others = [p for p in leaderboard.submission_files() if p.resolve() != target.resolve()]
+    duplicates = [p for p in others if p.stem.lower() == name.lower()]
+    if duplicates:
+        return target, [Problem(where, f"duplicate name {name!r}: {duplicates[0]} already uses it")]
+    atomic_write_json(target, obj)
+    problems, _ = validate_paths([target], leaderboard=leaderboard, registry=registry)
+    if problems:  # e.g. another file declares the same name inside: undo
+        target.unlink()
+    return target, problems

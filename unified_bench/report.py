@@ -1,0 +1,399 @@
+"""``unified-bench report``: one self-contained HTML page for a run, readable offline.
+
+Everything is inside the file: thumbnails as base64 JPEG, the distribution plots (matplotlib) as a
+base64 PNG, CSS and the sorting script inline. A Content-Security-Policy forbids any network
+request, so the page looks the same on a laptop, in a CI artifact or attached to an e-mail.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from PIL import Image
+
+from unified_bench.errors import InputError, UserError
+from unified_bench.io import atomic_write_text
+from unified_bench.repeats import first_repeat_dir
+from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.store import IMAGES_DIR
+
+THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
+BEST_WORST = 3
+OVERALL = "overall"
+
+
+@cache
+def template_text(name: str) -> str:
+    """A file from ``unified_bench/templates`` (HTML, CSS, JS shared by the report and the site)."""
+    return resources.files("unified_bench").joinpath(f"templates/{name}").read_text("utf-8")
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def image_data_uri(image: Image.Image, max_px: int = THUMBNAIL_PX) -> str:
+    """A downscaled JPEG of ``image`` as a ``data:`` URI."""
+    thumb = image.convert("RGB")
+    thumb.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=82, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A per-sample score column: a scorer or ``overall``."""
+
+    name: str
+    higher_is_better: bool
+    per_sample: Mapping[str, float]
+    mean: float
+    ci_low: float
+    ci_high: float
+
+
+def score_columns(results: Results) -> list[Column]:
+    """``overall`` first, then the paper's scorers, then the rest alphabetically."""
+    columns = []
+    if results.overall is not None:
+        o = results.overall
+        columns.append(Column(OVERALL, True, o.per_sample, o.mean, o.ci_low, o.ci_high))
+    ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
+    for name, s in ordered:
+        columns.append(Column(name, s.higher_is_better, s.per_sample, s.mean, s.ci_low, s.ci_high))
+    return columns
+
+
+def rank_samples(results: Results, column: Column) -> list[str]:
+    """Sample ids from best to worst by ``column`` (direction-aware); unscored samples last."""
+    ids = list(results.samples["ids"])
+    scored = [i for i in ids if i in column.per_sample]
+    scored.sort(key=lambda i: column.per_sample[i], reverse=column.higher_is_better)
+    return scored + [i for i in ids if i not in column.per_sample]
+
+
+# -- plots ---------------------------------------------------------------------------------------
+def distribution_plot_png(columns: Sequence[Column]) -> bytes:
+    """Small multiples: a histogram per scorer with its mean and bootstrap interval."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n_cols = min(5, len(columns))
+    n_rows = math.ceil(len(columns) / n_cols)
+    figure = Figure(figsize=(2.6 * n_cols, 2.0 * n_rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax, column in zip(axes, columns, strict=False):
+        values = list(column.per_sample.values())
+        bins = max(5, min(30, len(values) // 3))
+        color = "#0969da" if column.name != OVERALL else "#8250df"
+        ax.hist(values, bins=bins, color=color, alpha=0.75, edgecolor="white", linewidth=0.5)
+        ax.axvspan(column.ci_low, column.ci_high, color=color, alpha=0.15, linewidth=0)
+        ax.axvline(column.mean, color="#1f2328", linewidth=1.2)
+        direction = "higher is better" if column.higher_is_better else "lower is better"
+        ax.set_title(f"{column.name}  ({direction})", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.set_yticks([])
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+    for ax in axes[len(columns) :]:
+        ax.set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+# -- HTML pieces ---------------------------------------------------------------------------------
+def _summary_table(results: Results, columns: Sequence[Column]) -> str:
+    spread = (results.repeats or {}).get("scorers", {})
+    overall_spread = (results.repeats or {}).get("overall")
+    confidence = f"{results.bootstrap['confidence']:.0%}"
+    has_spread = bool(results.repeats)
+    head = (
+        "<tr><th>scorer</th><th>direction</th><th class='num'>mean</th>"
+        f"<th class='num'>{confidence} CI</th>"
+        + (f"<th class='num'>across {results.repeats['k']} seeds (sd)</th>" if has_spread else "")
+        + "".join(f"<th class='num'>{h}</th>" for h in ("std", "min", "max", "n"))
+        + "</tr>"
+    )
+    rows = []
+    for column in columns:
+        values = list(column.per_sample.values())
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        seed_sd = overall_spread if column.name == OVERALL else spread.get(column.name)
+        label = esc(column.name)
+        if column.name == OVERALL and results.overall is not None and not results.overall.complete:
+            label += f" <span class='dir'>({esc('+'.join(results.overall.components))} only)</span>"
+        rows.append(
+            f"<tr><td><strong>{label}</strong></td>"
+            f"<td class='dir'>{'higher' if column.higher_is_better else 'lower'} is better</td>"
+            f"<td class='num'>{fmt(column.mean)}</td>"
+            f"<td class='num ci'>[{fmt(column.ci_low)}, {fmt(column.ci_high)}]</td>"
+            + (f"<td class='num'>±{fmt(seed_sd['std'])}</td>" if has_spread and seed_sd else "")
+            + ("<td class='num'>–</td>" if has_spread and not seed_sd else "")
+            + f"<td class='num'>{fmt(std)}</td><td class='num'>{fmt(min(values))}</td>"
+            f"<td class='num'>{fmt(max(values))}</td><td class='num'>{len(values)}</td></tr>"
+        )
+    return f"<table id='summary'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _image_cell(uri: str | None, alt: str, missing: str) -> str:
+    if uri is None:
+        return f"<div class='missing-image'>{esc(missing)}</div>"
+    return f"<img class='thumb' alt='{esc(alt)}' src='{uri}'>"
+
+
+def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, str], thumbs: _Thumbs) -> str:
+    scored = [i for i in ranked if i in rank_column.per_sample]
+    k = min(BEST_WORST, len(scored) // 2)
+    if k == 0:
+        return "<p class='meta'>Too few samples to pick best and worst.</p>"
+    picks = [("best", i) for i in scored[:k]] + [("worst", i) for i in reversed(scored[-k:])]
+    cards = []
+    for kind, sample_id in picks:
+        cards.append(
+            f"<div class='card {kind}'><h3>{kind}: {esc(sample_id)} · {esc(rank_column.name)} "
+            f"{fmt(rank_column.per_sample[sample_id])}</h3><div class='pair'>"
+            f"{thumbs.reference_cell(sample_id)}{thumbs.reconstruction_cell(sample_id)}"
+            f"</div><div class='caption'>{caption_html(captions.get(sample_id, ''))}</div></div>"
+        )
+    return "\n".join(cards)
+
+
+def _grid(
+    ranked: Sequence[str], columns: Sequence[Column], captions: Mapping[str, str], thumbs: _Thumbs
+) -> str:
+    score_heads = "".join(
+        f"<th class='num' data-sort='number'{'' if c.higher_is_better else ' data-first=ascending'}>"
+        f"{esc(c.name)}{'' if c.higher_is_better else ' ↓'}</th>"
+        for c in columns
+    )
+    head = (
+        "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
+        "<th data-sort='text' data-first='ascending'>id</th><th>reference</th><th>reconstruction</th>"
+        f"<th data-sort='text' data-first='ascending'>caption</th>{score_heads}</tr>"
+    )
+    rows = []
+    for rank, sample_id in enumerate(ranked, start=1):
+        cells = "".join(
+            f"<td class='num' data-value='{c.per_sample[sample_id]!r}'>{fmt(c.per_sample[sample_id])}</td>"
+            if sample_id in c.per_sample
+            else "<td class='num' data-value=''>–</td>"
+            for c in columns
+        )
+        rows.append(
+            f"<tr data-id='{esc(sample_id)}'><td class='num' data-value='{rank}'>{rank}</td>"
+            f"<td><code>{esc(sample_id)}</code></td>"
+            f"<td>{thumbs.reference_cell(sample_id)}</td><td>{thumbs.reconstruction_cell(sample_id)}</td>"
+            f"<td class='caption' data-value='{esc(captions.get(sample_id, ''))}'>"
+            f"{caption_html(captions.get(sample_id, ''))}</td>{cells}</tr>"
+        )
+    body = "".join(rows)
+    table = f"<table id='samples' class='sortable'><thead>{head}</thead><tbody>{body}</tbody></table>"
+    return f"<div class='scroll'>{table}</div>"
+
+
+class _Thumbs:
+    """Thumbnails made once per image: a card and the grid row share the same data URI."""
+
+    def __init__(
+        self, references: Mapping[str, Image.Image] | None, reconstructions: Mapping[str, Path]
+    ) -> None:
+        self._references = references or {}
+        self._reconstructions = reconstructions
+        self._memo: dict[tuple[str, str], str | None] = {}
+
+    def reference(self, sample_id: str) -> str | None:
+        key = ("ref", sample_id)
+        if key not in self._memo:
+            image = self._references.get(sample_id)
+            self._memo[key] = image_data_uri(image) if image is not None else None
+        return self._memo[key]
+
+    def reference_cell(self, sample_id: str) -> str:
+        return _image_cell(self.reference(sample_id), f"reference {sample_id}", "reference not available")
+
+    def reconstruction_cell(self, sample_id: str) -> str:
+        return _image_cell(self.reconstruction(sample_id), f"reconstruction {sample_id}", "no image")
+
+    def reconstruction(self, sample_id: str) -> str | None:
+        key = ("rec", sample_id)
+        if key not in self._memo:
+            path = self._reconstructions.get(sample_id)
+            uri = None
+            if path is not None and path.is_file():
+                from unified_bench.images import read_image
+
+                uri = image_data_uri(read_image(path)[0])
+            self._memo[key] = uri
+        return self._memo[key]
+
+
+# -- references ----------------------------------------------------------------------------------
+def load_references(
+    results: Results, dataset: str | None = None
+) -> tuple[dict[str, Image.Image] | None, str]:
+    """The run's reference images, found without any download, and a note for the page.
+
+    Tries ``dataset`` (if given), else the bundled ``samples``, the recorded source path, or an
+    installed ``unibench``. Only a dataset whose fingerprint equals the run's is used.
+
+    Raises:
+        InputError: ``dataset`` was given but holds other images than the run's.
+    """
+    from unified_bench.datasets import load_dataset
+
+    expected = results.dataset["fingerprint"]
+    name, source = results.dataset.get("name"), results.dataset.get("source")
+    specs: list[str] = [dataset] if dataset else []
+    if not dataset:
+        if name == "samples":
+            specs.append("samples")
+        if isinstance(source, str) and source and Path(source).exists():
+            specs.append(source)
+        if name == "unibench":
+            from unified_bench.datasets.unibench import unibench_dir
+
+            if unibench_dir().is_dir():
+                specs.append("unibench")
+    for spec in specs:
+        try:
+            loaded = load_dataset(spec)
+        except UserError:
+            if dataset:
+                raise
+            continue
+        if loaded.fingerprint == expected:
+            return {s.id: s.image for s in loaded.samples}, ""
+        if dataset:
+            raise InputError(
+                f"--dataset {dataset}: its fingerprint {loaded.fingerprint[:19]}… differs from the run's "
+                f"{expected[:19]}…; pass the images the run was made on."
+            )
+    return None, (
+        f"Reference images of dataset {name!r} were not found on this machine; pass --dataset to show them."
+    )
+
+
+def reconstruction_paths(folder: Path, results: Results) -> dict[str, Path]:
+    """Each sample's reconstruction: ``images/ID.png`` of the run (its first repeat), or for a scored
+    folder (``unified-bench score``) the matched file in the generated folder."""
+    matched, generated = results.provenance.get("matched"), results.provenance.get("generated_dir")
+    if isinstance(matched, dict) and isinstance(generated, str):
+        return {sample_id: Path(generated) / name for sample_id, name in matched.items()}
+    images = first_repeat_dir(folder, results) / IMAGES_DIR
+    return {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
+
+
+def caption_html(caption: str, preview_chars: int = 220) -> str:
+    """The caption, escaped; a long one folds into a ``<details>`` showing its beginning."""
+    if len(caption) <= preview_chars + 40:
+        return esc(caption)
+    preview = caption[:preview_chars].rsplit(" ", 1)[0]
+    return f"<details><summary>{esc(preview)} …</summary>{esc(caption)}</details>"
+
+
+# -- page ----------------------------------------------------------------------------------------
+def render_report(
+    results: Results,
+    *,
+    reconstructions: Mapping[str, Path],
+    references: Mapping[str, Image.Image] | None,
+    notes: Sequence[str] = (),
+    title: str | None = None,
+) -> str:
+    """The report as one HTML string (see ``build_report``)."""
+    from unified_bench import __version__
+
+    columns = score_columns(results)
+    if not columns:
+        raise InputError("the results hold no scores; nothing to report.")
+    rank_column = columns[0]
+    ranked = rank_samples(results, rank_column)
+    captions = results.samples.get("captions", {})
+    thumbs = _Thumbs(references, reconstructions)
+    model = (results.model or {}).get("name") or "scored folder"
+    title = title or f"unified-bench report: {model} on {results.dataset.get('name', '?')}"
+    fingerprint = results.dataset["fingerprint"]
+    meta = [
+        f"model <strong>{esc(model)}</strong>",
+        f"dataset <strong>{esc(results.dataset.get('name', '?'))}</strong> "
+        f"(<code title='{esc(fingerprint)}'>{esc(fingerprint[:19])}…</code>)",
+        f"protocol <strong>{esc(results.protocol or 'none')}</strong>",
+        f"{len(results.samples['ids'])} samples",
+    ]
+    if results.samples.get("missing"):
+        meta.append(f"<strong>{len(results.samples['missing'])} missing</strong>")
+    if results.repeats:
+        meta.append(f"{results.repeats['k']} seeds ({esc(', '.join(map(str, results.repeats['seeds'])))})")
+    if results.captions:
+        meta.append(f"captions {results.captions['mean_words']:.0f} words on average")
+    all_notes = list(notes)
+    if results.repeats:
+        all_notes.append(
+            "Per-sample scores are means over the seeds; images and captions shown are the first seed's."
+        )
+    notices = "".join(f"<p class='notice'>{esc(n)}</p>" for n in all_notes if n)
+    provenance = results.provenance.get("repeats", [results.provenance])[0] if results.provenance else {}
+    made = provenance.get("finished_at", "")
+    footer = (
+        f"Made by unified-bench {esc(__version__)}. Results schema version {results.schema_version}; "
+        f"bootstrap: {results.bootstrap['n_resamples']} resamples, seed {results.bootstrap['seed']}."
+        + (f" Run finished {esc(made)}." if made else "")
+    )
+    plot = base64.b64encode(distribution_plot_png(columns)).decode("ascii")
+    return Template(template_text("report.html")).substitute(
+        title=esc(title),
+        meta=" · ".join(meta),
+        notices=notices,
+        summary=_summary_table(results, columns),
+        plot=plot,
+        rank_by=esc(rank_column.name),
+        cards=_cards(ranked, rank_column, captions, thumbs),
+        grid=_grid(ranked, columns, captions, thumbs),
+        footer=footer,
+        css=template_text("common.css"),
+        script=template_text("sortable.js"),
+    )
+
+
+def build_report(
+    run_dir: str | Path, output: str | Path | None = None, *, dataset: str | None = None
+) -> Path:
+    """Write ``RUN_DIR/report.html`` (or ``output``) for a run folder or a results file.
+
+    Args:
+        run_dir: a run folder (``results.json`` + ``images/``), a ``--repeats`` output folder, or a
+            results file (images are then looked up next to it).
+        dataset: where the reference images are, if not found automatically (never downloaded).
+
+    Raises:
+        InputError: no readable results, or ``dataset`` holds other images.
+    """
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    reconstructions = reconstruction_paths(folder, results)
+    references, note = load_references(results, dataset)
+    notes = [note] if note else []
+    if not any(path.is_file() for path in reconstructions.values()):
+        notes.append(f"No reconstructions found in {first_repeat_dir(folder, results) / IMAGES_DIR}.")
+    page = render_report(results, reconstructions=reconstructions, references=references, notes=notes)
+    target = Path(output) if output is not None else folder / "report.html"
+    atomic_write_text(target, page)
+    return target
