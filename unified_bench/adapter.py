@@ -45,13 +45,25 @@ class AdapterOptions:
     args: Mapping[str, str] = field(default_factory=dict)
     device: str | None = None
     dtype: str | None = None
+    protocol: str = "text"  # one of the manifest's protocols; "native" only where the adapter offers it
+
+
+@dataclass(frozen=True)
+class WeightsRequirement:
+    """Weights an adapter downloads by default: a hub id (or local path) and its download size."""
+
+    source: str
+    size_gb: float | None = None
+    gated: bool = False  # the Hub repo needs its licence accepted and a token
+    role: str = ""  # e.g. "captioner", "generator"
 
 
 @dataclass(frozen=True)
 class AdapterManifest:
     """Registers an adapter without importing it: ``factory`` is a lazy ``module:callable`` path.
 
-    The callable takes an ``AdapterOptions`` and returns an ``Adapter``.
+    The callable takes an ``AdapterOptions`` and returns an ``Adapter``. The optional needs
+    (``weights``, ``gpu_memory_gb``, ``packages``) are what ``unified-bench adapters list`` shows.
     """
 
     name: str
@@ -59,6 +71,15 @@ class AdapterManifest:
     aliases: tuple[str, ...] = ()
     description: str = ""
     protocols: tuple[str, ...] = ("text",)
+    weights: tuple[WeightsRequirement, ...] = ()
+    gpu_memory_gb: float | None = None  # peak at batch size 1 with the default settings (estimate)
+    packages: tuple[str, ...] = ()  # pip distributions needed beyond unified-bench's own dependencies
+
+
+def takes_sample_ids(adapter: object) -> bool:
+    """Adapters that set ``takes_sample_ids = True`` (e.g. ``precomputed``) also get ``ids=[...]``,
+    the sample ids in the same order, as a keyword of ``caption`` and ``generate``."""
+    return bool(getattr(adapter, "takes_sample_ids", False))
 
 
 class AdapterArgError(UserError):

@@ -133,7 +133,12 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
         hooks.note(f"Loading adapter {manifest.name} ...")
         adapter = registry.build(
             manifest.name,
-            AdapterOptions(args=dict(request.adapter_args), device=request.device, dtype=request.dtype),
+            AdapterOptions(
+                args=dict(request.adapter_args),
+                device=request.device,
+                dtype=request.dtype,
+                protocol=request.protocol,
+            ),
         )
         atomic_write_json(store.root / ADAPTER_INFO_FILE, adapter.info())
         hooks.stage("round trip", len(pending))

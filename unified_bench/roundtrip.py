@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image
 
-from unified_bench.adapter import Adapter
+from unified_bench.adapter import Adapter, takes_sample_ids
 from unified_bench.datasets.base import Sample
 from unified_bench.errors import UserError
 from unified_bench.seeds import sample_seed
@@ -54,7 +54,8 @@ def run_round_trip(
         to_caption = [(index, s) for index, s in batch if s.id not in captions]
         if to_caption:
             seeds = [sample_seed(run_seed, s.id, "caption") for _, s in to_caption]
-            texts = adapter.caption([s.image for _, s in to_caption], seeds=seeds)
+            ids = {"ids": [s.id for _, s in to_caption]} if takes_sample_ids(adapter) else {}
+            texts = adapter.caption([s.image for _, s in to_caption], seeds=seeds, **ids)
             _check_outputs("caption", texts, len(to_caption), str)
             records = [
                 CaptionRecord(id=s.id, index=index, caption=text, seed=seed)
@@ -67,7 +68,10 @@ def run_round_trip(
         to_draw = [s for _, s in batch if not store.has_image(s.id)]
         if to_draw:
             seeds = [sample_seed(run_seed, s.id, "generate") for s in to_draw]
-            images = adapter.generate([captions[s.id].caption for s in to_draw], seeds=seeds, size=size)
+            ids = {"ids": [s.id for s in to_draw]} if takes_sample_ids(adapter) else {}
+            images = adapter.generate(
+                [captions[s.id].caption for s in to_draw], seeds=seeds, size=size, **ids
+            )
             _check_outputs("generate", images, len(to_draw), Image.Image)
             for sample, image in zip(to_draw, images, strict=True):
                 store.write_image(sample.id, image)

@@ -16,6 +16,10 @@ import click
 import typer
 
 from unified_bench.cli import output as out
+from unified_bench.cli.compare_cmd import COMPARE_EXAMPLES, compare
+from unified_bench.cli.leaderboard_cmd import leaderboard_app, submit
+from unified_bench.cli.report_cmd import report
+from unified_bench.cli.train_cmd import train_app
 from unified_bench.errors import UserError
 
 app = typer.Typer(
@@ -29,6 +33,8 @@ app = typer.Typer(
 )
 adapters_app = typer.Typer(help="List and inspect model adapters.", no_args_is_help=True)
 app.add_typer(adapters_app, name="adapters")
+app.add_typer(leaderboard_app, name="leaderboard")
+app.add_typer(train_app, name="train")
 
 # -- shared options ------------------------------------------------------------------------------
 ScorerOpt = Annotated[
@@ -113,6 +119,20 @@ def run(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a run of another configuration in --output.")
     ] = False,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="text: only the caption text goes from I2T to T2I (comparable across models); native: "
+            "the adapter's own representation, where it offers one. Recorded; never mixed with text."
+        ),
+    ] = "text",
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="K seeds (seed..seed+K-1) into OUTPUT/repeat-1..K, combined in OUTPUT/results.json "
+            "with the across-seed spread."
+        ),
+    ] = 1,
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
@@ -130,14 +150,24 @@ def run(
         device=device,
         dtype=dtype,
         size=_size(size),
+        protocol=protocol,
         overwrite=overwrite,
         scoring=ScoringOptions(
             scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
         ),
     )
     with out.progress_hooks() as hooks:
-        results = execute_run(request, hooks)
+        if repeats != 1:
+            from unified_bench.repeats import execute_repeats
+
+            results = execute_repeats(request, repeats, hooks)
+        else:
+            results = execute_run(request, hooks)
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
+    if results.repeats:
+        from unified_bench.cli.report_cmd import repeats_table
+
+        out.stdout.print(repeats_table(results))
     out.note(f"Results: {run_directory(request) / 'results.json'}")
 
 
@@ -203,19 +233,38 @@ def demo(
 
 @adapters_app.command("list")
 def adapters_list() -> None:
-    """Every installed adapter (built-in and from plugins), with aliases and protocols."""
+    """Every installed adapter (built-in and from plugins): what it needs and whether that is here."""
     from rich.table import Table
 
+    from unified_bench.loading import describe_needs
     from unified_bench.registry import default_registry
 
-    table = Table()
-    for column in ("name", "aliases", "protocols", "description"):
+    table = Table(caption="GPU memory: estimated peak at --batch-size 1 with the default settings.")
+    table.add_column("name", no_wrap=True)
+    for column in ("protocols", "weights (download)", "GPU", "packages", "ready", "description"):
         table.add_column(column)
     for manifest in default_registry().manifests():
+        needs = describe_needs(manifest)
+        name = manifest.name + "".join(f"\n({alias})" for alias in manifest.aliases)
+        if not needs.declared:
+            ready = "not declared"
+        else:
+            ready = "[green]yes[/]" if needs.ready else "[yellow]no:[/] " + "; ".join(needs.missing)
         table.add_row(
-            manifest.name, ", ".join(manifest.aliases), ", ".join(manifest.protocols), manifest.description
+            name,
+            ", ".join(manifest.protocols),
+            "\n".join(needs.weights) or "-",
+            needs.gpu_memory,
+            ", ".join(needs.packages) or "-",
+            ready,
+            manifest.description,
         )
     out.stdout.print(table)
+
+
+app.command(epilog=COMPARE_EXAMPLES)(compare)
+app.command()(report)
+app.command()(submit)
 
 
 # -- entry point ---------------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""Two separate models as one adapter: a transformers captioner + a diffusers text-to-image pipeline.
+
+Only the manifest lives here, so listing adapters never imports torch.
+"""
+
+from unified_bench.adapter import AdapterManifest, WeightsRequirement
+
+MANIFEST = AdapterManifest(
+    name="composite",
+    factory="unified_bench_adapters.composite.adapter:build_composite",
+    description="Any AutoModelForImageTextToText captioner + any diffusers text-to-image pipeline "
+    "(--adapter-arg captioner=ID generator=ID); defaults: UAE's parts, Qwen2.5-VL-3B + SD3.5-Large.",
+    weights=(
+        WeightsRequirement("Qwen/Qwen2.5-VL-3B-Instruct", size_gb=7.5, role="captioner"),
+        WeightsRequirement(
+            "stabilityai/stable-diffusion-3.5-large", size_gb=27.5, gated=True, role="generator"
+        ),
+    ),
+    gpu_memory_gb=40.0,
+)

@@ -1,0 +1,253 @@
+"""Two separate models as one: any transformers captioner + any diffusers text-to-image pipeline.
+
+The captioner is whatever ``AutoModelForImageTextToText`` loads (Qwen2.5-VL, BLIP-2, Florence-2, ...),
+prompted with the benchmark instruction through its chat template when it has one. The generator is
+whatever ``AutoPipelineForText2Image`` loads (SD3.5, FLUX.1, SDXL, ...). Defaults are UAE's parts and
+settings (Qwen2.5-VL-3B, SD3.5-Large, 40 steps, guidance 5, 1024x1024), so this is the "no
+unification" baseline for UAE.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor, LogitsProcessorList
+
+from unified_bench.adapter import AdapterOptions, config_from_args
+from unified_bench.loading import (
+    OffloadMode,
+    PipelineMemoryOptions,
+    apply_pipeline_memory_options,
+    load_pretrained,
+    oom_guard,
+    require_package,
+)
+from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
+from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+DEFAULT_CAPTIONER = "Qwen/Qwen2.5-VL-3B-Instruct"
+DEFAULT_GENERATOR = "stabilityai/stable-diffusion-3.5-large"
+
+
+@dataclass(frozen=True)
+class CompositeConfig:
+    """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
+
+    captioner: str = DEFAULT_CAPTIONER  # hub id or local folder (AutoModelForImageTextToText)
+    generator: str = DEFAULT_GENERATOR  # hub id or local folder (a diffusers text-to-image pipeline)
+    captioner_revision: str | None = None
+    generator_revision: str | None = None
+    caption_prompt: str = CAPTION_PROMPT
+    caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
+    caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
+    caption_top_k: int | None = None  # None: the captioner's generation_config (else 50); 0 = off
+    caption_top_p: float | None = None  # None: the captioner's generation_config (else 1.0)
+    num_inference_steps: int = 40
+    guidance_scale: float = 5.0
+    negative_prompt: str | None = None
+    width: int | None = 1024  # --size wins; None = the pipeline's default
+    height: int | None = 1024
+    max_sequence_length: int | None = None  # T5 prompt tokens for SD3/FLUX; None = the pipeline's default
+    batch_denoise: bool = False  # one pipeline call per batch: faster, but pixels may move by a rounding step
+    cpu_offload: OffloadMode = "none"  # model | sequential: diffusers offload; the captioner uses device_map
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    attn_implementation: str | None = None  # the captioner's, e.g. sdpa, flash_attention_2
+
+    def __post_init__(self) -> None:
+        if self.num_inference_steps < 1:
+            raise ValueError("num_inference_steps must be >= 1.")
+        if self.caption_max_new_tokens < 1:
+            raise ValueError("caption_max_new_tokens must be >= 1.")
+        TokenSampling(self.caption_temperature, self.caption_top_k, self.caption_top_p)  # validates
+
+    @property
+    def memory(self) -> PipelineMemoryOptions:
+        return PipelineMemoryOptions(
+            self.cpu_offload, self.attention_slicing, self.vae_tiling, self.vae_slicing
+        )
+
+
+class CompositeAdapter:
+    """``caption`` with the captioner, ``generate`` with the diffusion pipeline; only text crosses."""
+
+    name = "composite"
+
+    def __init__(
+        self, config: CompositeConfig, *, device: str | None = None, dtype: str | None = None
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self._load_captioner()
+        self._load_generator()
+
+    def _load_captioner(self) -> None:
+        config = self.config
+        kwargs: dict[str, Any] = {"revision": config.captioner_revision, "dtype": self.dtype}
+        if config.attn_implementation:
+            kwargs["attn_implementation"] = config.attn_implementation
+        offload = config.cpu_offload != "none" and self.device.type != "cpu"
+        if offload:
+            require_package("accelerate", purpose="--adapter-arg cpu_offload")
+            kwargs["device_map"] = "auto"
+        self.captioner = load_pretrained(
+            AutoModelForImageTextToText.from_pretrained,
+            config.captioner,
+            what="captioner",
+            arg="captioner",
+            **kwargs,
+        ).eval()
+        if not offload:
+            self.captioner.to(self.device)
+        self.processor = load_pretrained(
+            AutoProcessor.from_pretrained,
+            config.captioner,
+            what="captioner processor",
+            arg="captioner",
+            revision=config.captioner_revision,
+        )
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is not None and not self.captioner.config.is_encoder_decoder:
+            tokenizer.padding_side = "left"
+        self._caption_device = self.captioner.get_input_embeddings().weight.device
+
+    def _load_generator(self) -> None:
+        from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+
+        config = self.config
+
+        def load(source: str, **kwargs: Any) -> Any:
+            try:
+                return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+            except ValueError as error:  # a pipeline class AutoPipeline has no text-to-image mapping for
+                if "AutoPipeline" not in str(error):
+                    raise
+                return DiffusionPipeline.from_pretrained(source, **kwargs)
+
+        self.pipeline = load_pretrained(
+            load, config.generator, what="generator pipeline", arg="generator",
+            revision=config.generator_revision, dtype=self.dtype,
+        )  # fmt: skip
+        self.pipeline.set_progress_bar_config(disable=True)
+        self.memory_options = apply_pipeline_memory_options(self.pipeline, config.memory, self.device)
+        self._call_parameters = set(inspect.signature(self.pipeline.__call__).parameters)
+
+    # -- I2T ---------------------------------------------------------------------------------------
+    def _caption_inputs(self, images: list[Image.Image]) -> Any:
+        prompt = self.config.caption_prompt
+        if getattr(self.processor, "chat_template", None):
+            conversations = [
+                [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image", "image": image}, {"type": "text", "text": prompt}],
+                    }
+                ]
+                for image in images
+            ]
+            inputs = self.processor.apply_chat_template(
+                conversations,
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+                processor_kwargs={"padding": True},
+            )
+        else:  # no chat template (e.g. BLIP-2): the prompt as plain text
+            inputs = self.processor(
+                images=images, text=[prompt] * len(images), padding=True, return_tensors="pt"
+            )
+        inputs = inputs.to(self._caption_device)
+        for key, value in inputs.items():
+            if torch.is_tensor(value) and torch.is_floating_point(value):
+                inputs[key] = value.to(self.dtype)
+        return inputs
+
+    @torch.inference_mode()
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        inputs = self._caption_inputs(images)
+        checkpoint = self.captioner.generation_config
+        sampling = TokenSampling.resolve(
+            checkpoint, self.config.caption_temperature, self.config.caption_top_k, self.config.caption_top_p
+        )
+        generation_config = greedy_generation_config(
+            checkpoint, max_new_tokens=self.config.caption_max_new_tokens
+        )
+        with oom_guard(self.name, "captioning", len(images), device=self.device, hint=_OFFLOAD_HINT):
+            output = self.captioner.generate(
+                **inputs,
+                generation_config=generation_config,
+                logits_processor=LogitsProcessorList([PerRowSampler(seeds, sampling)]),
+            )
+        if not self.captioner.config.is_encoder_decoder:
+            output = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
+
+    # -- T2I ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+    ) -> list[Image.Image]:
+        width, height = size if size is not None else (self.config.width, self.config.height)
+        with oom_guard(self.name, "generating", len(prompts), device=self.device, hint=_OFFLOAD_HINT):
+            if self.config.batch_denoise:
+                images = self._draw(list(prompts), list(seeds), width, height)
+            else:
+                # One prompt per call: batched kernels round differently, so a batch could move a pixel.
+                images = [self._draw([p], [s], width, height)[0] for p, s in zip(prompts, seeds, strict=True)]
+        return [image.convert("RGB") for image in images]
+
+    def _draw(self, prompts: list[str], seeds: list[int], width: int | None, height: int | None) -> list[Any]:
+        # Each prompt draws its initial noise (and any scheduler noise) from its own CPU generator.
+        call: dict[str, Any] = {
+            "prompt": prompts,
+            "num_inference_steps": self.config.num_inference_steps,
+            "guidance_scale": self.config.guidance_scale,
+            "generator": [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds],
+        }
+        optional = {
+            "width": width,
+            "height": height,
+            "negative_prompt": [self.config.negative_prompt] * len(prompts)
+            if self.config.negative_prompt
+            else None,
+            "max_sequence_length": self.config.max_sequence_length,
+        }
+        call.update({k: v for k, v in optional.items() if v is not None and k in self._call_parameters})
+        return self.pipeline(**call).images
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "adapter": self.name,
+            "captioner": {
+                "source": self.config.captioner,
+                "class": type(self.captioner).__name__,
+                "revision": self.config.captioner_revision,
+                "commit": getattr(self.captioner.config, "_commit_hash", None),
+            },
+            "generator": {
+                "source": self.config.generator,
+                "class": type(self.pipeline).__name__,
+                "revision": self.config.generator_revision,
+            },
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "memory_options": self.memory_options,
+            "settings": asdict(self.config),
+        }
+
+
+_OFFLOAD_HINT = "(or --adapter-arg cpu_offload=model)"
+
+
+def build_composite(options: AdapterOptions) -> CompositeAdapter:
+    return CompositeAdapter(
+        config_from_args(CompositeConfig, options.args), device=options.device, dtype=options.dtype
+    )

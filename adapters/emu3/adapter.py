@@ -1,0 +1,296 @@
+"""Emu3 through transformers: two checkpoints of ``Emu3ForConditionalGeneration``, one adapter.
+
+Captions come from Emu3-Chat (chat template with the image, sampled per row). Images come from
+Emu3-Gen as the model card draws them: the prompt plus the card's quality suffix, a size header
+(``H*W`` in VQ tokens), classifier-free guidance against the card's negative prompt, tokens
+constrained to the image layout (H rows of W visual tokens + end-of-line, then EOF, EOI, EOS), sampled
+per row, and ``decode_image_tokens`` through the VQ decoder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import Emu3ForConditionalGeneration, Emu3Processor, LogitsProcessor, LogitsProcessorList
+
+from unified_bench.adapter import AdapterOptions, config_from_args
+from unified_bench.loading import load_pretrained, oom_guard, require_package
+from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
+from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+EMU3_CHAT = "BAAI/Emu3-Chat-hf"
+EMU3_GEN = "BAAI/Emu3-Gen-hf"
+# From the Emu3 model card (transformers docs, "Image generation inference").
+POSITIVE_SUFFIX = " masterpiece, film grained, best quality."
+NEGATIVE_PROMPT = (
+    "lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, cropped, "
+    "worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, username, blurry."
+)
+DEFAULT_IMAGE_AREA = 720 * 720  # Emu3Processor's default image_area
+
+
+@dataclass(frozen=True)
+class Emu3Config:
+    """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
+
+    chat_model: str = EMU3_CHAT  # hub id or local folder: the captioning checkpoint
+    gen_model: str = EMU3_GEN  # hub id or local folder: the image generation checkpoint
+    revision: str | None = None  # applies to both
+    caption_prompt: str = CAPTION_PROMPT
+    caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
+    caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
+    caption_top_k: int | None = None  # None: the checkpoint's generation_config (else 50); 0 = off
+    caption_top_p: float | None = None  # None: the checkpoint's generation_config (else 1.0)
+    prompt_suffix: str = POSITIVE_SUFFIX
+    negative_prompt: str = NEGATIVE_PROMPT
+    guidance_scale: float = 3.0  # Emu3's classifier-free guidance for generation
+    image_temperature: float = 1.0
+    image_top_k: int | None = 2048  # Emu3's image sampling top-k; None = off
+    image_top_p: float | None = None
+    cpu_offload: bool = False  # device_map="auto": what does not fit on the GPU stays in CPU RAM
+    offload_idle: bool = False  # keep only the model in use on the GPU (the other waits in CPU RAM)
+    attn_implementation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.guidance_scale < 1:
+            raise ValueError("guidance_scale must be >= 1 (1 = no guidance).")
+        if self.caption_max_new_tokens < 1:
+            raise ValueError("caption_max_new_tokens must be >= 1.")
+        if self.cpu_offload and self.offload_idle:
+            raise ValueError("choose cpu_offload or offload_idle, not both.")
+        TokenSampling(self.caption_temperature, self.caption_top_k, self.caption_top_p)  # validates
+        self.image_sampling()
+
+    def image_sampling(self) -> TokenSampling:
+        return TokenSampling(self.image_temperature, self.image_top_k, self.image_top_p)
+
+
+class ImageLayoutConstraint(LogitsProcessor):
+    """Allows, at each step, only the token the Emu3 image layout has there.
+
+    After the prompt (which ends with the image-wrapper token): ``height`` rows of ``width`` visual
+    tokens each closed by end-of-line, then end-of-frame, end-of-image, end-of-sequence.
+    """
+
+    def __init__(
+        self, *, prompt_length: int, height: int, width: int, visual: torch.Tensor, special: dict[str, int]
+    ) -> None:
+        self.prompt_length, self.height, self.width = prompt_length, height, width
+        self.visual, self.special = visual, special
+        self._masks: dict[tuple[str, int, torch.device], torch.Tensor] = {}
+
+    def _mask(self, kind: str, vocab_size: int, device: torch.device) -> torch.Tensor:
+        key = (kind, vocab_size, device)
+        if key not in self._masks:
+            mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+            mask[self.visual.to(device) if kind == "visual" else self.special[kind]] = True
+            self._masks[key] = mask
+        return self._masks[key]
+
+    def allowed(self, step: int, vocab_size: int, device: torch.device) -> torch.Tensor:
+        """The tokens allowed at ``step`` (0 = the first generated token), as a boolean mask."""
+        grid = self.height * (self.width + 1)
+        if step < grid:
+            kind = "eol" if (step + 1) % (self.width + 1) == 0 else "visual"
+        else:
+            kind = ("eof", "eoi", "eos")[min(step - grid, 2)]
+        return self._mask(kind, vocab_size, device)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        step = input_ids.shape[1] - self.prompt_length
+        mask = self.allowed(step, scores.shape[-1], scores.device)
+        return scores.masked_fill(~mask, -math.inf)
+
+
+class Emu3Adapter:
+    """``caption`` with Emu3-Chat, ``generate`` with Emu3-Gen."""
+
+    name = "emu3"
+
+    def __init__(self, config: Emu3Config, *, device: str | None = None, dtype: str | None = None) -> None:
+        self.config = config
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self._offload = config.cpu_offload and self.device.type != "cpu"
+        if self._offload:
+            require_package("accelerate", purpose="--adapter-arg cpu_offload=true")
+        self.chat_model, self.chat_processor = self._load(config.chat_model, "Emu3 chat", "chat_model")
+        self.gen_model, self.gen_processor = self._load(config.gen_model, "Emu3 generation", "gen_model")
+        self._active: Emu3ForConditionalGeneration | None = None
+        if not self._offload:
+            self._activate(self.chat_model)
+
+    def _load(self, source: str, what: str, arg: str) -> tuple[Emu3ForConditionalGeneration, Emu3Processor]:
+        kwargs: dict[str, Any] = {"revision": self.config.revision, "dtype": self.dtype}
+        if self.config.attn_implementation:
+            kwargs["attn_implementation"] = self.config.attn_implementation
+        if self._offload:
+            kwargs["device_map"] = "auto"
+        model = load_pretrained(
+            Emu3ForConditionalGeneration.from_pretrained, source, what=f"{what} model", arg=arg, **kwargs
+        ).eval()
+        processor = load_pretrained(
+            Emu3Processor.from_pretrained,
+            source,
+            what=f"{what} processor",
+            arg=arg,
+            revision=self.config.revision,
+        )
+        processor.tokenizer.padding_side = "left"
+        return model, processor
+
+    def _activate(self, model: Emu3ForConditionalGeneration) -> torch.device:
+        """Put ``model`` on the device; with ``offload_idle`` the other one goes to CPU RAM first."""
+        if self._offload:
+            return model.get_input_embeddings().weight.device
+        if self._active is not model:
+            if self.config.offload_idle and self._active is not None:
+                self._active.to("cpu")
+            model.to(self.device)
+            self._active = model
+        return self.device
+
+    # -- I2T ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        device = self._activate(self.chat_model)
+        conversations = [
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "image": image},
+                        {"type": "text", "text": self.config.caption_prompt},
+                    ],
+                }
+            ]
+            for image in images
+        ]
+        inputs = self.chat_processor.apply_chat_template(
+            conversations,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            processor_kwargs={"padding": True},
+        ).to(device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        generation_config = greedy_generation_config(
+            self.chat_model.generation_config, max_new_tokens=self.config.caption_max_new_tokens
+        )
+        sampling = TokenSampling.resolve(
+            self.chat_model.generation_config,
+            self.config.caption_temperature,
+            self.config.caption_top_k,
+            self.config.caption_top_p,
+        )
+        sampler = PerRowSampler(seeds, sampling)
+        with oom_guard(self.name, "captioning", len(images), device=self.device):
+            output = self.chat_model.generate(
+                **inputs, generation_config=generation_config, logits_processor=LogitsProcessorList([sampler])
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        texts = self.chat_processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return [text.strip() for text in texts]
+
+    # -- T2I ---------------------------------------------------------------------------------------
+    def _generation_size(self, size: tuple[int, int] | None) -> tuple[str, int]:
+        if size is None:
+            return "1:1", DEFAULT_IMAGE_AREA
+        width, height = size
+        divisor = math.gcd(width, height)
+        return f"{width // divisor}:{height // divisor}", width * height
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+    ) -> list[Image.Image]:
+        device = self._activate(self.gen_model)
+        processor, tokenizer = self.gen_processor, self.gen_processor.tokenizer
+        ratio, image_area = self._generation_size(size)
+        inputs = processor(
+            text=[prompt + self.config.prompt_suffix for prompt in prompts],
+            return_for_image_generation=True,
+            ratio=ratio,
+            image_area=image_area,
+            padding=True,
+            return_tensors="pt",
+        )
+        height, width = (int(v) for v in inputs.pop("image_sizes")[0])
+        inputs = inputs.to(device)
+        negative = processor(
+            text=[self.config.negative_prompt] * len(prompts), padding=True, return_tensors="pt"
+        ).to(device)
+        prompt_length = inputs["input_ids"].shape[1]
+        layout = ImageLayoutConstraint(
+            prompt_length=prompt_length,
+            height=height,
+            width=width,
+            visual=torch.tensor(self.gen_model.vocabulary_mapping.image_tokens, dtype=torch.long),
+            special={
+                "eol": self.gen_model.vocabulary_mapping.eol_token_id,
+                "eof": tokenizer.convert_tokens_to_ids(tokenizer.eof_token),
+                "eoi": tokenizer.convert_tokens_to_ids(tokenizer.eoi_token),
+                "eos": tokenizer.eos_token_id,
+            },
+        )
+        generation_config = greedy_generation_config(
+            self.gen_model.generation_config,
+            max_new_tokens=height * (width + 1) + 3,
+            guidance_scale=self.config.guidance_scale,
+        )
+        sampler = PerRowSampler(seeds, self.config.image_sampling())
+        with oom_guard(self.name, "generating", len(prompts), device=self.device):
+            output = self.gen_model.generate(
+                **inputs,
+                generation_config=generation_config,
+                logits_processor=LogitsProcessorList([layout, sampler]),
+                negative_prompt_ids=negative["input_ids"],
+                negative_prompt_attention_mask=negative["attention_mask"],
+            )
+            # One row at a time: a batched VQ decode differs in the last bits, and so in rounded pixels.
+            decoded = torch.cat(
+                [
+                    self.gen_model.decode_image_tokens(image_tokens=row[None], height=height, width=width)
+                    for row in output[:, prompt_length:]
+                ]
+            )
+        return [_fit(image, size) for image in _decoded_to_pil(decoded, processor.image_processor)]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "adapter": self.name,
+            "checkpoints": {"caption": self.config.chat_model, "generate": self.config.gen_model},
+            "note": "two checkpoints: Emu3-Chat captions, Emu3-Gen draws",
+            "revision": self.config.revision,
+            "commits": {
+                "caption": getattr(self.chat_model.config, "_commit_hash", None),
+                "generate": getattr(self.gen_model.config, "_commit_hash", None),
+            },
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "settings": asdict(self.config),
+        }
+
+
+def _decoded_to_pil(decoded: torch.Tensor, image_processor: Any) -> list[Image.Image]:
+    """VQ decoder output (batch, C, H, W), normalised as the processor normalises inputs, as RGB images."""
+    mean = torch.tensor(image_processor.image_mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(image_processor.image_std, dtype=torch.float32).view(1, -1, 1, 1)
+    pixels = ((decoded.float().cpu() * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    return [Image.fromarray(image.permute(1, 2, 0).numpy()).convert("RGB") for image in pixels]
+
+
+def _fit(image: Image.Image, size: tuple[int, int] | None) -> Image.Image:
+    if size is None or image.size == tuple(size):
+        return image
+    return image.resize(tuple(size), Image.Resampling.BICUBIC)
+
+
+def build_emu3(options: AdapterOptions) -> Emu3Adapter:
+    return Emu3Adapter(config_from_args(Emu3Config, options.args), device=options.device, dtype=options.dtype)

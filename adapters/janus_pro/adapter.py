@@ -1,0 +1,220 @@
+"""Janus-Pro through transformers: one model captions (text mode) and draws (image mode).
+
+Captions: the chat template with the image and the benchmark instruction, sampled per row.
+Images: the chat-formatted prompt in image mode, classifier-free guidance against the prompt with
+everything but BOS/BOI masked (the model card's recipe, built into transformers), image tokens
+sampled per row, then ``decode_image_tokens`` through the VQ decoder (384x384 for the released models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import (
+    ClassifierFreeGuidanceLogitsProcessor,
+    GenerationMixin,
+    JanusForConditionalGeneration,
+    JanusProcessor,
+    LogitsProcessorList,
+)
+
+from unified_bench.adapter import AdapterOptions, config_from_args
+from unified_bench.loading import load_pretrained, oom_guard, require_package
+from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
+from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+JANUS_PRO_7B = "deepseek-community/Janus-Pro-7B"
+JANUS_PRO_1B = "deepseek-community/Janus-Pro-1B"
+
+
+@dataclass(frozen=True)
+class JanusProConfig:
+    """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
+
+    model: str = JANUS_PRO_7B  # hub id or local folder (model + processor)
+    revision: str | None = None
+    caption_prompt: str = CAPTION_PROMPT
+    caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
+    caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
+    caption_top_k: int | None = None  # None: the checkpoint's generation_config (else 50); 0 = off
+    caption_top_p: float | None = None  # None: the checkpoint's generation_config (else 1.0)
+    guidance_scale: float = 5.0  # the Janus-Pro card's cfg_weight
+    image_temperature: float = 1.0  # the Janus-Pro card's temperature
+    image_top_k: int | None = None  # None = off: the Janus-Pro recipe samples the full codebook
+    image_top_p: float | None = None
+    cpu_offload: bool = False  # device_map="auto": what does not fit on the GPU stays in CPU RAM
+    attn_implementation: str | None = None  # e.g. sdpa, eager, flash_attention_2
+
+    def __post_init__(self) -> None:
+        if self.guidance_scale < 1:
+            raise ValueError("guidance_scale must be >= 1 (1 = no guidance).")
+        if self.caption_max_new_tokens < 1:
+            raise ValueError("caption_max_new_tokens must be >= 1.")
+        TokenSampling(self.caption_temperature, self.caption_top_k, self.caption_top_p)  # validates
+        self.image_sampling()
+
+    def image_sampling(self) -> TokenSampling:
+        return TokenSampling(self.image_temperature, self.image_top_k, self.image_top_p)
+
+
+class JanusProAdapter:
+    """``caption`` and ``generate`` with one ``JanusForConditionalGeneration``."""
+
+    name = "janus-pro"
+
+    def __init__(self, config: JanusProConfig, *, device: str | None = None, dtype: str | None = None):
+        self.config = config
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        load_kwargs: dict[str, Any] = {"revision": config.revision, "dtype": self.dtype}
+        if config.attn_implementation:
+            load_kwargs["attn_implementation"] = config.attn_implementation
+        offload = config.cpu_offload and self.device.type != "cpu"
+        if offload:
+            require_package("accelerate", purpose="--adapter-arg cpu_offload=true")
+            load_kwargs["device_map"] = "auto"
+        self.model = load_pretrained(
+            JanusForConditionalGeneration.from_pretrained,
+            config.model,
+            what="Janus-Pro model",
+            arg="model",
+            **load_kwargs,
+        ).eval()
+        if not offload:
+            self.model.to(self.device)
+        self.processor = load_pretrained(
+            JanusProcessor.from_pretrained,
+            config.model,
+            what="Janus-Pro processor",
+            arg="model",
+            revision=config.revision,
+        )
+        self.processor.tokenizer.padding_side = "left"
+        self._input_device = self.model.get_input_embeddings().weight.device
+
+    # -- I2T ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        conversations = [
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "image": image},
+                        {"type": "text", "text": self.config.caption_prompt},
+                    ],
+                }
+            ]
+            for image in images
+        ]
+        inputs = self.processor.apply_chat_template(
+            conversations,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            processor_kwargs={"padding": True, "generation_mode": "text"},
+        ).to(self._input_device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        generation_config = greedy_generation_config(
+            self.model.generation_config, max_new_tokens=self.config.caption_max_new_tokens
+        )
+        sampling = TokenSampling.resolve(
+            self.model.generation_config,
+            self.config.caption_temperature,
+            self.config.caption_top_k,
+            self.config.caption_top_p,
+        )
+        sampler = PerRowSampler(seeds, sampling)
+        with oom_guard(self.name, "captioning", len(images), device=self.device):
+            # JanusForConditionalGeneration.generate drops logits processors in text mode: call the
+            # generic text generation it delegates to.
+            output = GenerationMixin.generate(
+                self.model,
+                **inputs,
+                generation_config=generation_config,
+                logits_processor=LogitsProcessorList([sampler]),
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.processor.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    # -- T2I ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+    ) -> list[Image.Image]:
+        chats = [
+            self.processor.apply_chat_template(
+                [{"role": "user", "content": [{"type": "text", "text": prompt}]}], add_generation_prompt=True
+            )
+            for prompt in prompts
+        ]
+        inputs = self.processor(text=chats, generation_mode="image", return_tensors="pt", padding=True).to(
+            self._input_device
+        )
+        num_image_tokens = self.model.model.vision_model.config.num_image_tokens
+        # guidance_scale=1 stops generate from adding its own guidance after our sampler; ours runs first.
+        generation_config = greedy_generation_config(
+            self.model.generation_config,
+            guidance_scale=1.0,
+            max_length=inputs["input_ids"].shape[1] + num_image_tokens,
+        )
+        processors = LogitsProcessorList(
+            [
+                ClassifierFreeGuidanceLogitsProcessor(self.config.guidance_scale),
+                PerRowSampler(seeds, self.config.image_sampling()),
+            ]
+        )
+        with oom_guard(self.name, "generating", len(prompts), device=self.device):
+            tokens = self.model.generate(
+                **inputs,
+                generation_mode="image",
+                generation_config=generation_config,
+                logits_processor=processors,
+            )
+            # One row at a time: a batched VQ decode differs in the last bits, and so in rounded pixels.
+            decoded = torch.cat([self.model.decode_image_tokens(row[None]) for row in tokens])
+            decoded = decoded.permute(0, 3, 1, 2)  # decode_image_tokens gives (batch, H, W, C)
+        return [_fit(image, size) for image in _decoded_to_pil(decoded, self.processor.image_processor)]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "adapter": self.name,
+            "model": self.config.model,
+            "revision": self.config.revision,
+            "commit": getattr(self.model.config, "_commit_hash", None),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "caption_image_size": self.model.model.vision_model.config.image_size,
+            "settings": asdict(self.config),
+        }
+
+
+def _decoded_to_pil(decoded: torch.Tensor, image_processor: Any) -> list[Image.Image]:
+    """VQ decoder output (batch, C, H, W), normalised as the processor normalises inputs, as RGB images."""
+    mean = torch.tensor(image_processor.image_mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(image_processor.image_std, dtype=torch.float32).view(1, -1, 1, 1)
+    pixels = ((decoded.float().cpu() * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    return [Image.fromarray(image.permute(1, 2, 0).numpy()).convert("RGB") for image in pixels]
+
+
+def _fit(image: Image.Image, size: tuple[int, int] | None) -> Image.Image:
+    """The model draws at its own resolution; resize only when ``--size`` asks for another."""
+    if size is None or image.size == tuple(size):
+        return image
+    return image.resize(tuple(size), Image.Resampling.BICUBIC)
+
+
+def build_janus_pro(options: AdapterOptions) -> JanusProAdapter:
+    return JanusProAdapter(
+        config_from_args(JanusProConfig, options.args), device=options.device, dtype=options.dtype
+    )
+
+
+def build_janus_pro_1b(options: AdapterOptions) -> JanusProAdapter:
+    args = {"model": JANUS_PRO_1B, **options.args}
+    return JanusProAdapter(config_from_args(JanusProConfig, args), device=options.device, dtype=options.dtype)

@@ -1,0 +1,384 @@
+"""Tiny random checkpoints of the exact classes the janus-pro, emu3 and composite adapters load.
+
+Each builder writes a folder with ``save_pretrained`` (seeded, so the weights are the same every time),
+which the tests then hand to the adapters as ``--adapter-arg model=PATH``: the loading code is the one
+users run, only the sizes differ. Tokenizers are byte-level (every byte one token, no merges), built
+offline with the tokenizer classes the real checkpoints use or their base class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tokenizers.pre_tokenizers import ByteLevel
+
+BYTE_ALPHABET = sorted(ByteLevel.alphabet())
+
+
+def _byte_vocab() -> dict[str, int]:
+    return {char: index for index, char in enumerate(BYTE_ALPHABET)}
+
+
+# -- Janus-Pro -----------------------------------------------------------------------------------------
+JANUS_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}<|User|>: {% else %}<|Assistant|>: {% endif %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<image_placeholder>\n{% else %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}\n\n{% endfor %}"
+    "{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+)
+
+
+def build_tiny_janus(path: Path) -> Path:
+    """A ``JanusForConditionalGeneration`` + ``JanusProcessor`` at 32x32 input, 4x4 image tokens."""
+    from transformers import (
+        GenerationConfig,
+        GPT2Tokenizer,
+        JanusConfig,
+        JanusForConditionalGeneration,
+        JanusImageProcessor,
+        JanusProcessor,
+    )
+
+    tokenizer = GPT2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        bos_token="<|begin_of_sentence|>",
+        eos_token="<|end_of_sentence|>",
+        pad_token="<|pad|>",
+        unk_token=None,
+        image_token="<image_placeholder>",
+        boi_token="<begin_of_image>",
+        eoi_token="<end_of_image>",
+    )
+    image_processor = JanusImageProcessor(
+        size={"height": 32, "width": 32}, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
+    )
+    processor = JanusProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=JANUS_CHAT_TEMPLATE,
+        num_image_tokens=16,
+    )
+    hidden = 32
+    config = JanusConfig(
+        text_config={
+            "model_type": "llama",
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "num_image_tokens": 16,
+            "hidden_size": hidden,
+            "projection_dim": hidden,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 4,
+            "mlp_ratio": 2,
+        },
+        vq_config={
+            "embed_dim": 8,
+            "num_embeddings": 64,
+            "latent_channels": 8,
+            "base_channels": 32,
+            "channel_multiplier": [1, 1],
+            "num_res_blocks": 1,
+            "projection_dim": hidden,
+            "image_token_embed_dim": hidden,
+            "num_patches": 4,
+        },
+        image_token_id=tokenizer.image_token_id,
+    )
+    torch.manual_seed(0)
+    model = JanusForConditionalGeneration(config).eval()
+    # What the released checkpoints' generation_config.json carries (BOI id for the CFG masking).
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        guidance_scale=5.0,
+        generation_kwargs={"boi_token_id": tokenizer.convert_tokens_to_ids("<begin_of_image>")},
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# -- Emu3 ----------------------------------------------------------------------------------------------
+EMU3_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'].upper() + ': ' }}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}<image>{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' ' }}{% endfor %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+EMU3_CODEBOOK_SIZE = 32
+
+
+def build_tiny_emu3(path: Path, *, seed: int = 0) -> Path:
+    """An ``Emu3ForConditionalGeneration`` + ``Emu3Processor`` (images up to 32x32 = 4x4 VQ tokens)."""
+    from transformers import (
+        Emu3Config,
+        Emu3ForConditionalGeneration,
+        Emu3ImageProcessor,
+        Emu3Processor,
+        Emu3TextConfig,
+        GenerationConfig,
+        GPT2Tokenizer,
+    )
+
+    visual = [f"<|visual token {index:06d}|>" for index in range(EMU3_CODEBOOK_SIZE)]
+    tokenizer = GPT2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        bos_token="<|extra_203|>",
+        eos_token="<|extra_204|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        image_token="<image>",
+        boi_token="<|image start|>",
+        eoi_token="<|image end|>",
+        image_wrapper_token="<|image token|>",
+        eof_token="<|extra_201|>",
+        extra_special_tokens=["<|extra_200|>", *visual],
+    )
+    image_processor = Emu3ImageProcessor(
+        min_pixels=16 * 16, max_pixels=32 * 32, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
+    )
+    processor = Emu3Processor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=EMU3_CHAT_TEMPLATE
+    )
+    text_config = Emu3TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    vq_config = {
+        "codebook_size": EMU3_CODEBOOK_SIZE,
+        "embed_dim": 4,
+        "latent_channels": 4,
+        "temporal_downsample_factor": 1,
+        "base_channels": 32,
+        "channel_multiplier": [1, 1, 1, 1],
+        "num_res_blocks": 1,
+        "attn_resolutions": [],
+        "hidden_size": 32,
+        "num_attention_heads": 1,
+    }
+    config = Emu3Config(text_config=text_config, vq_config=vq_config, vocabulary_map=tokenizer.get_vocab())
+    torch.manual_seed(seed)
+    model = Emu3ForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# -- composite: a Qwen2-VL captioner and a Stable Diffusion pipeline ---------------------------------
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_qwen2_vl(path: Path) -> Path:
+    """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
+    from transformers import (
+        GenerationConfig,
+        Qwen2Tokenizer,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tokenizer = Qwen2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=[
+            "<|im_start|>",
+            "<|vision_start|>",
+            "<|vision_end|>",
+            "<|image_pad|>",
+            "<|video_pad|>",
+        ],
+    )
+    image_processor = Qwen2VLImageProcessor(
+        min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
+    )
+    processor = Qwen2VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
+        chat_template=QWEN_CHAT_TEMPLATE,
+    )
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": None,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "depth": 1,
+            "embed_dim": 32,
+            "hidden_size": 32,
+            "num_heads": 2,
+            "mlp_ratio": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
+    torch.manual_seed(0)
+    model = Qwen2VLForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def build_tiny_stable_diffusion(path: Path) -> Path:
+    """A ``StableDiffusionPipeline`` (UNet, VAE, CLIP text encoder + tokenizer) drawing 32x32 images."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocab = _byte_vocab()
+    vocab.update({f"{char}</w>": len(vocab) + index for index, char in enumerate(BYTE_ALPHABET)})
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=32)
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=32,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    unet = UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(32,),
+        down_block_types=("DownEncoderBlock2D",),
+        up_block_types=("UpDecoderBlock2D",),
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=32,
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipeline = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipeline.save_pretrained(path)
+    return path
+
+
+# -- shared test helpers -------------------------------------------------------------------------------
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run far faster on one thread than on cores shared with other work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def random_images(count: int = 3) -> list[Image.Image]:
+    """Seeded random RGB images of different sizes (so processors pad and resize differently)."""
+    return [
+        Image.fromarray(
+            np.random.default_rng(index).integers(0, 256, (40 + 23 * index, 50, 3), dtype=np.uint8)
+        )
+        for index in range(count)
+    ]
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def run_args(model: str, output: Path, *extra: str, limit: int = 3) -> list[str]:
+    """``unified-bench run`` on the bundled samples with the weightless scorers."""
+    return [
+        "run", "--model", model, "--dataset", "samples", "--limit", str(limit), "--output", str(output),
+        "--scorer", "ssim", "--scorer", "psnr", "--device", "cpu", *extra,
+    ]  # fmt: skip

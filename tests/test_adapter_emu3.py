@@ -1,0 +1,102 @@
+"""emu3: two tiny random Emu3ForConditionalGeneration checkpoints (chat, gen), loaded as users load them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests._tiny_adapters import build_tiny_emu3, one_torch_thread, pixels, random_images, run_args
+from unified_bench.adapter import AdapterOptions
+from unified_bench.errors import MissingWeightsError
+from unified_bench.registry import default_registry
+from unified_bench.results import read_results
+from unified_bench.store import RunStore
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emu3")
+    return build_tiny_emu3(root / "Emu3-Chat-tiny", seed=0), build_tiny_emu3(root / "Emu3-Gen-tiny", seed=1)
+
+
+@pytest.fixture(scope="module")
+def adapter_args(checkpoints):
+    chat, gen = checkpoints
+    return {"chat_model": str(chat), "gen_model": str(gen), "caption_max_new_tokens": "8"}
+
+
+@pytest.fixture(scope="module")
+def adapter(adapter_args):
+    return default_registry().build("emu3", AdapterOptions(args=adapter_args, device="cpu"))
+
+
+def test_a_caption_depends_on_its_seed_not_on_its_batch(adapter):
+    images = random_images(3)
+    batched = adapter.caption(images, seeds=[1, 2, 3])
+    assert len(batched) == 3 and all(isinstance(text, str) for text in batched)
+    assert adapter.caption(images[2:], seeds=[3]) == batched[2:]
+    assert any(adapter.caption(images[2:], seeds=[seed])[0] != batched[2] for seed in (7, 8, 9))
+
+
+def test_an_image_depends_on_its_seed_not_on_its_batch(adapter):
+    prompts = ["a cat", "a big red dog running on a green hill", "x"]
+    batched = adapter.generate(prompts, seeds=[4, 5, 6], size=(32, 32))
+    assert [image.size for image in batched] == [(32, 32)] * 3
+    alone = adapter.generate(prompts[1:2], seeds=[5], size=(32, 32))
+    assert (pixels(alone[0]) == pixels(batched[1])).all()
+    assert (pixels(adapter.generate(prompts[1:2], seeds=[50], size=(32, 32))[0]) != pixels(batched[1])).any()
+
+
+def test_the_size_sets_the_token_grid(adapter):
+    # 48x32 -> ratio 3:2, area 1536 -> a 4x6 grid of VQ tokens -> 48x32 pixels, no resizing needed.
+    assert adapter.generate(["a cat"], seeds=[1], size=(48, 32))[0].size == (48, 32)
+
+
+def test_generated_tokens_follow_the_image_layout(adapter):
+    from unified_bench_adapters.emu3.adapter import ImageLayoutConstraint
+
+    layout = ImageLayoutConstraint(
+        prompt_length=5,
+        height=2,
+        width=3,
+        visual=torch.tensor([10, 11, 12]),
+        special={"eol": 1, "eof": 2, "eoi": 3, "eos": 4},
+    )
+    allowed = [
+        layout.allowed(step, 16, torch.device("cpu")).nonzero().flatten().tolist() for step in range(11)
+    ]
+    row = [[10, 11, 12]] * 3 + [[1]]
+    assert allowed == row + row + [[2], [3], [4]]
+
+
+def test_info_says_two_checkpoints(adapter, checkpoints):
+    info = adapter.info()
+    assert info["checkpoints"] == {"caption": str(checkpoints[0]), "generate": str(checkpoints[1])}
+    assert "two checkpoints" in info["note"]
+
+
+def test_a_missing_generation_checkpoint_is_named(adapter_args, tmp_path):
+    args = {**adapter_args, "gen_model": str(tmp_path / "no-gen")}
+    with pytest.raises(MissingWeightsError, match="Emu3 generation model: no folder at"):
+        default_registry().build("emu3", AdapterOptions(args=args, device="cpu"))
+
+
+def test_unified_bench_run_end_to_end(cli, tmp_path, adapter_args):
+    output = tmp_path / "run"
+    extra = [arg for key, value in adapter_args.items() for arg in ("--adapter-arg", f"{key}={value}")]
+    result = cli(*run_args("emu3", output, *extra, "--size", "32x32", "--batch-size", "2"))
+    assert result.code == 0, result.err
+    results = read_results(output)
+    assert results.model["name"] == "emu3" and len(RunStore(output).captions()) == 3
+    assert (
+        json.loads((output / "adapter.json").read_text())["checkpoints"]["generate"]
+        == adapter_args["gen_model"]
+    )

@@ -1,0 +1,115 @@
+"""Per-sample random draws inside one batched autoregressive ``generate`` (imports torch: use lazily).
+
+``generate(do_sample=True)`` draws all rows from one shared RNG, so a sample's caption (or image tokens)
+would change with its neighbours in the batch. Instead decoding runs greedy, with a logits processor
+that applies temperature / top-k / top-p and adds Gumbel noise from a generator owned by each row:
+``argmax(logits + Gumbel)`` is an exact draw from ``softmax(logits)`` (the Gumbel-max trick). The noise
+is drawn on the CPU, so a seed gives the same draws on any device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+_LIBRARY_TOP_K = 50  # what generate() uses when neither the caller nor the checkpoint sets top_k
+# Sampling-only fields that a greedy GenerationConfig must not carry (transformers warns about them).
+_SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+
+
+@dataclass(frozen=True)
+class TokenSampling:
+    """How tokens are drawn: ``temperature == 0`` means greedy; ``None`` top-k/top-p mean off."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k is not None and self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+
+    @classmethod
+    def resolve(
+        cls, checkpoint: GenerationConfig, temperature: float, top_k: int | None, top_p: float | None
+    ) -> TokenSampling:
+        """Explicit values win; ``None`` top-k/top-p come from the checkpoint's generation_config.json,
+        then transformers' defaults (top-k 50, top-p 1.0): what ``generate(do_sample=True)`` would use.
+        ``top_k=0`` / ``top_p=1`` switch them off."""
+        if top_k is None:
+            top_k = checkpoint.top_k if checkpoint.top_k is not None else _LIBRARY_TOP_K
+        if top_p is None:
+            top_p = checkpoint.top_p if checkpoint.top_p is not None else 1.0
+        return cls(temperature=temperature, top_k=top_k or None, top_p=top_p)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def warpers(self) -> LogitsProcessorList:
+        warpers = LogitsProcessorList()
+        if self.greedy:
+            return warpers
+        if self.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(self.temperature))
+        if self.top_k:
+            warpers.append(TopKLogitsWarper(top_k=self.top_k))
+        if self.top_p is not None and self.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(top_p=self.top_p))
+        return warpers
+
+
+class PerRowSampler(LogitsProcessor):
+    """Makes greedy decoding sample row ``i`` from ``torch.Generator().manual_seed(seeds[i])`` only.
+
+    Put it last in the processor list (after guidance and constraints): it warps the final scores and
+    adds the noise, and the greedy argmax then picks the sample. A fresh instance per ``generate`` call.
+    """
+
+    def __init__(self, seeds: list[int], sampling: TokenSampling) -> None:
+        self.sampling = sampling
+        self._warpers = sampling.warpers()
+        self._generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if scores.shape[0] != len(self._generators):
+            raise ValueError(f"{scores.shape[0]} rows of scores for {len(self._generators)} seeds")
+        if self.sampling.greedy:
+            return scores
+        scores = self._warpers(input_ids, scores.float())
+        tiny = torch.finfo(torch.float32).tiny
+        uniform = torch.stack(
+            [torch.rand(scores.shape[-1], generator=generator) for generator in self._generators]
+        ).clamp_(min=tiny)
+        gumbel = -torch.log(-torch.log(uniform))
+        return scores + gumbel.to(scores.device)
+
+
+def greedy_generation_config(base: GenerationConfig, **overrides: object) -> GenerationConfig:
+    """A copy of a checkpoint's generation config (EOS, pad, special ids kept) switched to greedy."""
+    config = GenerationConfig.from_dict(base.to_dict())
+    config.do_sample = False
+    config.num_beams = 1
+    # The library defaults, not None: generate() would refill None from the checkpoint's sampling
+    # values and warn that greedy decoding ignores them.
+    defaults = GenerationConfig._get_default_generation_params()
+    for name in _SAMPLING_FIELDS:
+        if hasattr(config, name):
+            setattr(config, name, defaults.get(name))
+    config.max_length = None
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
