@@ -3,7 +3,7 @@
 Only the manifests live here, so listing adapters never imports torch.
 """
 
-from unified_bench.adapter import AdapterManifest
+from unified_bench.adapter import AdapterManifest, WeightsRequirement
 
 MANIFEST = AdapterManifest(
     name="uae",
@@ -11,6 +11,10 @@ MANIFEST = AdapterManifest(
     aliases=("uae-official",),
     description="UAE: Qwen2.5-VL-3B encoder + LoRA + projector, SD3.5-Large decoder + LoRA "
     "(zhiyuanyan1/UAE).",
+    # Estimates from parameter counts (bf16): Qwen2.5-VL-3B 3.8B + SD3.5-Large DiT 8.1B + CLIP-L/G and
+    # VAE; the stock SD3 transformer and T5 are not downloaded. Peak adds 1024² activations.
+    weights=(WeightsRequirement("zhiyuanyan1/UAE", size_gb=26.0),),
+    gpu_memory_gb=30.0,
 )
 
 TINY_MANIFEST = AdapterManifest(
