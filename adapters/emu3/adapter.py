@@ -22,6 +22,7 @@ from unified_bench.loading import load_pretrained, oom_guard, require_package
 from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
+from unified_bench_adapters._images import decoded_to_pil, fit_to_size
 
 EMU3_CHAT = "BAAI/Emu3-Chat-hf"
 EMU3_GEN = "BAAI/Emu3-Gen-hf"
@@ -260,7 +261,7 @@ class Emu3Adapter:
                     for row in output[:, prompt_length:]
                 ]
             )
-        return [_fit(image, size) for image in _decoded_to_pil(decoded, processor.image_processor)]
+        return [fit_to_size(image, size) for image in decoded_to_pil(decoded, processor.image_processor)]
 
     def info(self) -> dict[str, Any]:
         return {
@@ -276,20 +277,6 @@ class Emu3Adapter:
             "device": str(self.device),
             "settings": asdict(self.config),
         }
-
-
-def _decoded_to_pil(decoded: torch.Tensor, image_processor: Any) -> list[Image.Image]:
-    """VQ decoder output (batch, C, H, W), normalised as the processor normalises inputs, as RGB images."""
-    mean = torch.tensor(image_processor.image_mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(image_processor.image_std, dtype=torch.float32).view(1, -1, 1, 1)
-    pixels = ((decoded.float().cpu() * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
-    return [Image.fromarray(image.permute(1, 2, 0).numpy()).convert("RGB") for image in pixels]
-
-
-def _fit(image: Image.Image, size: tuple[int, int] | None) -> Image.Image:
-    if size is None or image.size == tuple(size):
-        return image
-    return image.resize(tuple(size), Image.Resampling.BICUBIC)
 
 
 def build_emu3(options: AdapterOptions) -> Emu3Adapter:

@@ -26,6 +26,7 @@ from unified_bench.loading import load_pretrained, oom_guard, require_package
 from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
+from unified_bench_adapters._images import decoded_to_pil, fit_to_size
 
 JANUS_PRO_7B = "deepseek-community/Janus-Pro-7B"
 JANUS_PRO_1B = "deepseek-community/Janus-Pro-1B"
@@ -179,7 +180,7 @@ class JanusProAdapter:
             # One row at a time: a batched VQ decode differs in the last bits, and so in rounded pixels.
             decoded = torch.cat([self.model.decode_image_tokens(row[None]) for row in tokens])
             decoded = decoded.permute(0, 3, 1, 2)  # decode_image_tokens gives (batch, H, W, C)
-        return [_fit(image, size) for image in _decoded_to_pil(decoded, self.processor.image_processor)]
+        return [fit_to_size(image, size) for image in decoded_to_pil(decoded, self.processor.image_processor)]
 
     def info(self) -> dict[str, Any]:
         return {
@@ -192,21 +193,6 @@ class JanusProAdapter:
             "caption_image_size": self.model.model.vision_model.config.image_size,
             "settings": asdict(self.config),
         }
-
-
-def _decoded_to_pil(decoded: torch.Tensor, image_processor: Any) -> list[Image.Image]:
-    """VQ decoder output (batch, C, H, W), normalised as the processor normalises inputs, as RGB images."""
-    mean = torch.tensor(image_processor.image_mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(image_processor.image_std, dtype=torch.float32).view(1, -1, 1, 1)
-    pixels = ((decoded.float().cpu() * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
-    return [Image.fromarray(image.permute(1, 2, 0).numpy()).convert("RGB") for image in pixels]
-
-
-def _fit(image: Image.Image, size: tuple[int, int] | None) -> Image.Image:
-    """The model draws at its own resolution; resize only when ``--size`` asks for another."""
-    if size is None or image.size == tuple(size):
-        return image
-    return image.resize(tuple(size), Image.Resampling.BICUBIC)
 
 
 def build_janus_pro(options: AdapterOptions) -> JanusProAdapter:
