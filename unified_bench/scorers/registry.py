@@ -125,6 +125,12 @@ def build_scorers(
     return [_factory(name)(model, context) for name, model in parsed]
 
 
+def reject_model(name: str, model: str | None) -> None:
+    """For scorers without weights: ``NAME=MODEL`` is a mistake worth a clear message."""
+    if model is not None:
+        raise InputError(f"scorer {name} has no weights; write {name}, not {name}={model}.")
+
+
 def _factory(name: str) -> Callable[[str | None, BuildContext], Scorer]:
     module_name, _, attribute = SCORER_FACTORIES[name].partition(":")
     return getattr(importlib.import_module(module_name), attribute)

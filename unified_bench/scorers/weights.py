@@ -53,9 +53,12 @@ def resolve_pretrained_dir(ref: str, *, scorer: str, hint: str = "") -> Resolved
         path, model_id = _hub_snapshot(ref, scorer=scorer, hint=hint), ref
     else:
         raise MissingWeightsError(
-            f"{scorer}: {ref} does not exist; pass a folder written by save_pretrained or a hub id (owner/name)."
+            f"{scorer}: {ref} does not exist; pass a folder written by save_pretrained, "
+            "or a hub id (owner/name)."
         )
-    weight_files = sorted(p for p in path.glob("*") if p.suffix in (".safetensors", ".bin")) if path.is_dir() else []
+    weight_files = (
+        [p for p in sorted(path.glob("*")) if p.suffix in (".safetensors", ".bin")] if path.is_dir() else []
+    )
     if not path.is_dir() or not (path / "config.json").is_file() or not weight_files:
         raise MissingWeightsError(
             f"{scorer}: no model in {path} (looked for config.json and *.safetensors); pass a folder written "
@@ -75,10 +78,10 @@ def resolve_weights_file(ref: str, filename: str, *, scorer: str, hint: str = ""
         path = path / filename
         if not path.is_file():
             raise MissingWeightsError(
-                f"{scorer}: {filename} not found in {path.parent}; put it there or pass {scorer}=PATH/TO/FILE."
-                f"{_suffix(hint)}"
+                f"{scorer}: {filename} not found in {path.parent}; put it there or pass "
+                f"{scorer}=PATH/TO/FILE.{_suffix(hint)}"
             )
-        return ResolvedWeights(_model_id_for_path(path.parent), path, file_sha256(path))
+        return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
     if path.is_file():
         return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
     if not _HUB_ID.match(ref):
@@ -123,12 +126,12 @@ def config_digest(obj: object) -> str:
 
 
 def _model_id_for_path(path: Path) -> str:
-    """``owner/name`` for a folder inside the HF cache, else ``local:<name>``."""
+    """``owner/name`` inside the HF cache, else ``local:<folder>`` or ``local:<folder>/<file>``."""
     absolute = Path(os.path.abspath(path))  # not resolve(): HF snapshot files are symlinks into blobs/
     match = _HF_CACHE_SNAPSHOT.search(absolute.as_posix())
     if match:
         return f"{match['owner']}/{match['name']}"
-    return f"local:{absolute.name}"
+    return f"local:{absolute.parent.name}/{absolute.name}" if absolute.is_file() else f"local:{absolute.name}"
 
 
 def _suffix(hint: str) -> str:
@@ -139,7 +142,8 @@ def _hub_snapshot(repo_id: str, *, scorer: str, hint: str) -> Path:
     from huggingface_hub import snapshot_download
 
     def download(local_only: bool) -> str:
-        return snapshot_download(repo_id, allow_patterns=list(TRANSFORMERS_PATTERNS), local_files_only=local_only)
+        patterns = list(TRANSFORMERS_PATTERNS)
+        return snapshot_download(repo_id, allow_patterns=patterns, local_files_only=local_only)
 
     return Path(_from_hub(download, repo_id, scorer=scorer, hint=hint, what=repo_id))
 
@@ -166,17 +170,18 @@ def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str) -> s
     except GatedRepoError:
         raise MissingWeightsError(
             f"{scorer}: {repo_id} is gated on the Hugging Face Hub; accept its licence at "
-            f"https://huggingface.co/{repo_id}, run `huggingface-cli login`, or pass {scorer}=PATH to a local copy."
+            f"https://huggingface.co/{repo_id}, run `huggingface-cli login`, "
+            f"or pass {scorer}=PATH to a local copy."
         ) from None
     except RepositoryNotFoundError:
         raise MissingWeightsError(
-            f"{scorer}: {repo_id} was not found on the Hugging Face Hub (or is private: `huggingface-cli login`); "
-            f"pass {scorer}=PATH to a local copy.{_suffix(hint)}"
+            f"{scorer}: {repo_id} was not found on the Hugging Face Hub (or is private: "
+            f"`huggingface-cli login`); pass {scorer}=PATH to a local copy.{_suffix(hint)}"
         ) from None
     except Exception as error:  # offline, proxy, DNS, hub down: all mean "not obtainable here"
         reason = type(error).__name__
         raise MissingWeightsError(
-            f"{scorer}: {what} is not in the local Hugging Face cache and cannot be downloaded here ({reason}); "
-            f"run `huggingface-cli download {repo_id}` on a machine with network, or pass {scorer}=PATH to a "
-            f"local copy.{_suffix(hint)}"
+            f"{scorer}: {what} is not in the local Hugging Face cache and cannot be downloaded here "
+            f"({reason}); run `huggingface-cli download {repo_id}` on a machine with network, "
+            f"or pass {scorer}=PATH to a local copy.{_suffix(hint)}"
         ) from None

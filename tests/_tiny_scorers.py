@@ -1,0 +1,45 @@
+"""Shared test helpers for scorers: tiny checkpoints (built once per session), images, items.
+
+Import the fixtures into a test module to use them:
+``from _tiny_scorers import tiny_specs, isolated_cache``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from unified_bench.images import png_bytes
+
+
+@pytest.fixture(scope="session")
+def tiny_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``{scorer name: path}`` of the tiny random-weight checkpoints, in a session temp cache."""
+    from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("UNIFIED_BENCH_CACHE", str(tmp_path_factory.mktemp("tiny-scorers-cache")))
+        return ensure_tiny_scorer_weights()
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``$UNIFIED_BENCH_CACHE`` at a fresh folder for one test."""
+    root = tmp_path / "unified-bench-cache"
+    monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(root))
+    return root
+
+
+def random_images(count: int, *, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Image.Image]:
+    """``count`` RGB noise images of ``size`` (width, height), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    return [Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(count)]
+
+
+def image_sha(image: Image.Image) -> str:
+    return hashlib.sha256(png_bytes(image)).hexdigest()
