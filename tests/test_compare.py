@@ -357,3 +357,13 @@ def test_run_with_repeats_writes_each_seed_and_the_combined_result(cli, tmp_path
     )
     assert parts[0].samples["captions"] != parts[1].samples["captions"]  # the seeds really differ
     assert compare_results(parts[0], combined, settings=FAST).n_paired == 2
+
+
+def test_caption_length_is_reported_but_never_gated():
+    baseline_scores = base_scores(40, seed=1)
+    candidate_scores = {name: values.copy() for name, values in baseline_scores.items()}
+    baseline_scores["caption_words"] = np.full(40, 80.0)
+    candidate_scores["caption_words"] = np.full(40, 20.0) + np.arange(40) * 0.01  # much shorter captions
+    comparison = compare_results(make_results(baseline_scores), make_results(candidate_scores), settings=FAST)
+    assert "caption_words" not in {row.scorer for row in comparison.rows}
+    assert any(name.startswith("caption_words") for name in comparison.skipped)

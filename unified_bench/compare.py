@@ -26,6 +26,7 @@ import numpy as np
 
 from unified_bench.errors import UserError
 from unified_bench.results import Results, read_results
+from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
 from unified_bench.stats import bootstrap_mean_ci
 
 OVERALL = "overall"
@@ -266,8 +267,10 @@ def _select_scorers(
         chosen = list(dict.fromkeys(requested))
         skipped: list[str] = []
     else:
-        chosen = sorted(both, key=lambda s: (s != OVERALL, s))
+        informational = both & set(INFORMATIONAL_SCORERS)
+        chosen = sorted(both - informational, key=lambda s: (s != OVERALL, s))
         skipped = sorted((available(baseline) | available(candidate)) - both)
+        skipped += [f"{name} (informational: no better direction)" for name in sorted(informational)]
         if OVERALL in both and baseline.overall.components != candidate.overall.components:
             chosen.remove(OVERALL)  # averages of different scorers: not comparable, say so
             skipped.append("overall (averages different scorers)")

@@ -17,12 +17,11 @@ from typing import Any
 
 from unified_bench.errors import InputError, SchemaVersionError
 from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 
 SCHEMA_VERSION = 1
 RESULTS_KIND = "unified-bench/results"
-# The paper's Unified-Bench score: the mean of these four scorers' means.
-PAPER_SCORERS = ("clip", "dinov2", "dinov3", "longclip")
 
 
 @dataclass(frozen=True)

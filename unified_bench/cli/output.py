@@ -75,7 +75,7 @@ def _fmt(value: float | None) -> str:
 
 def results_table(results: Results, title: str | None = None) -> Table:
     """Scorer | mean | 95% CI | std | n, paper scorers first, then overall."""
-    from unified_bench.results import PAPER_SCORERS
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS, PAPER_SCORERS
 
     table = Table(title=title, title_justify="left")
     for column, justify in (
@@ -90,6 +90,8 @@ def results_table(results: Results, title: str | None = None) -> Table:
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, summary in ordered:
         direction = "higher is better" if summary.higher_is_better else "lower is better"
+        if name in INFORMATIONAL_SCORERS:
+            direction = "informational"
         table.add_row(
             name,
             _fmt(summary.mean),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from unified_bench.scorers.registry import (
     CAPTION_SCORERS,
     DEFAULT_SCORERS,
+    INFORMATIONAL_SCORERS,
     PAPER_SCORERS,
     PIXEL_SCORERS,
     SCORER_FACTORIES,
@@ -26,6 +27,7 @@ from unified_bench.scorers.registry import (
 __all__ = [
     "CAPTION_SCORERS",
     "DEFAULT_SCORERS",
+    "INFORMATIONAL_SCORERS",
     "PAPER_SCORERS",
     "PIXEL_SCORERS",
     "SCORER_FACTORIES",

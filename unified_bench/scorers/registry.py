@@ -31,6 +31,8 @@ CAPTION_SCORERS: tuple[str, ...] = (
     "cider",
 )
 DEFAULT_SCORERS: tuple[str, ...] = PAPER_SCORERS + PIXEL_SCORERS + CAPTION_SCORERS
+# Statistics with no better direction (a longer caption is not a better one): reported, never gated.
+INFORMATIONAL_SCORERS: tuple[str, ...] = ("caption_words", "caption_tokens")
 
 SCORER_FACTORIES: dict[str, str] = {
     "clip": "unified_bench.scorers.clip:build_clip_scorer",
