@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+
+from unified_bench.adapter import AdapterArgError, AdapterOptions
+from unified_bench.errors import InputError, MissingWeightsError
 from unified_bench_adapters.uae.adapter import UAEAdapter, build_uae, build_uae_tiny
 from unified_bench_adapters.uae.config import CAPTION_PROMPT, NEGATIVE_PROMPT, UAEConfig
 from unified_bench_adapters.uae.modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector
 from unified_bench_adapters.uae.tiny import TINY_DEFAULTS, TINY_NAME, ensure_tiny_checkpoint
 from unified_bench_adapters.uae.weights import attach_llm_lora
-
-from unified_bench.adapter import AdapterArgError, AdapterOptions
-from unified_bench.errors import InputError, MissingWeightsError
 
 SEEDS = [101, 202, 303, 404]
 

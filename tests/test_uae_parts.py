@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 from transformers import GenerationConfig, LogitsProcessorList
+
+from unified_bench.errors import InputError, MissingWeightsError
 from unified_bench_adapters.uae.adapter import share_calls
 from unified_bench_adapters.uae.checkpoint import CheckpointOverride, processor_source
 from unified_bench_adapters.uae.config import UAEConfig
 from unified_bench_adapters.uae.sampling import PerSampleGumbelSampler, SamplingSettings
 from unified_bench_adapters.uae.weights import canonical_key
-
-from unified_bench.errors import InputError, MissingWeightsError
 
 
 @pytest.mark.parametrize(
