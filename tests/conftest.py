@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Tiny models are all overhead: one torch thread is faster than two fighting over 2 cores
+# (set before anything imports torch; subprocess tests inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 from unified_bench.cli.app import main

@@ -24,6 +24,7 @@ from unified_bench.torch_utils import resolve_device, resolve_dtype
 from .checkpoint import (
     CheckpointLocation,
     CheckpointOverride,
+    TrainingMetadata,
     processor_source,
     require_layout,
     resolve_checkpoint,
@@ -31,6 +32,8 @@ from .checkpoint import (
 from .config import SIZE_MULTIPLE, UAEConfig
 from .decoder import UAEDecoder
 from .encoder import UAEEncoder
+
+TINY_BASE_MODEL = "uae-tiny"  # how a checkpoint trained on the tiny model names its base
 
 
 def share_calls(lengths: Sequence[int], batch_invariant: bool) -> list[list[int]]:
@@ -115,7 +118,7 @@ class UAEAdapter:
         )
         decoder = UAEDecoder.load(
             root / "SD3",
-            root / "dit",
+            override.dit if override and override.dit else root / "dit",
             dit_lora=dit_lora if config.use_dit_lora else None,
             device=device,
             dtype=dtype,
@@ -173,9 +176,34 @@ def _check_lengths(items: Sequence[Any], seeds: Sequence[int], name: str) -> Non
         raise ValueError(f"got {len(items)} {name} but {len(seeds)} seeds; pass one seed per sample")
 
 
+def checkpoint_defaults(args: dict[str, str], *, base: bool) -> tuple[dict[str, str], bool]:
+    """Settings a training checkpoint (``checkpoint=DIR``) supplies for what ``args`` leaves unset.
+
+    Returns the extra ``--adapter-arg`` values (its recorded ``adapter_args``; with ``base``, also
+    ``model``/``revision`` = the base model it was trained from) and whether that base is ``uae-tiny``.
+    """
+    given = {key.replace("-", "_"): value for key, value in args.items()}
+    metadata = TrainingMetadata.read(given["checkpoint"]) if given.get("checkpoint") else None
+    if metadata is None:
+        return {}, False
+    extra = {key: value for key, value in metadata.adapter_args.items() if key not in given}
+    tiny_base = metadata.base_model == TINY_BASE_MODEL
+    if base and "model" not in given and not tiny_base:
+        extra["model"] = metadata.base_model
+        if metadata.base_revision and "revision" not in given:
+            extra["revision"] = metadata.base_revision
+    return extra, tiny_base and "model" not in given
+
+
 def build_uae(options: AdapterOptions) -> UAEAdapter:
-    """Factory of the ``uae`` adapter: ``--adapter-arg`` strings -> ``UAEConfig`` -> weights."""
-    config = config_from_args(UAEConfig, options.args)
+    """Factory of the ``uae`` adapter: ``--adapter-arg`` strings -> ``UAEConfig`` -> weights.
+
+    With ``checkpoint=DIR`` and no ``model``, the base model recorded in the checkpoint is used.
+    """
+    extra, tiny_base = checkpoint_defaults(dict(options.args), base=True)
+    if tiny_base:
+        return build_uae_tiny(AdapterOptions({**options.args, **extra}, options.device, options.dtype))
+    config = config_from_args(UAEConfig, {**options.args, **extra})
     return UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
 
 
@@ -183,11 +211,13 @@ def build_uae_tiny(options: AdapterOptions) -> UAEAdapter:
     """Factory of ``uae-tiny``: the same classes at toy sizes, random weights built once and cached."""
     from .tiny import TINY_DEFAULTS, ensure_tiny_checkpoint
 
-    given = {key.replace("-", "_") for key in options.args}
+    extra, _ = checkpoint_defaults(dict(options.args), base=False)
+    args = {**options.args, **extra}
+    given = {key.replace("-", "_") for key in args}
     defaults = {key: value for key, value in TINY_DEFAULTS.items() if key not in given}
     if "model" not in given:
         defaults["model"] = str(ensure_tiny_checkpoint())
-    config = config_from_args(UAEConfig, options.args, **defaults)
+    config = config_from_args(UAEConfig, args, **defaults)
     adapter = UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
     adapter.name = "uae-tiny"
     return adapter

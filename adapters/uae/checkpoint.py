@@ -13,6 +13,7 @@ The release (``zhiyuanyan1/UAE``) is laid out as::
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Any
 from unified_bench.errors import InputError, MissingWeightsError
 
 from .config import DEFAULT_MODEL
+
+# Written by the Unified-GRPO trainer (adapters/uae/train) into every checkpoint it saves.
+TRAINING_METADATA = "uae_training.json"
 
 # Only what the adapter loads: the stock SD3 transformer (SD3/transformer) and the T5 encoder
 # (SD3/text_encoder_3) are never used, which saves ~25 GB of download.
@@ -130,28 +134,34 @@ def processor_source(root: Path, override: str | None) -> str:
 
 @dataclass(frozen=True)
 class CheckpointOverride:
-    """The parts of a training checkpoint that replace the release's (``UAEConfig.checkpoint``)."""
+    """The parts of a training checkpoint that replace the release's (``UAEConfig.checkpoint``).
+
+    ``dit/`` (a fully fine-tuned SD3 transformer, ``save_pretrained`` layout) is optional too.
+    """
 
     root: Path
     llm_lora: Path | None
     dit_lora: Path | None
     projector: Path | None
+    dit: Path | None = None
 
     @classmethod
     def from_dir(cls, directory: str) -> CheckpointOverride:
         root = Path(directory).expanduser()
         if not root.is_dir():
             raise MissingWeightsError(f"--adapter-arg checkpoint={directory}: no such directory.")
+        root = root.resolve()  # parts are reported relative to it (provenance)
         llm_lora, dit_lora, projector = root / "llm_lora", root / "dit_lora", root / "projector.safetensors"
         override = cls(
-            root=root.resolve(),
+            root=root,
             llm_lora=llm_lora if llm_lora.is_dir() else None,
             dit_lora=dit_lora if dit_lora.is_dir() else None,
             projector=projector if projector.is_file() else None,
+            dit=root / "dit" if (root / "dit" / "config.json").is_file() else None,
         )
-        if override.llm_lora is None and override.dit_lora is None and override.projector is None:
+        if not any((override.llm_lora, override.dit_lora, override.projector, override.dit)):
             raise InputError(
-                f"{root}: a checkpoint directory needs llm_lora/, dit_lora/ or projector.safetensors; "
+                f"{root}: a checkpoint directory needs llm_lora/, dit_lora/, projector.safetensors or dit/; "
                 "found none of them."
             )
         return override
@@ -159,13 +169,43 @@ class CheckpointOverride:
     def provenance(self) -> dict[str, Any]:
         """Path and the sha256 of every file it contributes (LoRA and projector files are small)."""
         files: dict[str, str] = {}
-        for part in (self.llm_lora, self.dit_lora, self.projector):
+        for part in (self.llm_lora, self.dit_lora, self.projector, self.dit):
             if part is None:
                 continue
             for file in sorted(part.rglob("*") if part.is_dir() else [part]):
                 if file.is_file():
                     files[str(file.relative_to(self.root))] = file_sha256(file)
         return {"path": str(self.root), "sha256": files}
+
+
+@dataclass(frozen=True)
+class TrainingMetadata:
+    """What a Unified-GRPO checkpoint records about its origin (``uae_training.json``).
+
+    ``base_model`` is the ``model`` it was trained from (hub id, directory, or ``uae-tiny``);
+    ``adapter_args`` are the settings it must be run with (e.g. ``use_llm_lora: "false"`` when the
+    encoder was trained without a LoRA). Both fill in what ``--adapter-arg`` leaves unset.
+    """
+
+    base_model: str
+    base_revision: str | None
+    adapter_args: dict[str, str]
+
+    @classmethod
+    def read(cls, directory: str | Path) -> TrainingMetadata | None:
+        """The checkpoint's metadata, or ``None`` when it has none (e.g. a hand-made override folder)."""
+        path = Path(directory).expanduser() / TRAINING_METADATA
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                base_model=str(record["base_model"]),
+                base_revision=record.get("base_revision"),
+                adapter_args={str(k): str(v) for k, v in (record.get("adapter_args") or {}).items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InputError(f"{path}: not a readable training metadata file ({error}).") from None
 
 
 def file_sha256(path: Path) -> str:

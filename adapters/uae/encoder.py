@@ -138,6 +138,26 @@ class UAEEncoder:
             return_tensors="pt",
         ).to(self.device)
 
+    def caption_answer_inputs(self, image: Image.Image, answer: str) -> tuple[Any, torch.Tensor]:
+        """The captioning chat with ``answer`` as the assistant's reply, and a mask of the reply tokens.
+
+        For training on caption tokens with the image in context (the cold-start stage): the
+        inputs are ``caption_inputs([image])`` followed by ``answer`` and ``<|im_end|>`` (what SFT
+        labels cover); the mask ``[1, L]`` is true on those reply tokens.
+        """
+        prompt = self.caption_inputs([image])
+        reply = self.processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False, return_tensors="pt")
+        reply_ids = reply["input_ids"].to(self.device)
+        inputs = dict(prompt)
+        inputs["input_ids"] = torch.cat([prompt["input_ids"], reply_ids], dim=1)
+        inputs["attention_mask"] = torch.cat([prompt["attention_mask"], torch.ones_like(reply_ids)], dim=1)
+        if "mm_token_type_ids" in inputs:
+            reply_types = torch.zeros_like(reply_ids, dtype=inputs["mm_token_type_ids"].dtype)
+            inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], reply_types], dim=1)
+        reply_mask = torch.zeros_like(inputs["input_ids"], dtype=torch.bool)
+        reply_mask[:, prompt["input_ids"].shape[1] :] = True
+        return inputs, reply_mask
+
     @torch.inference_mode()
     def _caption_batch(self, images: list[Image.Image], seeds: list[int]) -> list[str]:
         inputs = self.caption_inputs(images)
@@ -167,6 +187,15 @@ class UAEEncoder:
 
     # --- text -> SD3 conditioning -------------------------------------------------------------
 
+    def generate_role_ids(self, texts: Sequence[str]) -> torch.Tensor:
+        """Ids of ``texts``, each wrapped in the ``generate`` role, right-padded to one length: ``[B, L]``.
+
+        Padded positions are kept by the caller (as demo.py does); ``ids.ne(pad_token_id)`` is the mask.
+        """
+        return pad_sequence(
+            [self._chat_ids(text) for text in texts], batch_first=True, padding_value=self.pad_token_id
+        ).to(self.device)
+
     def _chat_ids(self, text: str) -> torch.Tensor:
         messages = [{"role": self.config.generate_role, "content": [{"type": "text", "text": text}]}]
         prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -180,11 +209,7 @@ class UAEEncoder:
         one batch; padded positions are kept (demo.py passes them to SD3 too). ``L`` therefore depends
         on this prompt alone.
         """
-        ids = pad_sequence(
-            [self._chat_ids(self.config.negative_prompt), self._chat_ids(prompt)],
-            batch_first=True,
-            padding_value=self.pad_token_id,
-        ).to(self.device)
+        ids = self.generate_role_ids([self.config.negative_prompt, prompt])
         embeddings = self.model.get_projected_embeddings(
             input_ids=ids, attention_mask=ids.ne(self.pad_token_id)
         )

@@ -39,6 +39,15 @@ class EmbeddingScorer(Scorer):
     def embed(self, images: list[Image.Image]) -> torch.Tensor:
         """Embed a batch of RGB images -> float32 CPU tensor ``[N, D]``, rows L2-normalised."""
 
+    def embed_tensor(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Differentiable twin of ``embed`` for float images ``[N, 3, H, W]`` in [0, 1].
+
+        Same model and preprocessing steps, done on tensors (so resizing is float, not PIL's uint8),
+        rows L2-normalised, on the scorer's device, with gradients to ``pixels``. Used as a training
+        loss (UAE's cold start); scores in results always come from ``embed``.
+        """
+        raise NotImplementedError(f"scorer {self.name} has no differentiable embedding")
+
 
 class PairwiseScorer(Scorer):
     """A pixel-level comparison of each reconstruction with its reference."""

@@ -1,0 +1,77 @@
+"""Pieces the stages share: the decoder's sampling schedule and the reward summary of a step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from ...adapter import UAEAdapter
+from ..data import StepItem
+from ..rewards import RewardBatch
+from ..runtime import StageContext
+
+T = TypeVar("T")
+
+
+class Stage(Protocol):
+    """A training stage: what it trains (``configure``), and one optimizer round (``run_step``)."""
+
+    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The decoder's sampling timesteps (SD3 scale, 1000 = noise) and sigmas (one more, ending at 0)."""
+
+    timesteps: torch.Tensor
+    sigmas: torch.Tensor
+
+
+def sampling_schedule(
+    scheduler: FlowMatchEulerDiscreteScheduler, num_steps: int, *, width: int, height: int, patch: int = 2
+) -> Schedule:
+    """The schedule ``StableDiffusion3Pipeline`` uses for ``num_steps`` (on a copy of the scheduler)."""
+    copy = FlowMatchEulerDiscreteScheduler.from_config(scheduler.config)
+    kwargs = {}
+    if copy.config.get("use_dynamic_shifting"):
+        from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import calculate_shift
+
+        sequence = (height // 8 // patch) * (width // 8 // patch)
+        kwargs["mu"] = calculate_shift(
+            sequence,
+            copy.config.get("base_image_seq_len", 256),
+            copy.config.get("max_image_seq_len", 4096),
+            copy.config.get("base_shift", 0.5),
+            copy.config.get("max_shift", 1.16),
+        )
+    copy.set_timesteps(num_steps, device="cpu", **kwargs)
+    return Schedule(copy.timesteps.float(), copy.sigmas.float())
+
+
+def caption_tokens(adapter: UAEAdapter, captions: Sequence[str]) -> torch.Tensor:
+    """Length of each caption in encoder tokens (the paper's caption-length curve)."""
+    tokenizer = adapter.encoder.processor.tokenizer
+    return torch.tensor([len(tokenizer.encode(text, add_special_tokens=False)) for text in captions]).float()
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def reward_metrics(context: StageContext, rewards: Sequence[RewardBatch]) -> dict[str, float]:
+    """Mean and std of the step's rewards over every process, and each scorer's mean."""
+    if not rewards:
+        return {}
+    total = context.gather(torch.cat([batch.total for batch in rewards]))
+    metrics = {"reward_mean": float(total.mean()), "reward_std": float(total.std(correction=0))}
+    # The spread inside a group is what GRPO learns from (the batch spread is mostly image identity).
+    group_std = context.gather(torch.stack([batch.total.std(correction=0) for batch in rewards]))
+    metrics["reward_group_std"] = float(group_std.mean())
+    for name in rewards[0].per_scorer:
+        column = context.gather(torch.cat([batch.per_scorer[name] for batch in rewards]))
+        metrics[f"reward_{name}"] = float(column.mean())
+    return metrics

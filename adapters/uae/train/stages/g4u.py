@@ -1,0 +1,251 @@
+"""Stage ``g4u`` (Generation for Understanding): GRPO on the encoder's caption tokens.
+
+Per image: ``G`` captions sampled from the encoder (the policy: Qwen + the trained LoRA), each
+row with its own seed; their token log-probs recorded while sampling. The frozen decoder draws
+each caption with one fixed per-image seed (so captions alone differ), the harness's scorers
+score the reconstructions against the image, and the rewards become per-group z-scores. Loss per
+token: PPO-clip of the ratio to the sampling policy, plus ``β`` times the k3 KL to the reference
+(the same model with the LoRA switched off); tokens -> caption by ``loss_aggregation``; groups
+whose rewards are all equal are masked out.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from transformers import LogitsProcessorList, SuppressTokensLogitsProcessor
+
+from ...sampling import PerSampleGumbelSampler, SamplingSettings
+from ..config import G4UConfig
+from ..data import StepItem, derive_seed
+from ..grpo import (
+    Advantages,
+    aggregate_token_loss,
+    completion_mask,
+    group_advantages,
+    k3_kl,
+    ppo_clip_loss,
+    token_log_probs,
+)
+from ..policy import QWEN_INPUT_KEYS, UAEPolicy
+from ..rewards import RewardBatch
+from ..runtime import RunningMean, StageContext
+from .common import reward_metrics
+
+
+def configure(policy: UAEPolicy, config: G4UConfig) -> None:
+    policy.train_encoder_lora(rank=config.lora_rank, alpha=config.lora_alpha)
+
+
+@dataclass
+class CaptionGroup:
+    """One image's G sampled captions: prompt inputs, completion tokens, recorded log-probs, rewards."""
+
+    item: StepItem
+    inputs: dict[str, torch.Tensor]  # the captioning prompt, repeated G times
+    completions: torch.Tensor  # [G, T]
+    mask: torch.Tensor  # [G, T], 1 up to and including EOS
+    old_log_probs: torch.Tensor  # [G, T]
+    captions: list[str]
+    rewards: RewardBatch | None = None
+    advantages: Advantages | None = None
+
+
+def repeat_inputs(inputs: dict[str, torch.Tensor], times: int) -> dict[str, torch.Tensor]:
+    """The processor outputs of one image, repeated for ``times`` sequences (pixel patches included)."""
+    return {key: inputs[key].repeat(times, *([1] * (inputs[key].dim() - 1))) for key in QWEN_INPUT_KEYS}
+
+
+def completion_log_probs(
+    policy: UAEPolicy,
+    *,
+    inputs: dict[str, torch.Tensor],
+    completions: torch.Tensor,
+    temperature: float,
+    banned_token_ids: torch.Tensor,
+    with_reference: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Token log-probs of ``completions`` after the prompt, under the policy and (optionally) the reference.
+
+    The vocabulary projection runs one row at a time on the completion positions only, which keeps
+    the ``[T, V]`` logits of a 150k-token vocabulary small.
+    """
+    start = inputs["input_ids"].shape[1]
+    sequence = dict(inputs)
+    sequence["input_ids"] = torch.cat([inputs["input_ids"], completions], dim=1)
+    sequence["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(completions)], dim=1)
+
+    def log_probs() -> torch.Tensor:
+        hidden = policy.encoder.model(**sequence).last_hidden_state[:, start - 1 : -1]
+        rows = [
+            token_log_probs(
+                policy.encoder.lm_head(hidden[row : row + 1]),
+                completions[row : row + 1],
+                temperature,
+                banned_token_ids,
+            )
+            for row in range(hidden.shape[0])
+        ]
+        return torch.cat(rows)
+
+    reference = None
+    if with_reference:
+        with torch.no_grad(), policy.reference():
+            reference = log_probs()
+    return log_probs(), reference
+
+
+class G4UStage:
+    def __init__(self, context: StageContext) -> None:
+        self.context = context
+        self.config: G4UConfig = context.config  # type: ignore[assignment]
+        generation = context.policy.encoder.generation_config
+        eos = generation.eos_token_id
+        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos)
+        # A caption must not contain image placeholders (a random model samples them): Qwen would
+        # expect image features for them when the caption is fed back in.
+        config = context.policy.encoder.config
+        self.banned_token_ids = torch.tensor(
+            [
+                config.image_token_id,
+                config.video_token_id,
+                config.vision_start_token_id,
+                config.vision_end_token_id,
+            ]
+        )
+        self.settings = SamplingSettings(
+            do_sample=True,
+            temperature=self.config.temperature,
+            top_k=self.config.top_k,
+            top_p=self.config.top_p,
+            min_p=None,
+            repetition_penalty=None,
+            max_new_tokens=self.config.max_new_tokens,
+        )
+
+    # --- rollouts -----------------------------------------------------------------------------
+
+    def warpers(self) -> LogitsProcessorList:
+        """Placeholder tokens banned first, then the sampling warpers (temperature, top-k, top-p)."""
+        return LogitsProcessorList(
+            [SuppressTokensLogitsProcessor(self.banned_token_ids.tolist()), *self.settings.warpers()]
+        )
+
+    @torch.no_grad()
+    def sample_captions(self, item: StepItem, step: int) -> CaptionGroup:
+        """G captions of one image, each row seeded by (seed, step, position, row); log-probs recorded."""
+        config, adapter = self.config, self.context.adapter
+        group = config.group_size
+        prompt = repeat_inputs(adapter.encoder.caption_inputs([item.sample.image]), group)
+        seeds = [derive_seed(config.seed, "g4u-caption", step, item.position, row) for row in range(group)]
+        output = self.context.policy.encoder.generate(
+            **prompt,
+            logits_processor=LogitsProcessorList([PerSampleGumbelSampler(seeds, self.warpers())]),
+            do_sample=False,
+            repetition_penalty=1.0,
+            max_new_tokens=config.max_new_tokens,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        completions = output.sequences[:, prompt["input_ids"].shape[1] :]
+        logits = torch.stack(output.logits, dim=1)
+        old_log_probs = token_log_probs(logits, completions, config.temperature, self.banned_token_ids)
+        mask = completion_mask(completions, self.eos_token_ids)
+        captions = adapter.encoder.processor.batch_decode(completions, skip_special_tokens=True)
+        return CaptionGroup(item, prompt, completions, mask, old_log_probs, captions)
+
+    @torch.no_grad()
+    def score(self, group: CaptionGroup) -> None:
+        """Reconstruct every caption with the image's fixed seed (frozen decoder) and score it."""
+        config, context = self.config, self.context
+        seed = derive_seed(config.seed, "g4u-reconstruction", group.item.sample.id)
+        conditioning = context.policy.reference() if config.condition_with == "reference" else nullcontext()
+        with conditioning:
+            images = context.adapter.generate(
+                group.captions,
+                seeds=[seed] * len(group.captions),
+                size=(config.resolution, config.resolution),
+            )
+        group.rewards = context.reward.score([group.item.sample] * len(images), images)
+        group.advantages = group_advantages(
+            group.rewards.total, config.group_size, eps=config.advantage_eps, scale=config.advantage_scale
+        )
+
+    # --- update -------------------------------------------------------------------------------
+
+    def sample_losses(self, group: CaptionGroup, running: RunningMean) -> torch.Tensor:
+        """Per-caption loss of one group (zero-variance groups masked), with its metrics recorded."""
+        config = self.config
+        assert group.advantages is not None
+        log_probs, reference = self.context.model(
+            completion_log_probs,
+            inputs=group.inputs,
+            completions=group.completions,
+            temperature=config.temperature,
+            banned_token_ids=self.banned_token_ids,
+            with_reference=config.kl_beta > 0,
+        )
+        objective = ppo_clip_loss(
+            log_probs,
+            group.old_log_probs,
+            group.advantages.values.unsqueeze(1),
+            clip_low=config.clip_epsilon,
+            clip_high=config.clip_epsilon_high,
+        )
+        per_token = objective.loss
+        mask = group.mask
+        tokens = mask.sum().clamp(min=1)
+        if reference is not None:
+            kl = k3_kl(log_probs, reference)
+            per_token = per_token + config.kl_beta * kl
+            running.add("kl", (kl.detach() * mask).sum() / tokens)
+        running.add("clip_fraction", (objective.clipped.float() * mask).sum() / tokens)
+        running.add("ratio_mean", (objective.ratio.detach() * mask).sum() / tokens)
+        per_sample = aggregate_token_loss(
+            per_token, mask, config.loss_aggregation, max_completion_length=config.max_new_tokens
+        )
+        return per_sample * group.advantages.sample_weights
+
+    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
+        context, config = self.context, self.config
+        started = time.perf_counter()
+        groups = [self.sample_captions(item, step) for item in items]
+        for group in groups:
+            self.score(group)
+        samples = len(groups) * config.group_size
+        if config.loss_aggregation == "token_mean":
+            global_tokens = context.sum(float(sum(group.mask.sum() for group in groups)))
+            normaliser = global_tokens / context.accelerator.num_processes
+        else:
+            normaliser = float(samples)
+        running = RunningMean()
+        metrics: dict[str, float] = {}
+        for _ in range(config.num_inner_epochs):
+            for index, group in enumerate(groups):
+                with context.micro_step(last=index == len(groups) - 1):
+                    per_sample = self.sample_losses(group, running)
+                    context.backward(per_sample.sum() / normaliser)
+                running.add("loss", per_sample.detach().sum() / config.group_size)
+            metrics = context.optimizer_step()
+        metrics.update(running.means(context))
+        metrics.update(
+            reward_metrics(context, [group.rewards for group in groups if group.rewards is not None])
+        )
+        lengths = torch.cat([group.mask.sum(dim=1) - self.ended(group) for group in groups])
+        metrics["caption_tokens"] = float(context.gather(lengths).mean())
+        zero = torch.cat(
+            [group.advantages.zero_std.float() for group in groups if group.advantages is not None]
+        )
+        metrics["zero_std_fraction"] = float(context.gather(zero).mean())
+        elapsed = time.perf_counter() - started
+        metrics["samples_per_s"] = context.sum(samples / elapsed) if elapsed > 0 else 0.0
+        return metrics
+
+    def ended(self, group: CaptionGroup) -> torch.Tensor:
+        """1 for captions that stopped at an EOS token (not counted in the caption length)."""
+        last = (group.mask.sum(dim=1).long() - 1).clamp(min=0)
+        final_tokens = group.completions.gather(1, last.unsqueeze(1)).squeeze(1)
+        return torch.isin(final_tokens, torch.tensor(self.eos_token_ids, device=final_tokens.device)).float()
