@@ -68,9 +68,11 @@ def run_round_trip(
         to_draw = [s for _, s in batch if not store.has_image(s.id)]
         if to_draw:
             seeds = [sample_seed(run_seed, s.id, "generate") for s in to_draw]
-            ids = {"ids": [s.id for s in to_draw]} if takes_sample_ids(adapter) else {}
+            extra: dict[str, list] = {"ids": [s.id for s in to_draw]} if takes_sample_ids(adapter) else {}
+            if getattr(adapter, "generate_needs_references", False):  # protocol native
+                extra["references"] = [s.image for s in to_draw]
             images = adapter.generate(
-                [captions[s.id].caption for s in to_draw], seeds=seeds, size=size, **ids
+                [captions[s.id].caption for s in to_draw], seeds=seeds, size=size, **extra
             )
             _check_outputs("generate", images, len(to_draw), Image.Image)
             for sample, image in zip(to_draw, images, strict=True):

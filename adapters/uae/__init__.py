@@ -13,6 +13,7 @@ MANIFEST = AdapterManifest(
     "(zhiyuanyan1/UAE).",
     # Estimates from parameter counts (bf16): Qwen2.5-VL-3B 3.8B + SD3.5-Large DiT 8.1B + CLIP-L/G and
     # VAE; the stock SD3 transformer and T5 are not downloaded. Peak adds 1024² activations.
+    protocols=("text", "native"),
     weights=(WeightsRequirement("zhiyuanyan1/UAE", size_gb=26.0),),
     gpu_memory_gb=30.0,
 )
@@ -20,6 +21,7 @@ MANIFEST = AdapterManifest(
 TINY_MANIFEST = AdapterManifest(
     name="uae-tiny",
     factory="unified_bench_adapters.uae.adapter:build_uae_tiny",
+    protocols=("text", "native"),
     description="UAE's exact classes at tiny sizes with random weights (seeded, cached locally): "
     "offline demo and tests.",
 )

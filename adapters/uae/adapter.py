@@ -52,8 +52,17 @@ def share_calls(lengths: Sequence[int], batch_invariant: bool) -> list[list[int]
     return list(groups.values())
 
 
+PROTOCOLS = ("text", "native")
+
+
 class UAEAdapter:
-    """UAE (arXiv 2509.09666) as a unified-bench ``Adapter`` (protocol ``text``)."""
+    """UAE (arXiv 2509.09666) as a unified-bench ``Adapter``.
+
+    Protocol ``text`` (default): the decoder sees only the caption text, re-encoded in the
+    ``generate`` role. Protocol ``native``: the decoder is conditioned on the projected states of the
+    caption tokens computed with the reference image in context, so ``generate`` needs the
+    reference images (``generate_needs_references``).
+    """
 
     name = "uae"
 
@@ -67,7 +76,11 @@ class UAEAdapter:
         override: CheckpointOverride | None,
         device: torch.device,
         dtype: torch.dtype,
+        protocol: str = "text",
     ) -> None:
+        if protocol not in PROTOCOLS:
+            raise InputError(f"--protocol {protocol}: UAE offers {', '.join(PROTOCOLS)}.")
+        self.protocol = protocol
         self.encoder = encoder
         self.decoder = decoder
         self.config = config
@@ -83,6 +96,7 @@ class UAEAdapter:
         config: UAEConfig | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
+        protocol: str = "text",
     ) -> UAEAdapter:
         """Load a UAE checkpoint (hub id or local directory in the release layout).
 
@@ -123,7 +137,20 @@ class UAEAdapter:
             device=device,
             dtype=dtype,
         )
-        return cls(encoder, decoder, config, location=location, override=override, device=device, dtype=dtype)
+        return cls(
+            encoder,
+            decoder,
+            config,
+            location=location,
+            override=override,
+            device=device,
+            dtype=dtype,
+            protocol=protocol,
+        )
+
+    @property
+    def generate_needs_references(self) -> bool:
+        return self.protocol == "native"
 
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
         """One caption per image, sampled with ``seeds[i]`` (demo.py's instruction and settings)."""
@@ -131,16 +158,32 @@ class UAEAdapter:
         return self.encoder.caption(images, seeds) if images else []
 
     def generate(
-        self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
+        self,
+        prompts: list[str],
+        *,
+        seeds: list[int],
+        size: tuple[int, int] | None = None,
+        references: list[Image.Image] | None = None,
     ) -> list[Image.Image]:
-        """One image per prompt: the prompt goes through Qwen (role ``generate``) + projector into SD3."""
+        """One image per prompt: the prompt goes through Qwen (role ``generate``) + projector into SD3.
+
+        Under the ``native`` protocol ``references[i]`` is the image ``prompts[i]`` was captioned from.
+        """
         _check_lengths(prompts, seeds, "prompts")
         width, height = size if size is not None else (self.config.width, self.config.height)
         if width <= 0 or height <= 0 or width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
             raise InputError(
                 f"size {width}x{height}: UAE needs positive multiples of {SIZE_MULTIPLE} pixels."
             )
-        pairs = [self.encoder.project_pair(prompt) for prompt in prompts]
+        if self.protocol == "native":
+            if references is None or len(references) != len(prompts):
+                raise InputError("protocol native: generate needs one reference image per prompt.")
+            pairs = [
+                self.encoder.project_native_pair(ref, prompt)
+                for ref, prompt in zip(references, prompts, strict=True)
+            ]
+        else:
+            pairs = [self.encoder.project_pair(prompt) for prompt in prompts]
         lengths = [positive.shape[0] for _, positive in pairs]
         images: dict[int, Image.Image] = {}
         for group in share_calls(lengths, self.config.batch_invariant):
@@ -160,7 +203,7 @@ class UAEAdapter:
         """Model ids/revisions (or path + config hashes), dtype, device, protocol and every setting."""
         return {
             "adapter": self.name,
-            "protocol": "text",
+            "protocol": self.protocol,
             "weights": self.location.provenance(),
             "checkpoint": self.override.provenance() if self.override else None,
             "device": str(self.device),
@@ -202,9 +245,11 @@ def build_uae(options: AdapterOptions) -> UAEAdapter:
     """
     extra, tiny_base = checkpoint_defaults(dict(options.args), base=True)
     if tiny_base:
-        return build_uae_tiny(AdapterOptions({**options.args, **extra}, options.device, options.dtype))
+        return build_uae_tiny(
+            AdapterOptions({**options.args, **extra}, options.device, options.dtype, options.protocol)
+        )
     config = config_from_args(UAEConfig, {**options.args, **extra})
-    return UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
+    return UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype, options.protocol)
 
 
 def build_uae_tiny(options: AdapterOptions) -> UAEAdapter:
@@ -218,6 +263,8 @@ def build_uae_tiny(options: AdapterOptions) -> UAEAdapter:
     if "model" not in given:
         defaults["model"] = str(ensure_tiny_checkpoint())
     config = config_from_args(UAEConfig, args, **defaults)
-    adapter = UAEAdapter.from_pretrained(config.model, config, options.device, options.dtype)
+    adapter = UAEAdapter.from_pretrained(
+        config.model, config, options.device, options.dtype, options.protocol
+    )
     adapter.name = "uae-tiny"
     return adapter

@@ -202,6 +202,30 @@ class UAEEncoder:
         return self.processor.tokenizer.encode(prompt, return_tensors="pt")[0]
 
     @torch.inference_mode()
+    def project_native_pair(self, image: Image.Image, caption: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(negative, positive)`` embeddings ``[L, D]`` for the ``native`` protocol.
+
+        The positive is the projected states of the caption's tokens computed with the image in
+        context (the cold-start code's conditioning), the negative the usual ``generate``-role
+        negative prompt. The shorter side is right-padded with pad tokens (attention mask 0, states
+        kept), as demo.py pads its text pair, so ``L`` depends on this sample alone.
+        """
+        negative_ids = self.generate_role_ids([self.config.negative_prompt])
+        inputs, reply_mask = self.caption_answer_inputs(image, caption)
+        length = max(negative_ids.shape[1], int(reply_mask.sum()))
+        inputs, reply_mask = _right_pad(inputs, reply_mask, length - int(reply_mask.sum()), self.pad_token_id)
+        negative_ids = torch.nn.functional.pad(
+            negative_ids, (0, length - negative_ids.shape[1]), value=self.pad_token_id
+        )
+        negative = self.model.get_projected_embeddings(
+            input_ids=negative_ids, attention_mask=negative_ids.ne(self.pad_token_id)
+        )[0]
+        keys = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids")
+        hidden = self.model.model(**{k: inputs[k] for k in keys if k in inputs}).last_hidden_state
+        positive = self.model.projector(hidden[reply_mask])
+        return negative, positive
+
+    @torch.inference_mode()
     def project_pair(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(negative, positive)`` prompt embeddings ``[L, D]`` for one prompt, as demo.py computes them.
 
@@ -214,3 +238,21 @@ class UAEEncoder:
             input_ids=ids, attention_mask=ids.ne(self.pad_token_id)
         )
         return embeddings[0], embeddings[1]
+
+
+def _right_pad(
+    inputs: dict[str, torch.Tensor], reply_mask: torch.Tensor, count: int, pad_token_id: int
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Append ``count`` pad tokens (attention 0) to a one-row chat and count them as reply tokens."""
+    if count <= 0:
+        return inputs, reply_mask
+    inputs = dict(inputs)
+    pads = torch.full(
+        (1, count), pad_token_id, dtype=inputs["input_ids"].dtype, device=inputs["input_ids"].device
+    )
+    inputs["input_ids"] = torch.cat([inputs["input_ids"], pads], dim=1)
+    inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.zeros_like(pads)], dim=1)
+    if "mm_token_type_ids" in inputs:
+        types = torch.zeros_like(pads, dtype=inputs["mm_token_type_ids"].dtype)
+        inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], types], dim=1)
+    return inputs, torch.cat([reply_mask, torch.ones_like(pads, dtype=torch.bool)], dim=1)
