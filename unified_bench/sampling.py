@@ -90,12 +90,16 @@ class PerRowSampler(LogitsProcessor):
         if self.sampling.greedy:
             return scores
         scores = self._warpers(input_ids, scores.float())
-        tiny = torch.finfo(torch.float32).tiny
-        uniform = torch.stack(
-            [torch.rand(scores.shape[-1], generator=generator) for generator in self._generators]
-        ).clamp_(min=tiny)
-        gumbel = -torch.log(-torch.log(uniform))
-        return scores + gumbel.to(scores.device)
+        return scores + gumbel_noise(self._generators, scores.shape[-1]).to(scores.device)
+
+
+def gumbel_noise(generators: list[torch.Generator], vocab_size: int) -> torch.Tensor:
+    """``[rows, vocab_size]`` float32 standard Gumbel noise, row ``i`` from ``generators[i]`` (CPU)."""
+    tiny = torch.finfo(torch.float32).tiny
+    uniform = torch.stack(
+        [torch.rand(vocab_size, generator=generator, dtype=torch.float32) for generator in generators]
+    ).clamp_(min=tiny)
+    return -torch.log(-torch.log(uniform))
 
 
 def greedy_generation_config(base: GenerationConfig, **overrides: object) -> GenerationConfig:

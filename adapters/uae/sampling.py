@@ -5,6 +5,8 @@ its neighbours in the batch. Instead we run greedy decoding with a logits proces
 the sampling warpers (temperature, top-k, top-p, min-p) and adds Gumbel noise drawn from a
 generator owned by each row: argmax(logits + Gumbel) is an exact sample from softmax(logits)
 (the Gumbel-max trick). Noise is drawn on the CPU, so a seed gives the same draws on any device.
+The noise itself is ``unified_bench.sampling.gumbel_noise``, shared with the other adapters; UAE
+keeps its own settings (min-p, repetition penalty, demo.py's gap filling).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from transformers import (
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
+
+from unified_bench.sampling import gumbel_noise
 
 # What `generate` uses when neither the caller nor the checkpoint sets them (transformers defaults).
 _LIBRARY_TOP_K = 50
@@ -123,13 +127,5 @@ class PerSampleGumbelSampler(LogitsProcessor):
         if scores.shape[0] != len(self.generators):
             raise ValueError(f"got {scores.shape[0]} rows of scores for {len(self.generators)} seeds")
         scores = self.warpers(input_ids, scores)
-        vocab_size = scores.shape[-1]
-        tiny = torch.finfo(torch.float32).tiny
-        uniform = torch.stack(
-            [
-                torch.rand(vocab_size, generator=generator, dtype=torch.float32)
-                for generator in self.generators
-            ]
-        )
-        gumbel = -torch.log(-torch.log(uniform.clamp_(min=tiny)))
+        gumbel = gumbel_noise(self.generators, scores.shape[-1])
         return scores + gumbel.to(device=scores.device, dtype=scores.dtype)
