@@ -150,6 +150,18 @@ def load_pretrained(
         raise explained from error
 
 
+def model_load_kwargs(
+    *, revision: str | None, dtype: Any, attn_implementation: str | None, offload: bool
+) -> dict[str, Any]:
+    """``from_pretrained`` keywords shared by the transformers adapters (``device_map`` when offloading)."""
+    kwargs: dict[str, Any] = {"revision": revision, "dtype": dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if offload:
+        kwargs["device_map"] = "auto"
+    return kwargs
+
+
 def require_package(module: str, *, package: str | None = None, purpose: str) -> ModuleType:
     """Import ``module`` or raise ``MissingDependencyError`` saying which package to install and why."""
     try:

@@ -15,3 +15,11 @@ CAPTION_PROMPT = (
 # UAE's caption sampling (demo.py): the defaults of every adapter that samples captions.
 CAPTION_MAX_NEW_TOKENS = 512
 CAPTION_TEMPERATURE = 0.7
+
+
+def caption_conversations(images: list, prompt: str = CAPTION_PROMPT) -> list[list[dict]]:
+    """One single-turn chat per image for ``processor.apply_chat_template``: the image, then ``prompt``."""
+    return [
+        [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": prompt}]}]
+        for image in images
+    ]

@@ -23,10 +23,16 @@ from unified_bench.loading import (
     PipelineMemoryOptions,
     apply_pipeline_memory_options,
     load_pretrained,
+    model_load_kwargs,
     oom_guard,
     require_package,
 )
-from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.prompts import (
+    CAPTION_MAX_NEW_TOKENS,
+    CAPTION_PROMPT,
+    CAPTION_TEMPERATURE,
+    caption_conversations,
+)
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 
@@ -90,13 +96,15 @@ class CompositeAdapter:
 
     def _load_captioner(self) -> None:
         config = self.config
-        kwargs: dict[str, Any] = {"revision": config.captioner_revision, "dtype": self.dtype}
-        if config.attn_implementation:
-            kwargs["attn_implementation"] = config.attn_implementation
         offload = config.cpu_offload != "none" and self.device.type != "cpu"
         if offload:
             require_package("accelerate", purpose="--adapter-arg cpu_offload")
-            kwargs["device_map"] = "auto"
+        kwargs = model_load_kwargs(
+            revision=config.captioner_revision,
+            dtype=self.dtype,
+            attn_implementation=config.attn_implementation,
+            offload=offload,
+        )
         self.captioner = load_pretrained(
             AutoModelForImageTextToText.from_pretrained,
             config.captioner,
@@ -143,15 +151,7 @@ class CompositeAdapter:
     def _caption_inputs(self, images: list[Image.Image]) -> Any:
         prompt = self.config.caption_prompt
         if getattr(self.processor, "chat_template", None):
-            conversations = [
-                [
-                    {
-                        "role": "user",
-                        "content": [{"type": "image", "image": image}, {"type": "text", "text": prompt}],
-                    }
-                ]
-                for image in images
-            ]
+            conversations = caption_conversations(images, prompt)
             inputs = self.processor.apply_chat_template(
                 conversations,
                 add_generation_prompt=True,

@@ -18,8 +18,13 @@ from PIL import Image
 from transformers import Emu3ForConditionalGeneration, Emu3Processor, LogitsProcessor, LogitsProcessorList
 
 from unified_bench.adapter import AdapterOptions, config_from_args
-from unified_bench.loading import load_pretrained, oom_guard, require_package
-from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.loading import load_pretrained, model_load_kwargs, oom_guard, require_package
+from unified_bench.prompts import (
+    CAPTION_MAX_NEW_TOKENS,
+    CAPTION_PROMPT,
+    CAPTION_TEMPERATURE,
+    caption_conversations,
+)
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 from unified_bench_adapters._images import decoded_to_pil, fit_to_size
@@ -127,11 +132,12 @@ class Emu3Adapter:
             self._activate(self.chat_model)
 
     def _load(self, source: str, what: str, arg: str) -> tuple[Emu3ForConditionalGeneration, Emu3Processor]:
-        kwargs: dict[str, Any] = {"revision": self.config.revision, "dtype": self.dtype}
-        if self.config.attn_implementation:
-            kwargs["attn_implementation"] = self.config.attn_implementation
-        if self._offload:
-            kwargs["device_map"] = "auto"
+        kwargs = model_load_kwargs(
+            revision=self.config.revision,
+            dtype=self.dtype,
+            attn_implementation=self.config.attn_implementation,
+            offload=self._offload,
+        )
         model = load_pretrained(
             Emu3ForConditionalGeneration.from_pretrained, source, what=f"{what} model", arg=arg, **kwargs
         ).eval()
@@ -160,18 +166,7 @@ class Emu3Adapter:
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
         device = self._activate(self.chat_model)
-        conversations = [
-            [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "image", "image": image},
-                        {"type": "text", "text": self.config.caption_prompt},
-                    ],
-                }
-            ]
-            for image in images
-        ]
+        conversations = caption_conversations(images, self.config.caption_prompt)
         inputs = self.chat_processor.apply_chat_template(
             conversations,
             add_generation_prompt=True,

@@ -22,8 +22,13 @@ from transformers import (
 )
 
 from unified_bench.adapter import AdapterOptions, config_from_args
-from unified_bench.loading import load_pretrained, oom_guard, require_package
-from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+from unified_bench.loading import load_pretrained, model_load_kwargs, oom_guard, require_package
+from unified_bench.prompts import (
+    CAPTION_MAX_NEW_TOKENS,
+    CAPTION_PROMPT,
+    CAPTION_TEMPERATURE,
+    caption_conversations,
+)
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 from unified_bench_adapters._images import decoded_to_pil, fit_to_size
@@ -71,13 +76,15 @@ class JanusProAdapter:
         self.config = config
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        load_kwargs: dict[str, Any] = {"revision": config.revision, "dtype": self.dtype}
-        if config.attn_implementation:
-            load_kwargs["attn_implementation"] = config.attn_implementation
         offload = config.cpu_offload and self.device.type != "cpu"
         if offload:
             require_package("accelerate", purpose="--adapter-arg cpu_offload=true")
-            load_kwargs["device_map"] = "auto"
+        load_kwargs = model_load_kwargs(
+            revision=config.revision,
+            dtype=self.dtype,
+            attn_implementation=config.attn_implementation,
+            offload=offload,
+        )
         self.model = load_pretrained(
             JanusForConditionalGeneration.from_pretrained,
             config.model,
@@ -100,18 +107,7 @@ class JanusProAdapter:
     # -- I2T ---------------------------------------------------------------------------------------
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
-        conversations = [
-            [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "image", "image": image},
-                        {"type": "text", "text": self.config.caption_prompt},
-                    ],
-                }
-            ]
-            for image in images
-        ]
+        conversations = caption_conversations(images, self.config.caption_prompt)
         inputs = self.processor.apply_chat_template(
             conversations,
             add_generation_prompt=True,
