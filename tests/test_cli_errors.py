@@ -166,3 +166,72 @@ def test_score_reports_unmatched_references_and_fails_unless_allowed(cli, tmp_pa
     assert results["samples"]["missing"] == ["img2"]
     assert set(results["scorers"]["ssim"]["per_sample"]) == {"img0", "img1"}
     assert cli(*args, "--allow-missing").code == 0
+
+
+# -- usage mistakes: one line, the usage, exit 2 -----------------------------------------------------
+USAGE_MISTAKES = [
+    pytest.param(["run"], "Missing option '--model'", id="run-without-model"),
+    pytest.param(["run", "-m", "uae-tiny", "--batch-size", "auto"], "--batch-size", id="batch-size-auto"),
+    pytest.param(["run", "-m", "uae-tiny", "--no-such-flag"], "--no-such-flag", id="unknown-option"),
+    pytest.param(["compare", "a", "b", "--format", "html"], "'html' is not one of", id="bad-choice"),
+    pytest.param(["adapters", "show"], "No such command 'show'", id="unknown-subcommand"),
+    pytest.param(["frobnicate"], "No such command 'frobnicate'", id="unknown-command"),
+    pytest.param(["train", "uae"], "Missing option '--stage'", id="train-without-stage"),
+    pytest.param(["report"], "Missing argument", id="report-without-run"),
+    pytest.param(["score", "only-one-folder"], "Missing argument", id="score-one-folder"),
+]
+
+
+@pytest.mark.parametrize("args, fragment", USAGE_MISTAKES)
+def test_usage_mistakes_are_one_line_plus_usage_and_exit_2(cli, args, fragment):
+    result = cli(*args)
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.err + result.out
+    lines = result.err.strip().splitlines()
+    assert lines[0].startswith("Error: ") and fragment in lines[0], result.err
+    assert sum(line.startswith("Error:") for line in lines) == 1
+    assert lines[1].startswith("Usage: unified-bench"), result.err
+    assert "-h' for help" in lines[-1]
+
+
+def _command_paths(command, prefix=()):
+    yield prefix
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _command_paths(sub, (*prefix, name))
+
+
+def test_dash_h_works_everywhere_without_python_type_names(cli):
+    from unified_bench.cli.app import build_command
+
+    paths = list(_command_paths(build_command()))
+    assert {("run",), ("train", "uae"), ("leaderboard",)} <= set(paths)
+    for path in paths:
+        result = cli(*path, "-h")
+        assert result.code == 0, (path, result.err)
+        assert "Usage" in result.out, path
+        for python_name in ("<str>", "<int>", "<bool>", "list[", "<Path>", "<path>"):
+            assert python_name not in result.out, (path, python_name)
+
+
+def test_version_and_bare_command(cli):
+    from unified_bench import __version__
+
+    version = cli("--version")
+    assert version.code == 0 and version.out.strip() == f"unified-bench {__version__}"
+    bare = cli()
+    assert bare.code == 0 and "Usage" in bare.out and "run" in bare.out and "UNIFIED_BENCH_CACHE" in bare.out
+    assert "Traceback" not in bare.err
+
+
+@pytest.mark.parametrize(
+    "args, suggestion",
+    [
+        (["run", "-m", "uae-tinyy", "--dataset", "samples"], "Did you mean 'uae-tiny'?"),
+        (["run", "-m", "janus_pro", "--dataset", "samples"], "Did you mean 'janus-pro'?"),
+        (["run", "-m", "uae-tiny", "--dataset", "unibenh"], "Did you mean 'unibench'?"),
+        (["score", ".", ".", "--scorer", "lpipz"], "Did you mean 'lpips'?"),
+    ],
+)
+def test_misspelt_names_get_a_suggestion(cli, tmp_path, args, suggestion):
+    result = cli(*[str(tmp_path) if a == "." else a for a in args], "--output", tmp_path / "o")
+    _assert_one_line_error(result, suggestion)

@@ -1,8 +1,8 @@
 """``unified-bench``: wiring only. Each command parses its flags, calls one library function, prints.
 
 Heavy libraries (torch, transformers, diffusers) are imported inside the commands, so ``--help``
-answers at once. Errors a user can fix (``UserError``) print as one line; set UNIFIED_BENCH_DEBUG=1
-for the traceback.
+answers at once. Every error ends in ``main``: a usage mistake is one line plus the command's usage
+(exit 2), an error a user can fix (``UserError``) is one line; UNIFIED_BENCH_DEBUG=1 shows tracebacks.
 """
 
 from __future__ import annotations
@@ -10,31 +10,65 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 
+from unified_bench import __version__
 from unified_bench.cli import output as out
 from unified_bench.cli.compare_cmd import COMPARE_EXAMPLES, compare
 from unified_bench.cli.leaderboard_cmd import leaderboard_app, submit
+from unified_bench.cli.options import QuietOpt, VerboseOpt
 from unified_bench.cli.report_cmd import report
 from unified_bench.cli.train_cmd import train_app
 from unified_bench.errors import UserError
+
+try:  # typer >= 0.16 bundles its own click and raises that copy's exceptions
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover - older typer on the standalone click
+    from click import exceptions as click  # type: ignore[no-redef]
+
+ENVIRONMENT_HELP = """
+[bold]Environment[/]\n
+  UNIFIED_BENCH_CACHE: cache folder (datasets, tiny weights, embeddings)\n
+  UNIFIED_BENCH_DEBUG=1: show the Python traceback of any error\n
+  HF_HOME: Hugging Face cache; HF_HUB_OFFLINE=1: never use the network\n
+  RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU
+"""
 
 app = typer.Typer(
     name="unified-bench",
     help="Measure how unified a multimodal model is: caption each image, regenerate it from the caption, "
     "score the reconstruction (Unified-Bench, UAE arXiv 2509.09666).",
+    epilog=ENVIRONMENT_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 adapters_app = typer.Typer(help="List and inspect model adapters.", no_args_is_help=True)
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(train_app, name="train")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.stdout.print(f"unified-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Measure how unified a multimodal model is: caption each image, regenerate it from the caption,
+    score the reconstruction (Unified-Bench, UAE arXiv 2509.09666)."""
+
 
 # -- shared options ------------------------------------------------------------------------------
 ScorerOpt = Annotated[
@@ -133,8 +167,11 @@ def run(
             "with the across-seed spread."
         ),
     ] = 1,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
+    out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
     from unified_bench.sharding import parse_shard, shard_from_environment
 
@@ -186,8 +223,11 @@ def score(
     dtype: DtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Score an existing folder of reconstructions against the references (matched by file name)."""
+    out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.evaluate import ScoringOptions, score_folder
 
     options = ScoringOptions(
@@ -220,15 +260,18 @@ def merge(
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path("demo-run"),
     batch_size: Annotated[int, typer.Option(help="Samples per adapter call.")] = 4,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
+    out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.stderr.print(f"Results: {output / 'results.json'}\nA real run: [bold]{REAL_RUN_COMMAND}[/]")
+    out.note(f"Results: {output / 'results.json'}\nA real run: [bold]{REAL_RUN_COMMAND}[/]")
 
 
 @adapters_app.command("list")
@@ -268,16 +311,96 @@ app.command()(submit)
 
 
 # -- entry point ---------------------------------------------------------------------------------
+_PLAIN_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "path": "PATH"}
+
+
+def _plain_type(param: Any, ctx: Any) -> str | None:
+    """``--help`` type column without Python names: ``TEXT``/``INTEGER``/``PATH``, choices as ``a|b``,
+    nothing for flags; a repeatable option shows its element type."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    label = type(param).display_type(param, ctx).strip("<>")
+    while label.startswith("list[") and label.endswith("]"):
+        label = label[5:-1]
+    return _PLAIN_TYPES.get(label, label)
+
+
+def _plain_help_types(command: Any) -> None:
+    for param in command.params:
+        if hasattr(param, "display_type"):
+            param.display_type_rich = lambda ctx, param=param: _plain_type(param, ctx)
+    make_help_option = command.get_help_option  # built per context, not in command.params
+
+    def help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None:
+            option.display_type_rich = lambda ctx: None
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help_types(sub)
+
+
+def build_command() -> Any:
+    """The click command tree of ``app``, with plain type names in ``--help``."""
+    command = typer.main.get_command(app)
+    _plain_help_types(command)
+    return command
+
+
+# typer's value checks speak pydantic; say the same in plain words.
+_PLAIN_VALIDATION = {
+    "Value error, ": "",
+    "Input should be a valid integer, unable to parse string as an integer": "not a whole number",
+    "Input should be a valid number, unable to parse string as a number": "not a number",
+}
+INTERRUPTED = "interrupted; finished samples are saved: rerun the same command to resume."
+
+
+def _usage_error(exc: Any) -> int:
+    """One line saying what is wrong, then the command's usage and where its help is; exit 2."""
+    ctx = exc.ctx
+    where = f"{ctx.command_path}: " if ctx is not None and ctx.parent is not None else ""
+    message = " ".join(exc.format_message().split())
+    for validator_words, plain in _PLAIN_VALIDATION.items():
+        message = message.replace(validator_words, plain)
+    out.error(f"{where}{message}")
+    if ctx is not None:
+        usage = " ".join(ctx.get_usage().split())
+        help_flag = ctx.help_option_names[0] if ctx.help_option_names else "--help"
+        out.hint(f"{usage}\nTry '{ctx.command_path} {help_flag}' for help.")
+    return 2
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI, mapping user-fixable errors to one line and a non-zero exit code."""
+    """Run the CLI. Every way out goes through here: usage mistakes (exit 2), ``UserError`` (its
+    exit code), Ctrl-C (exit 130), out of memory (exit 3); anything else is a bug and keeps its traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("UNIFIED_BENCH_DEBUG") not in (None, "", "0")
     try:
-        code = app(args=argv, standalone_mode=False, prog_name="unified-bench")
+        command = build_command()
+        # Not command.main(): it turns Ctrl-C into a silent exit 130 and prints errors its own way.
+        with command.make_context("unified-bench", args) as ctx:
+            code = command.invoke(ctx)
+    except typer.Exit as exc:  # --help, --version, or a command's explicit exit code
+        code = exc.exit_code
+    except click.NoArgsIsHelpError as exc:  # a bare group: its help, as if -h were given
+        help_text = exc.ctx.get_help()
+        if help_text:
+            out.stdout.print(help_text, markup=False, highlight=False)
+        sys.exit(0)
+    except click.UsageError as exc:
+        if debug:
+            raise
+        sys.exit(_usage_error(exc))
     except click.ClickException as exc:
-        exc.show()
+        if debug:
+            raise
+        out.error(" ".join(exc.format_message().split()))
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
-        out.error("interrupted; finished samples are saved: rerun the same command to resume.")
+    except (KeyboardInterrupt, typer.Abort):
+        out.error(INTERRUPTED)
         sys.exit(130)
     except UserError as exc:
         if debug:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -17,6 +19,26 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+@dataclass
+class Verbosity:
+    """Set once per command from ``--quiet`` / ``--verbose``."""
+
+    quiet: bool = False
+    verbose: bool = False
+
+
+verbosity = Verbosity()
+
+
+def configure(*, quiet: bool = False, verbose: bool = False) -> None:
+    """``--quiet``: results and errors only; ``--verbose``: third-party bars and warnings too."""
+    if quiet and verbose:
+        from unified_bench.errors import UserError
+
+        raise UserError("--quiet and --verbose contradict each other; pass one of them.")
+    verbosity.quiet, verbosity.verbose = quiet, verbose
+
+
 def error(message: str) -> None:
     stderr.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
 
@@ -26,7 +48,8 @@ def hint(message: str) -> None:
 
 
 def note(message: str) -> None:
-    stderr.print(message)
+    if not verbosity.quiet:
+        stderr.print(message)
 
 
 class RichHooks:
@@ -47,8 +70,85 @@ class RichHooks:
         self._progress.console.print(text)
 
 
+# What one unit of each stage is, for the plain progress lines.
+STAGE_UNITS = {"round trip": "samples", "scoring": "scores", "train": "steps"}
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(round(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class PlainHooks:
+    """Progress for logs (SLURM, nohup, CI): a line per stage, then "N/M samples, rate, ETA" every
+    ``every_s`` seconds or ``every_fraction`` of the stage, whichever comes first. No control codes."""
+
+    def __init__(
+        self, console: Console, *, every_s: float = 30.0, every_fraction: float = 0.05, clock: Any = None
+    ) -> None:
+        self._console = console
+        self._every_s, self._every_fraction = every_s, every_fraction
+        self._clock = clock or time.monotonic
+        self._stages: dict[str, dict[str, float]] = {}
+
+    def _line(self, text: str) -> None:
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def stage(self, name: str, total: int) -> None:
+        now = self._clock()
+        self._stages[name] = {"total": total, "done": 0, "start": now, "last": now, "last_done": 0}
+        self._line(f"{name}: {total} {STAGE_UNITS.get(name, 'items')}")
+
+    def advance(self, name: str, amount: int) -> None:
+        state = self._stages.get(name)
+        if state is None:
+            return
+        state["done"] += amount
+        now, done, total = self._clock(), state["done"], state["total"]
+        step = max(1.0, total * self._every_fraction)
+        finished = done >= total
+        if not finished and now - state["last"] < self._every_s and done - state["last_done"] < step:
+            return
+        state["last"], state["last_done"] = now, done
+        elapsed = now - state["start"]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        unit = STAGE_UNITS.get(name, "items")
+        if finished:
+            self._line(f"{name}: {done}/{total} {unit} done in {_duration(elapsed)} ({rate:.2f}/s)")
+            return
+        eta = _duration((total - done) / rate) if rate > 0 else "?"
+        self._line(f"{name}: {done}/{total} {unit}, {rate:.2f}/s, ETA {eta}")
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+
+class SilentHooks:
+    """``--quiet``: no progress and no notes."""
+
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, amount: int) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
 @contextmanager
-def progress_hooks() -> Iterator[RichHooks]:
+def progress_hooks() -> Iterator[RichHooks | PlainHooks | SilentHooks]:
+    """Hooks for the library's progress: rich bars in a terminal, plain lines in a log, nothing if
+    ``--quiet``; third-party bars and warnings are silenced for the duration unless ``--verbose``."""
+    from unified_bench.quiet import third_party_silenced
+
+    with third_party_silenced(not verbosity.verbose):
+        if verbosity.quiet:
+            yield SilentHooks()
+        elif not stderr.is_terminal:
+            yield PlainHooks(stderr)
+        else:
+            with _rich_progress() as progress:
+                yield RichHooks(progress)
+
+
+@contextmanager
+def _rich_progress() -> Iterator[Any]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -66,7 +166,7 @@ def progress_hooks() -> Iterator[RichHooks]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=stderr, transient=False) as progress:
-        yield RichHooks(progress)
+        yield progress
 
 
 def _fmt(value: float | None) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from unified_bench.cli import output as out
+from unified_bench.cli.options import QuietOpt, VerboseOpt
 
 train_app = typer.Typer(
     help="Train models whose training code ships with their adapter (UAE's Unified-GRPO).",
@@ -47,8 +48,11 @@ def train_uae(
     print_config: Annotated[
         bool, typer.Option(help="Print the effective config with each field's help, and exit.")
     ] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Unified-GRPO training of UAE: one stage per run; every checkpoint runs in `unified-bench run`."""
+    out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.errors import UserError
     from unified_bench_adapters.uae.train.config import load_config, render_config
 
@@ -65,9 +69,10 @@ def train_uae(
     if not result.is_main_process:
         return
     out.note(f"Final checkpoint: {result.final}")
+    dataset = getattr(settings, "eval_dataset", "") or "unibench"
     out.note(
         f"Score it: unified-bench run --model uae --adapter-arg checkpoint={result.final} "
-        f"--output {output / 'bench'}"
+        f"--dataset {dataset} --output {output / 'bench'}"
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from unified_bench.datasets.base import Dataset, Sample, check_sample_id, dataset_fingerprint, make_dataset
-from unified_bench.errors import InputError
+from unified_bench.errors import InputError, did_you_mean
 
 
 def _load_samples(cache_root: Path | None) -> Dataset:
@@ -75,7 +75,8 @@ def load_dataset(spec: str, *, cache_root: Path | None = None) -> Dataset:
         if path.exists()
         else "is not a dataset name or an existing path"
     )
+    suggestion = "" if path.exists() or "/" in spec else did_you_mean(spec, DATASET_NAMES)
     raise InputError(
-        f"Dataset {spec!r} {problem}; use one of {', '.join(DATASET_NAMES)}, a folder of images, "
+        f"Dataset {spec!r} {problem};{suggestion} use one of {', '.join(DATASET_NAMES)}, a folder of images, "
         'or a .jsonl manifest with one {"id", "image", "captions"} object per line.'
     )
