@@ -276,7 +276,7 @@ def test_an_uncached_hub_id_offline_says_how_to_download_it(offline_hub, isolate
         build_scorers(["clip"], device="cpu")
     message = str(caught.value)
     assert "openai/clip-vit-large-patch14" in message
-    assert "huggingface-cli download openai/clip-vit-large-patch14" in message and "clip=PATH" in message
+    assert "hf download openai/clip-vit-large-patch14" in message and "--scorer clip=PATH" in message
 
 
 def test_dinov3_offline_mentions_the_gated_licence(offline_hub, isolated_cache):
@@ -284,7 +284,7 @@ def test_dinov3_offline_mentions_the_gated_licence(offline_hub, isolated_cache):
         build_scorers(["dinov3"], device="cpu")
     message = str(caught.value)
     assert "facebook/dinov3-vitl16-pretrain-lvd1689m" in message
-    assert "licence" in message and "huggingface-cli login" in message and "\n" not in message
+    assert "licence" in message and "hf auth login" in message and "\n" not in message
 
 
 def test_longclip_hub_file_offline_names_the_file_and_repo(offline_hub, isolated_cache):

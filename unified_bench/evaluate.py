@@ -19,6 +19,7 @@ from unified_bench.datasets.base import Dataset, Sample
 from unified_bench.errors import InputError, MissingSamplesError, UserError
 from unified_bench.images import read_image
 from unified_bench.io import atomic_write_json
+from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
 from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_round_trip
@@ -129,6 +130,9 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     store.open(spec, overwrite=request.overwrite)
 
     pending = pending_samples(selected, store)
+    preflight(
+        request.scoring.scorers, manifest=manifest if pending else None, adapter_args=request.adapter_args
+    )
     if pending:
         hooks.note(f"Loading adapter {manifest.name} ...")
         adapter = registry.build(
@@ -301,7 +305,7 @@ def score_folder(
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
-    _check_scorer_specs(options)
+    preflight(options.scorers)
     started_at = utc_now()
     matching = match_reconstructions(generated, references)
     dataset: Dataset = load_dataset(str(references))

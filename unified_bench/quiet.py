@@ -85,11 +85,12 @@ def third_party_silenced(enabled: bool = True) -> Iterator[None]:
     with ExitStack() as stack:
         stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
-        if _installed("huggingface_hub"):
-            stack.callback(_silence_hub())
+        # transformers copies huggingface_hub's bar switch when first imported: read it before changing it.
         for library in ("transformers", "diffusers"):
             if _installed(library):
                 stack.callback(_silence_hf_style(library))
+        if _installed("huggingface_hub"):
+            stack.callback(_silence_hub())
         for name in _OTHER_LOGGERS:
             logger = logging.getLogger(name)
             stack.callback(logger.setLevel, logger.level)

@@ -56,7 +56,7 @@ _TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer_config.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DOWNLOAD_HINT = (
     f"download it with `hf download {DEFAULT_MODEL} --local-dir DIR` (older huggingface_hub: "
-    f"`huggingface-cli download {DEFAULT_MODEL} --local-dir DIR`) and pass --adapter-arg model=DIR"
+    f"`hf download {DEFAULT_MODEL} --local-dir DIR`) and pass --adapter-arg model=DIR"
 )
 
 

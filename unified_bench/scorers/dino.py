@@ -24,7 +24,7 @@ DINOV2_MODEL_ID = "facebook/dinov2-large"
 DINOV3_MODEL_ID = "facebook/dinov3-vitl16-pretrain-lvd1689m"
 DINOV3_GATED_HINT = (
     f"DINOv3 is gated: accept its licence at https://huggingface.co/{DINOV3_MODEL_ID} and run "
-    "`huggingface-cli login`, or pass dinov3=PATH to a local copy."
+    "`hf auth login`, or pass --scorer dinov3=PATH to a local copy."
 )
 
 

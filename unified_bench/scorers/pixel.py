@@ -149,25 +149,33 @@ def load_alexnet_backbone(lpips_model: Any, path: Path) -> None:
             tensor.copy_(state_dict[key])
 
 
-def build_lpips_scorer(model: str | None, context: BuildContext) -> LpipsScorer:
-    import lpips
-
+def resolve_alexnet_path(model: str | None) -> Path:
+    """The AlexNet backbone file ``lpips`` needs: ``model`` (a file or a folder holding it) or
+    torchvision's cache. Raises ``MissingWeightsError`` saying how to get it."""
     if model is None:
         path = default_alexnet_path()
         if not path.is_file():
             raise MissingWeightsError(
                 f"lpips: AlexNet backbone not found at {path}; download {ALEXNET_URL} to that path "
-                f"(e.g. `curl -L --create-dirs -o {path} {ALEXNET_URL}`) or pass lpips=PATH to that file."
+                f"(e.g. `curl -L --create-dirs -o {path} {ALEXNET_URL}`) "
+                "or pass --scorer lpips=PATH to that file."
             )
-    else:
-        path = Path(os.path.expanduser(model))
-        if path.is_dir():
-            path = path / ALEXNET_FILENAME
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"lpips: {path} does not exist; pass lpips=PATH to a torchvision AlexNet state dict "
-                f"({ALEXNET_FILENAME}, from {ALEXNET_URL})."
-            )
+        return path
+    path = Path(os.path.expanduser(model))
+    if path.is_dir():
+        path = path / ALEXNET_FILENAME
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"lpips: {path} does not exist; pass --scorer lpips=PATH to a torchvision AlexNet state dict "
+            f"({ALEXNET_FILENAME}, from {ALEXNET_URL})."
+        )
+    return path
+
+
+def build_lpips_scorer(model: str | None, context: BuildContext) -> LpipsScorer:
+    import lpips
+
+    path = resolve_alexnet_path(model)
     # pnet_rand=True: build the backbone without torchvision's download; we load it ourselves.
     with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` argument
         warnings.simplefilter("ignore", UserWarning)

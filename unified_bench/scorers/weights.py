@@ -79,7 +79,7 @@ def resolve_weights_file(ref: str, filename: str, *, scorer: str, hint: str = ""
         if not path.is_file():
             raise MissingWeightsError(
                 f"{scorer}: {filename} not found in {path.parent}; put it there or pass "
-                f"{scorer}=PATH/TO/FILE.{_suffix(hint)}"
+                f"--scorer {scorer}=PATH/TO/FILE.{_suffix(hint)}"
             )
         return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
     if path.is_file():
@@ -145,7 +145,7 @@ def _hub_snapshot(repo_id: str, *, scorer: str, hint: str) -> Path:
         patterns = list(TRANSFORMERS_PATTERNS)
         return snapshot_download(repo_id, allow_patterns=patterns, local_files_only=local_only)
 
-    return Path(_from_hub(download, repo_id, scorer=scorer, hint=hint, what=repo_id))
+    return Path(_from_hub(download, repo_id, scorer=scorer, hint=hint, what=repo_id, download_args=repo_id))
 
 
 def _hub_file(repo_id: str, filename: str, *, scorer: str, hint: str) -> Path:
@@ -154,10 +154,11 @@ def _hub_file(repo_id: str, filename: str, *, scorer: str, hint: str) -> Path:
     def download(local_only: bool) -> str:
         return hf_hub_download(repo_id, filename, local_files_only=local_only)
 
-    return Path(_from_hub(download, repo_id, scorer=scorer, hint=hint, what=f"{filename} from {repo_id}"))
+    what, args = f"{filename} from {repo_id}", f"{repo_id} {filename}"
+    return Path(_from_hub(download, repo_id, scorer=scorer, hint=hint, what=what, download_args=args))
 
 
-def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str) -> str:
+def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str, download_args: str) -> str:
     """Cache first (never touches the network), then a download; errors become one line."""
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
@@ -170,18 +171,18 @@ def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str) -> s
     except GatedRepoError:
         raise MissingWeightsError(
             f"{scorer}: {repo_id} is gated on the Hugging Face Hub; accept its licence at "
-            f"https://huggingface.co/{repo_id}, run `huggingface-cli login`, "
-            f"or pass {scorer}=PATH to a local copy."
+            f"https://huggingface.co/{repo_id}, run `hf auth login`, "
+            f"or pass --scorer {scorer}=PATH to a local copy."
         ) from None
     except RepositoryNotFoundError:
         raise MissingWeightsError(
             f"{scorer}: {repo_id} was not found on the Hugging Face Hub (or is private: "
-            f"`huggingface-cli login`); pass {scorer}=PATH to a local copy.{_suffix(hint)}"
+            f"`hf auth login`); pass --scorer {scorer}=PATH to a local copy.{_suffix(hint)}"
         ) from None
     except Exception as error:  # offline, proxy, DNS, hub down: all mean "not obtainable here"
         reason = type(error).__name__
         raise MissingWeightsError(
             f"{scorer}: {what} is not in the local Hugging Face cache and cannot be downloaded here "
-            f"({reason}); run `huggingface-cli download {repo_id}` on a machine with network, "
-            f"or pass {scorer}=PATH to a local copy.{_suffix(hint)}"
+            f"({reason}); run `hf download {download_args}` on a machine with network, "
+            f"or pass --scorer {scorer}=PATH to a local copy.{_suffix(hint)}"
         ) from None
