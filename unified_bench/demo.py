@@ -21,11 +21,20 @@ WEIGHTLESS_SCORERS = ("ssim", "psnr", "caption_words", "bleu4", "rougeL", "cider
 
 
 def demo_scorer_specs() -> tuple[str, ...]:
-    """``NAME=PATH`` for every scorer with tiny local weights, plus the weightless ones."""
+    """``NAME=PATH`` for every scorer with tiny local weights, plus the weightless ones; scorers whose
+    optional package (``unified-bench[scorers]``) is not installed are left out of the demo."""
+    from unified_bench.loading import package_installed
+    from unified_bench.preflight import SCORER_EXTRAS
     from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
 
     local = ensure_tiny_scorer_weights()
-    return tuple(f"{name}={path}" for name, path in local.items()) + WEIGHTLESS_SCORERS
+    specs = [f"{name}={path}" for name, path in local.items()] + list(WEIGHTLESS_SCORERS)
+    return tuple(
+        spec
+        for spec in specs
+        if (package := SCORER_EXTRAS.get(spec.split("=")[0], (None, None))[0]) is None
+        or package_installed(package)
+    )
 
 
 def run_demo(output: Path, *, batch_size: int = 4, hooks: Hooks | None = None) -> Results:

@@ -162,15 +162,28 @@ def model_load_kwargs(
     return kwargs
 
 
-def require_package(module: str, *, package: str | None = None, purpose: str) -> ModuleType:
-    """Import ``module`` or raise ``MissingDependencyError`` saying which package to install and why."""
+def install_hint(distribution: str, extra: str | None = None) -> str:
+    """``pip install 'unified-bench[EXTRA]'`` where one of our extras has the package, else the package."""
+    return f"pip install 'unified-bench[{extra}]'" if extra else f"pip install {distribution}"
+
+
+def require_package(
+    module: str, *, package: str | None = None, purpose: str, extra: str | None = None
+) -> ModuleType:
+    """Import ``module`` or raise ``MissingDependencyError`` saying which package to install and why.
+
+    Args:
+        package: the pip distribution, where it differs from the module name.
+        extra: the unified-bench extra that installs it (``api``, ``captions``, ``train``, ...).
+    """
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] != module.split(".")[0]:
             raise
+        distribution = package or module
         raise MissingDependencyError(
-            f"{purpose} needs the Python package {package or module!r}; pip install {package or module}"
+            f"{purpose} needs the Python package {distribution!r}; {install_hint(distribution, extra)}"
         ) from None
 
 
@@ -282,6 +295,9 @@ def oom_guard(
 
 
 # -- what an adapter needs, for `unified-bench adapters list` ---------------------------------------
+# Adapter packages that one of unified-bench's extras installs.
+ADAPTER_EXTRAS: dict[str, str] = {"openai": "api"}
+
 @dataclass(frozen=True)
 class AdapterNeeds:
     """A manifest's requirements in words, and which of them are missing on this machine."""
@@ -310,7 +326,7 @@ def describe_needs(manifest: Any) -> AdapterNeeds:
     for distribution in getattr(manifest, "packages", ()):
         packages.append(distribution)
         if not package_installed(distribution):
-            missing.append(f"pip install {distribution}")
+            missing.append(install_hint(distribution, ADAPTER_EXTRAS.get(distribution)))
     gpu = getattr(manifest, "gpu_memory_gb", None)
     gpu_memory = "unknown" if gpu is None else ("none" if gpu == 0 else f"~{gpu:g} GB")
     declared = bool(weights or packages or gpu is not None)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import UserError
+from unified_bench.loading import install_hint
 
 # Optional packages and the pip extra that installs them, per scorer.
 SCORER_EXTRAS: dict[str, tuple[str, str]] = {
@@ -41,11 +42,6 @@ class PreflightError(UserError):
             count = len(self.problems)
             message = f"{count} problems found before loading any model; nothing was run:{listed}"
         super().__init__(message)
-
-
-def install_hint(distribution: str, extra: str | None) -> str:
-    """``pip install 'unified-bench[EXTRA]'`` where an extra carries the package, else the package."""
-    return f"pip install 'unified-bench[{extra}]'" if extra else f"pip install {distribution}"
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,8 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
     Cheap: a cache lookup per declared weight, no load. Weights are only checked when no
     ``--adapter-arg`` points somewhere else (a value with a ``/``: a local path or another hub id).
     """
-    from unified_bench.loading import looks_like_local_path, package_installed, weights_present
+    from unified_bench.loading import ADAPTER_EXTRAS, looks_like_local_path, package_installed
+    from unified_bench.loading import weights_present
 
     problems = []
     for key, value in adapter_args.items():
@@ -201,10 +198,6 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
                     "network, or pass the adapter's local folder with --adapter-arg."
                 )
     return problems
-
-
-# Adapter packages that one of unified-bench's extras installs.
-ADAPTER_EXTRAS: dict[str, str] = {"openai": "api"}
 
 
 def preflight(

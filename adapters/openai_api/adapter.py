@@ -94,7 +94,7 @@ class OpenAIAPIAdapter:
     name = "openai-api"
 
     def __init__(self, config: OpenAIAPIConfig) -> None:
-        openai = require_package("openai", purpose="the openai-api adapter")
+        openai = require_package("openai", purpose="the openai-api adapter", extra="api")
         self.config = config
         key = os.environ.get(config.api_key_env, "").strip()
         if not key:

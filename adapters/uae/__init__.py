@@ -24,4 +24,5 @@ TINY_MANIFEST = AdapterManifest(
     protocols=("text", "native"),
     description="UAE's exact classes at tiny sizes with random weights (seeded, cached locally): "
     "offline demo and tests.",
+    gpu_memory_gb=0,  # runs on the CPU in seconds
 )

@@ -41,8 +41,9 @@ def plot_run(run: Path, output: Path, *, title: str | None = None) -> Path:
     """
     import io
 
-    import matplotlib
+    from unified_bench.loading import require_package
 
+    matplotlib = require_package("matplotlib", purpose="`unified-bench train plot`", extra="train")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
