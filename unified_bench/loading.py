@@ -298,6 +298,7 @@ def oom_guard(
 # Adapter packages that one of unified-bench's extras installs.
 ADAPTER_EXTRAS: dict[str, str] = {"openai": "api"}
 
+
 @dataclass(frozen=True)
 class AdapterNeeds:
     """A manifest's requirements in words, and which of them are missing on this machine."""

@@ -175,8 +175,12 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
     Cheap: a cache lookup per declared weight, no load. Weights are only checked when no
     ``--adapter-arg`` points somewhere else (a value with a ``/``: a local path or another hub id).
     """
-    from unified_bench.loading import ADAPTER_EXTRAS, looks_like_local_path, package_installed
-    from unified_bench.loading import weights_present
+    from unified_bench.loading import (
+        ADAPTER_EXTRAS,
+        looks_like_local_path,
+        package_installed,
+        weights_present,
+    )
 
     problems = []
     for key, value in adapter_args.items():
