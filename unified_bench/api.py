@@ -1,0 +1,203 @@
+"""The Python API: what the CLI's ``run``, ``score``, ``compare`` and ``report`` do, as functions.
+
+Each returns the objects the CLI writes and reads (``Results``, ``CompareReport``, a report path),
+so a notebook or a training loop gets the same numbers as the command line. Use it as
+``import unified_bench`` (``unified_bench.run(...)``); the heavy libraries load on the first call.
+``compare_runs`` and ``write_report`` are not called ``compare`` and ``report``: those are the
+modules ``unified_bench.compare`` and ``unified_bench.report``, and importing either would replace
+a function of that name on the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unified_bench.compare import CompareReport
+    from unified_bench.evaluate import Hooks
+    from unified_bench.results import Results
+
+
+def run(
+    model: str,
+    dataset: str = "unibench",
+    output: str | Path | None = None,
+    *,
+    scorers: Sequence[str] | None = None,
+    seed: int = 0,
+    batch_size: int = 4,
+    limit: int | None = None,
+    shard: str | None = None,
+    adapter_args: Mapping[str, str] | None = None,
+    size: tuple[int, int] | None = None,
+    protocol: str = "text",
+    repeats: int = 1,
+    device: str | None = None,
+    dtype: str | None = None,
+    score_batch_size: int = 16,
+    overwrite: bool = False,
+    hooks: Hooks | None = None,
+) -> Results:
+    """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
+
+    Args:
+        model: adapter name (``unified-bench adapters list``).
+        dataset: ``unibench``, ``samples``, a folder of images or a JSONL manifest.
+        output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
+        scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
+        shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
+        adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
+        repeats: ``K`` seeds, combined with the across-seed spread.
+        hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
+
+    Raises:
+        UserError: anything the user can fix (unknown names, missing weights, bad settings), found
+            before any model loads where possible.
+
+    Example:
+        >>> import unified_bench
+        >>> results = unified_bench.run(  # doctest: +SKIP
+        ...     "uae-tiny", "samples", "runs/tiny", limit=2, scorers=["ssim", "psnr"]
+        ... )
+        >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
+        (['psnr', 'ssim'], ['astronaut', 'camera'])
+    """
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+    from unified_bench.sharding import parse_shard, shard_from_environment
+
+    request = RunRequest(
+        model=model,
+        dataset=dataset,
+        output=Path(output) if output is not None else Path("runs") / model,
+        seed=seed,
+        batch_size=batch_size,
+        limit=limit,
+        shard=parse_shard(shard) if shard else shard_from_environment(),
+        adapter_args=dict(adapter_args or {}),
+        device=device,
+        dtype=dtype,
+        size=size,
+        protocol=protocol,
+        overwrite=overwrite,
+        scoring=ScoringOptions(
+            scorers=tuple(scorers) if scorers else None,
+            batch_size=score_batch_size,
+            device=device,
+            dtype=dtype,
+        ),
+    )
+    if repeats != 1:
+        from unified_bench.repeats import execute_repeats
+
+        return execute_repeats(request, repeats, hooks)
+    return execute_run(request, hooks)
+
+
+def score(
+    generated: str | Path,
+    references: str | Path,
+    *,
+    scorers: Sequence[str] | None = None,
+    output: str | Path | None = None,
+    allow_missing: bool = False,
+    seed: int = 0,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int = 16,
+    hooks: Hooks | None = None,
+) -> Results:
+    """Score a folder of reconstructions against a folder of references (``unified-bench score``).
+
+    Files are matched by name (same name, same stem, or ``recon_<stem>``); ``results.json`` goes to
+    ``output`` (default ``GENERATED/results.json``).
+
+    Raises:
+        MissingSamplesError: some references have no reconstruction (unless ``allow_missing``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> import unified_bench
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name, colour in (("a", "red"), ("b", "blue")):
+        ...     Image.new("RGB", (32, 32), colour).save(folder / f"{name}.png")
+        >>> results = unified_bench.score(folder, folder, scorers=["psnr"])
+        >>> results.scorers["psnr"].mean  # identical images: PSNR is capped at 100 dB
+        100.0
+    """
+    from unified_bench.evaluate import ScoringOptions, score_folder
+
+    options = ScoringOptions(
+        scorers=tuple(scorers) if scorers else None, batch_size=batch_size, device=device, dtype=dtype
+    )
+    return score_folder(
+        Path(generated),
+        Path(references),
+        options,
+        output=Path(output) if output is not None else None,
+        allow_missing=allow_missing,
+        seed=seed,
+        hooks=hooks,
+    )
+
+
+def compare_runs(
+    baseline: str | Path | Results,
+    *candidates: str | Path | Results,
+    scorers: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    min_effect: float = 0.005,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> CompareReport:
+    """Compare candidates with a baseline sample by sample (``unified-bench compare``).
+
+    Each argument is a ``Results`` (as ``run``/``score`` return), a ``results.json`` or a run folder.
+    ``report.regressed`` is what makes the CLI exit 1.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> import unified_bench
+        >>> refs, gens = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
+        >>> for i in range(6):
+        ...     Image.new("RGB", (32, 32), (40 * i, 90, 200)).save(refs / f"{i}.png")
+        ...     Image.new("RGB", (32, 32), (40 * i + 30, 90, 200)).save(gens / f"{i}.png")
+        >>> perfect = unified_bench.score(refs, refs, scorers=["psnr"], output=refs / "self.json")
+        >>> shifted = unified_bench.score(gens, refs, scorers=["psnr"])
+        >>> report = unified_bench.compare_runs(perfect, shifted, n_resamples=1000)
+        >>> report.regressed, report.comparisons[0].rows[0].verdict
+        (True, 'worse')
+    """
+    from unified_bench.compare import CompareReport, CompareSettings, compare_results
+    from unified_bench.errors import UserError
+    from unified_bench.results import Results, read_results
+
+    if not candidates:
+        raise UserError("compare: give a baseline and at least one candidate.")
+    settings = CompareSettings(alpha=alpha, min_effect=min_effect, n_resamples=n_resamples, seed=seed)
+
+    def loaded(item: str | Path | Results) -> tuple[Results, str]:
+        if isinstance(item, Results):
+            return item, (item.model or {}).get("name") or "results"
+        return read_results(item), str(item)
+
+    base, base_label = loaded(baseline)
+    comparisons = []
+    for candidate in candidates:
+        results, label = loaded(candidate)
+        comparisons.append(
+            compare_results(base, results, scorers=scorers, settings=settings, labels=(base_label, label))
+        )
+    return CompareReport(settings=settings, comparisons=comparisons)
+
+
+def write_report(
+    run_dir: str | Path, output: str | Path | None = None, *, dataset: str | None = None
+) -> Path:
+    """Write the run's self-contained HTML report (``unified-bench report``); returns its path."""
+    from unified_bench.report import build_report
+
+    return build_report(run_dir, output, dataset=dataset)
