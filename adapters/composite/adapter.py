@@ -31,6 +31,8 @@ from unified_bench.prompts import (
     CAPTION_MAX_NEW_TOKENS,
     CAPTION_PROMPT,
     CAPTION_TEMPERATURE,
+    CAPTION_TOP_K,
+    CAPTION_TOP_P,
     caption_conversations,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
@@ -51,8 +53,8 @@ class CompositeConfig:
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
-    caption_top_k: int | None = None  # None: the captioner's generation_config (else 50); 0 = off
-    caption_top_p: float | None = None  # None: the captioner's generation_config (else 1.0)
+    caption_top_k: int | None = CAPTION_TOP_K  # the protocol's; None: the checkpoint's (else 50); 0 = off
+    caption_top_p: float | None = CAPTION_TOP_P  # the protocol's; None: the checkpoint's (else 1.0)
     num_inference_steps: int = 40
     guidance_scale: float = 5.0
     negative_prompt: str | None = None
@@ -173,12 +175,9 @@ class CompositeAdapter:
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
         inputs = self._caption_inputs(images)
-        checkpoint = self.captioner.generation_config
-        sampling = TokenSampling.resolve(
-            checkpoint, self.config.caption_temperature, self.config.caption_top_k, self.config.caption_top_p
-        )
+        sampling = self.caption_sampling()
         generation_config = greedy_generation_config(
-            checkpoint, max_new_tokens=self.config.caption_max_new_tokens
+            self.captioner.generation_config, max_new_tokens=self.config.caption_max_new_tokens
         )
         with oom_guard(self.name, "captioning", len(images), device=self.device, hint=_OFFLOAD_HINT):
             output = self.captioner.generate(
@@ -189,6 +188,14 @@ class CompositeAdapter:
         if not self.captioner.config.is_encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]
         return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
+
+    def caption_sampling(self) -> TokenSampling:
+        return TokenSampling.resolve(
+            self.captioner.generation_config,
+            self.config.caption_temperature,
+            self.config.caption_top_k,
+            self.config.caption_top_p,
+        )
 
     # -- T2I ---------------------------------------------------------------------------------------
     @torch.inference_mode()
