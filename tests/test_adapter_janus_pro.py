@@ -98,7 +98,10 @@ def test_unified_bench_run_end_to_end(cli, tmp_path, janus_dir):
 
 # -- captions follow Janus's own text mode (no classifier-free guidance) ------------------------------
 def test_a_caption_call_builds_no_guidance_processor(adapter):
-    from transformers import ClassifierFreeGuidanceLogitsProcessor, UnbatchedClassifierFreeGuidanceLogitsProcessor
+    from transformers import (
+        ClassifierFreeGuidanceLogitsProcessor,
+        UnbatchedClassifierFreeGuidanceLogitsProcessor,
+    )
 
     call = adapter.caption_call(random_images(2), seeds=[1, 2])
     # The processors generate() itself builds from this call's config (guidance comes from there).
