@@ -150,3 +150,27 @@ def test_vq_pixels_are_truncated_like_the_library_postprocess(adapter):
     ours = torch.stack([torch.from_numpy(pixels(image)).permute(2, 0, 1) for image in decoded_to_pil(
         decoded, adapter.processor.image_processor)])  # fmt: skip
     assert torch.equal(ours.to(torch.uint8), expected.to(torch.uint8))
+
+
+def test_pinned_protocol_sampling_ignores_a_greedy_checkpoint(adapter):
+    checkpoint = adapter.model.generation_config
+    saved = (checkpoint.top_k, checkpoint.top_p)
+    checkpoint.top_k, checkpoint.top_p = 1, 0.001  # what some copies of a checkpoint ship
+    try:
+        sampling = adapter.caption_sampling()
+        assert (sampling.top_k, sampling.top_p) == (50, 1.0)
+        assert adapter.info()["warnings"] == []
+    finally:
+        checkpoint.top_k, checkpoint.top_p = saved
+
+
+def test_effectively_greedy_captions_warn_in_one_line_and_in_provenance(cli, tmp_path, janus_dir):
+    output = tmp_path / "run"
+    result = cli(*run_args("janus-pro", output, "--adapter-arg", f"model={janus_dir}",
+                           "--adapter-arg", "caption_max_new_tokens=4", "--adapter-arg", "caption_top_k=1",
+                           limit=1))  # fmt: skip
+    assert result.code == 0, result.err
+    lines = [line for line in (result.out + result.err).splitlines() if "effectively greedy" in line]
+    assert len(lines) == 1
+    warnings = read_results(output).model["info"]["warnings"]
+    assert len(warnings) == 1 and "top_k=1" in warnings[0]
