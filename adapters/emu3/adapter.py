@@ -206,6 +206,20 @@ class Emu3Adapter:
         divisor = math.gcd(width, height)
         return f"{width // divisor}:{height // divisor}", width * height
 
+    def negative_inputs(self, count: int, *, ratio: str, image_area: int) -> Any:
+        """The unconditional prompt as BAAI's image_generation.py builds it: in generation mode
+        (``mode="G"``): it ends with the prompt's own ``<|image start|>H*W<|image token|>`` header."""
+        negative = self.gen_processor(
+            text=[self.config.negative_prompt] * count,
+            return_for_image_generation=True,
+            ratio=ratio,
+            image_area=image_area,
+            padding=True,
+            return_tensors="pt",
+        )
+        negative.pop("image_sizes")
+        return negative
+
     @torch.inference_mode()
     def generate(
         self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
@@ -223,9 +237,7 @@ class Emu3Adapter:
         )
         height, width = (int(v) for v in inputs.pop("image_sizes")[0])
         inputs = inputs.to(device)
-        negative = processor(
-            text=[self.config.negative_prompt] * len(prompts), padding=True, return_tensors="pt"
-        ).to(device)
+        negative = self.negative_inputs(len(prompts), ratio=ratio, image_area=image_area).to(device)
         prompt_length = inputs["input_ids"].shape[1]
         layout = ImageLayoutConstraint(
             prompt_length=prompt_length,
