@@ -280,6 +280,7 @@ def score_run(
         protocol=protocol,
         model=model,
         captions={i: captions[i] for i in ids},
+        prompt_usage=store.prompt_usage(),
         provenance=provenance,
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,
