@@ -62,3 +62,19 @@ def test_effectively_greedy_settings_get_one_warning_line(top_k, top_p, greedy):
         assert "\n" not in warning and "effectively greedy" in warning
     assert (TokenSampling(0.7, top_k, top_p).greedy_warning("caption") is not None) == greedy
     assert TokenSampling(0.0, top_k, top_p).greedy_warning("caption") is None  # asked for greedy: no news
+
+
+def test_uae_warns_when_its_checkpoint_makes_sampling_greedy():
+    from unified_bench_adapters.uae.adapter import UAEAdapter
+    from unified_bench_adapters.uae.config import UAEConfig
+    from unified_bench_adapters.uae.tiny import TINY_DEFAULTS, ensure_tiny_checkpoint
+
+    root = ensure_tiny_checkpoint()
+
+    def warnings(**settings) -> list[str]:
+        config = UAEConfig(**{**TINY_DEFAULTS, "max_new_tokens": 4, **settings})
+        return UAEAdapter.from_pretrained(str(root), config, device="cpu", dtype="float32").info()["warnings"]
+
+    assert warnings(top_k=50, top_p=1.0) == []
+    (warning,) = warnings(top_k=1)
+    assert "effectively greedy" in warning and "top_k=1" in warning
