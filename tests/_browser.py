@@ -80,3 +80,21 @@ def full_page_screenshot(driver: Any, target: Path, *, max_height: int = 4000) -
     target.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(target))
     return target
+
+
+def emulate_phone(driver: Any, width: int = 390, height: int = 844) -> None:
+    """Lay pages out at a phone's CSS width (a headless window cannot be narrower than ~500 px)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
+def full_page_screenshot_emulated(driver: Any, target: Path, *, width: int, max_height: int = 4000) -> Path:
+    """Like ``full_page_screenshot``, for a page laid out by ``emulate_phone`` at ``width``."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    emulate_phone(driver, width, min(int(height), max_height))
+    driver.execute_script("window.scrollTo(0, 0)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(target))
+    return target

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import io
+import html
 import re
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -59,7 +59,8 @@ def test_report_is_a_single_self_contained_file(tmp_path, samples):
     sources = re.findall(r"src=['\"]([^'\"]+)['\"]", page)
     assert sources and all(s.startswith("data:image/") for s in sources)
     assert not re.search(r"<link[^>]+stylesheet|<script[^>]+src=|https?://(?!www\.w3\.org)", page)
-    assert len(set(sources)) == 2 * len(results.samples["ids"]) + 1  # reference + reconstruction each, plot
+    assert len(set(sources)) == 2 * len(results.samples["ids"])  # reference + reconstruction each
+    assert "<svg class='hist'" in page  # histograms are inline SVG, not images
     for sample_id in results.samples["ids"]:
         assert f"data-id='{sample_id}'" in page
 
@@ -90,12 +91,77 @@ def test_model_text_is_escaped(tmp_path, samples):
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
 
-def test_distribution_plot_is_an_embedded_png(tmp_path, samples):
+def test_a_histogram_per_scorer_with_bars_that_count_the_samples(tmp_path, samples):
+    run_dir, results = _run_dir(tmp_path, samples)
+    page = build_report(run_dir).read_text()
+    for name, summary in results.scorers.items():
+        cell = re.search(rf"<figure class='hist-cell' data-scorer='{name}'>(.*?)</figure>", page, re.S)
+        assert cell, name
+        counts = [int(c) for c in re.findall(r"<title>[^<]*: (\d+)</title>", cell[1])]
+        assert sum(counts) == len(summary.per_sample), name  # every sample in exactly one bar
+
+
+def test_discrete_and_constant_scorers_get_sensible_histograms(tmp_path, samples):
+    """Word counts get one bar per value; a metric equal on every sample (BLEU-4 at 1e-13) gets no axis."""
+    from unified_bench.report_svg import histogram_bars, histogram_svg
+
+    words = [7, 8, 8, 9, 9, 9, 12, 14]
+    bars = histogram_bars(words)
+    assert [(b.label, b.count) for b in bars] == [
+        (str(v), n) for v, n in sorted(Counter(words).items())
+    ]  # re-derived with Counter
+    flat = histogram_svg(
+        [1.35e-13] * 8, mean=1.35e-13, ci_low=1.35e-13, ci_high=1.35e-13, color="#000", label="b"
+    )
+    assert "<svg" not in flat and "all 8 samples score 0.0000" in flat
+    continuous = histogram_bars(list(np.linspace(0.1, 0.9, 40)))
+    assert all(b.label is None for b in continuous) and sum(b.count for b in continuous) == 40
+    assert continuous[0].low == pytest.approx(0.1) and continuous[-1].high == pytest.approx(0.9)
+
+
+def test_cards_label_reference_and_reconstruction_and_show_reference_captions(tmp_path, samples):
     run_dir, _ = _run_dir(tmp_path, samples)
     page = build_report(run_dir).read_text()
-    encoded = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)[1]
-    plot = Image.open(io.BytesIO(base64.b64decode(encoded)))
-    assert plot.format == "PNG" and plot.width >= 600 and plot.height >= 200
+    card = page[page.index("<div class='card best'>") :]
+    card = card[: card.index("</div>\n")]
+    assert "<figcaption>reference</figcaption>" in card and "<figcaption>reconstruction</figcaption>" in card
+    first = samples.samples[0]
+    assert first.captions, "the bundled photos have reference captions"
+    assert html.escape(first.captions[0], quote=True) in page
+    assert "<th>reference captions</th>" in page
+
+
+def test_every_scorer_comes_before_the_images_and_the_id_column_is_sticky(tmp_path, samples):
+    run_dir, results = _run_dir(tmp_path, samples)
+    page = build_report(run_dir).read_text()
+    header = page[page.index("<table id='samples'") :]
+    header = header[: header.index("</thead>")]
+    labels = [re.sub(r"<[^>]+>|[ ↓]", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", header)]
+    assert labels[:2] == ["rank", "id"] and "class='sticky'" in header
+    assert set(labels[2 : labels.index("reference")]) == {"overall", *results.scorers}
+
+
+def test_provenance_says_how_the_run_was_made(tmp_path, samples):
+    run_dir, results = _run_dir(tmp_path, samples)
+    made = replace(
+        results,
+        model={"name": "uae", "adapter_args": {"model": "/models/UAE"}, "info": {"dtype": "bfloat16"}},
+        provenance={
+            "command": ["/usr/bin/unified-bench", "run", "--model", "uae", "--output", "runs/my run"],
+            "device": {"requested": "cuda", "gpus": ["NVIDIA H100"], "cpu_count": 32},
+            "packages": {"torch": "2.14.1"},
+            "seeds": {"run_seed": 3},
+        },
+    )
+    write_results(run_dir / "results.json", made)
+    page = build_report(run_dir).read_text()
+    section = page[page.index("How this run was made") :]
+    assert "unified-bench run --model uae --output &#x27;runs/my run&#x27;" in section
+    assert "model=/models/UAE" in section and "bfloat16" in section and "NVIDIA H100" in section
+    assert "torch 2.14.1" in section and "run_seed" in section
+    for name, summary in results.scorers.items():
+        assert html.escape(summary.fingerprint, quote=True) in section, name
+    assert results.dataset["fingerprint"] in section
 
 
 def test_missing_references_and_images_are_noted_not_fatal(tmp_path, samples):
@@ -148,3 +214,62 @@ def test_long_captions_fold_and_scored_folders_show_their_matched_files(tmp_path
     page = build_report(run_dir).read_text()
     assert "no image" not in page and "scored folder" in page
     assert page.count("<details><summary>") >= len(matched)
+
+
+# -- two runs side by side ------------------------------------------------------------------------
+def _second_run(tmp_path, samples, results, shift: dict[str, float]):
+    """Run B: run A's scores plus a known per-sample shift, same images."""
+    ids = results.samples["ids"]
+    scores = {
+        name: [summary.per_sample[i] + shift.get(i, 0.0) for i in ids]
+        for name, summary in results.scorers.items()
+    }
+    b = make_results(scores, ids=ids, dataset_fingerprint=results.dataset["fingerprint"])
+    b = replace(
+        b, dataset=results.dataset, samples={**b.samples, "captions": {i: f"B says {i}" for i in ids}}
+    )
+    folder = tmp_path / "run-b"
+    (folder / "images").mkdir(parents=True)
+    for sample in samples.samples:
+        sample.image.resize((64, 64)).rotate(90).save(folder / "images" / f"{sample.id}.png")
+    write_results(folder / "results.json", b)
+    return folder, b
+
+
+def test_two_runs_side_by_side_show_per_sample_changes_and_the_largest_ones(cli, tmp_path, samples):
+    run_a, results_a = _run_dir(tmp_path, samples)
+    ids = results_a.samples["ids"]
+    shift = {ids[0]: 0.2, ids[1]: 0.1, ids[2]: -0.15}  # B is better on two images, worse on one
+    run_b, results_b = _second_run(tmp_path, samples, results_a, shift)
+    result = cli("report", run_a, run_b)
+    assert result.code == 0, result.err
+    page = (run_b / "report-vs-run.html").read_text()
+
+    grid = page[page.index("<table id='samples'") :]
+    for name in results_a.scorers:
+        for sample_id in ids:
+            expected = (
+                results_b.scorers[name].per_sample[sample_id] - results_a.scorers[name].per_sample[sample_id]
+            )
+            row = grid[grid.index(f"<tr data-id='{sample_id}'>") :]
+            row = row[: row.index("</tr>")]
+            values = [float(v) for v in re.findall(r"data-value='([-0-9.e]+)'", row)]
+            assert any(v == pytest.approx(expected, abs=1e-12) for v in values), (name, sample_id)
+    cards = re.findall(r"<div class='card (best|worst)'><h3>(improved|worse): ([^ ]+) ", page)
+    by_kind = {kind: [i for k, _, i in cards if k == kind] for kind in ("best", "worst")}
+    # overall moves with the shift (mean of the four paper scorers, each shifted alike)
+    assert by_kind["best"][:2] == [ids[0], ids[1]] and by_kind["worst"][0] == ids[2]
+    assert "A run" in page and "B run-b" in page  # both reconstructions, labelled
+    assert f"B says {ids[0]}" in page and f"a photo number {ids[0]}" not in page.split("B says")[0][:0] + ""
+    summary = page[page.index("<table id='summary'") : page.index("</table>")]
+    assert "better" in summary  # ids 0 and 1 move a lot: the paired test sees it
+
+
+def test_two_runs_on_different_images_are_refused(cli, tmp_path, samples):
+    run_a, results_a = _run_dir(tmp_path, samples)
+    other = replace(results_a, dataset={**results_a.dataset, "fingerprint": "sha256:" + "0" * 64})
+    folder = tmp_path / "other"
+    write_results(folder / "results.json", other)
+    result = cli("report", run_a, folder)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert result.err.count("Error:") == 1 and "report" in result.err

@@ -1,8 +1,11 @@
 """``unified-bench report``: one self-contained HTML page for a run, readable offline.
 
-Everything is inside the file: thumbnails as base64 JPEG, the distribution plots (matplotlib) as a
-base64 PNG, CSS and the sorting script inline. A Content-Security-Policy forbids any network
-request, so the page looks the same on a laptop, in a CI artifact or attached to an e-mail.
+Everything is inside the file: thumbnails as base64 JPEG, the per-scorer histograms as inline SVG,
+CSS and the sorting script inline. A Content-Security-Policy forbids any network request, so the
+page looks the same on a laptop, in a CI artifact or attached to an e-mail. The page reads on a
+phone (390 px) and on a laptop every scorer column is on screen next to the sticky sample id; the
+images and captions follow, reachable by scrolling the table. ``report_compare`` builds the page
+for two runs of the same images from the same parts.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
+import shlex
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +23,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from PIL import Image
 
@@ -87,35 +93,36 @@ def rank_samples(results: Results, column: Column) -> list[str]:
     return scored + [i for i in ids if i not in column.per_sample]
 
 
-# -- plots ---------------------------------------------------------------------------------------
-def distribution_plot_png(columns: Sequence[Column]) -> bytes:
-    """Small multiples: a histogram per scorer with its mean and bootstrap interval."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def direction_label(name: str, higher_is_better: bool) -> str:
+    """ "higher is better", "lower is better", or "informational" for statistics with no better direction."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
 
-    n_cols = min(5, len(columns))
-    n_rows = math.ceil(len(columns) / n_cols)
-    figure = Figure(figsize=(2.6 * n_cols, 2.0 * n_rows), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
-    for ax, column in zip(axes, columns, strict=False):
-        values = list(column.per_sample.values())
-        bins = max(5, min(30, len(values) // 3))
-        color = "#0969da" if column.name != OVERALL else "#8250df"
-        ax.hist(values, bins=bins, color=color, alpha=0.75, edgecolor="white", linewidth=0.5)
-        ax.axvspan(column.ci_low, column.ci_high, color=color, alpha=0.15, linewidth=0)
-        ax.axvline(column.mean, color="#1f2328", linewidth=1.2)
-        direction = "higher is better" if column.higher_is_better else "lower is better"
-        ax.set_title(f"{column.name}  ({direction})", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.set_yticks([])
-        for side in ("top", "right", "left"):
-            ax.spines[side].set_visible(False)
-    for ax in axes[len(columns) :]:
-        ax.set_visible(False)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    if name in INFORMATIONAL_SCORERS:
+        return "informational"
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+# -- histograms ------------------------------------------------------------------------------------
+def histograms_html(columns: Sequence[Column]) -> str:
+    """One small SVG histogram per scorer, with its mean and bootstrap interval (see ``report_svg``)."""
+    from unified_bench.report_svg import histogram_svg
+
+    cells = []
+    for column in columns:
+        svg = histogram_svg(
+            list(column.per_sample.values()),
+            mean=column.mean,
+            ci_low=column.ci_low,
+            ci_high=column.ci_high,
+            color="#8250df" if column.name == OVERALL else "#0969da",
+            label=f"distribution of {column.name} over the samples",
+        )
+        direction = direction_label(column.name, column.higher_is_better)
+        cells.append(
+            f"<figure class='hist-cell' data-scorer='{esc(column.name)}'><figcaption><strong>"
+            f"{esc(column.name)}</strong> <span class='dir'>{direction}</span></figcaption>{svg}</figure>"
+        )
+    return f"<div class='hists'>{''.join(cells)}</div>"
 
 
 # -- HTML pieces ---------------------------------------------------------------------------------
@@ -125,10 +132,11 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
     confidence = f"{results.bootstrap['confidence']:.0%}"
     has_spread = bool(results.repeats)
     head = (
-        "<tr><th>scorer</th><th>direction</th><th class='num'>mean</th>"
+        "<tr><th>scorer</th><th class='opt'>direction</th><th class='num'>mean</th>"
         f"<th class='num'>{confidence} CI</th>"
         + (f"<th class='num'>across {results.repeats['k']} seeds (sd)</th>" if has_spread else "")
-        + "".join(f"<th class='num'>{h}</th>" for h in ("std", "min", "max", "n"))
+        + "".join(f"<th class='num opt'>{h}</th>" for h in ("std", "min", "max"))
+        + "<th class='num'>n</th>"
         + "</tr>"
     )
     rows = []
@@ -136,29 +144,44 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
         values = list(column.per_sample.values())
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         seed_sd = overall_spread if column.name == OVERALL else spread.get(column.name)
+        direction = direction_label(column.name, column.higher_is_better)
         label = esc(column.name)
         if column.name == OVERALL and results.overall is not None and not results.overall.complete:
             label += f" <span class='dir'>({esc('+'.join(results.overall.components))} only)</span>"
         rows.append(
-            f"<tr><td><strong>{label}</strong></td>"
-            f"<td class='dir'>{'higher' if column.higher_is_better else 'lower'} is better</td>"
+            f"<tr><td><strong>{label}</strong><span class='dir narrow-only'>{direction}</span></td>"
+            f"<td class='dir opt'>{direction}</td>"
             f"<td class='num'>{fmt(column.mean)}</td>"
             f"<td class='num ci'>[{fmt(column.ci_low)}, {fmt(column.ci_high)}]</td>"
             + (f"<td class='num'>±{fmt(seed_sd['std'])}</td>" if has_spread and seed_sd else "")
             + ("<td class='num'>–</td>" if has_spread and not seed_sd else "")
-            + f"<td class='num'>{fmt(std)}</td><td class='num'>{fmt(min(values))}</td>"
-            f"<td class='num'>{fmt(max(values))}</td><td class='num'>{len(values)}</td></tr>"
+            + f"<td class='num opt'>{fmt(std)}</td><td class='num opt'>{fmt(min(values))}</td>"
+            f"<td class='num opt'>{fmt(max(values))}</td><td class='num'>{len(values)}</td></tr>"
         )
-    return f"<table id='summary'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table id='summary'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<div class='scroll'>{table}</div>"
 
 
-def _image_cell(uri: str | None, alt: str, missing: str) -> str:
+def image_cell(uri: str | None, alt: str, missing: str) -> str:
     if uri is None:
         return f"<div class='missing-image'>{esc(missing)}</div>"
     return f"<img class='thumb' alt='{esc(alt)}' src='{uri}'>"
 
 
-def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, str], thumbs: _Thumbs) -> str:
+def labelled(cell: str, label: str) -> str:
+    """An image with its role written under it (reference, reconstruction, run A, ...)."""
+    return f"<figure class='labelled'>{cell}<figcaption>{esc(label)}</figcaption></figure>"
+
+
+def reference_captions_html(captions: Sequence[str] | None) -> str:
+    """The dataset's reference captions for a sample, or ``""`` when it has none."""
+    if not captions:
+        return ""
+    shown = "".join(f"<li>{caption_html(c, 160)}</li>" for c in captions)
+    return f"<ul class='refcaps'>{shown}</ul>"
+
+
+def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, str], thumbs: Thumbs) -> str:
     scored = [i for i in ranked if i in rank_column.per_sample]
     k = min(BEST_WORST, len(scored) // 2)
     if k == 0:
@@ -166,54 +189,80 @@ def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, st
     picks = [("best", i) for i in scored[:k]] + [("worst", i) for i in reversed(scored[-k:])]
     cards = []
     for kind, sample_id in picks:
+        reference_caps = reference_captions_html(thumbs.reference_captions(sample_id))
         cards.append(
             f"<div class='card {kind}'><h3>{kind}: {esc(sample_id)} · {esc(rank_column.name)} "
             f"{fmt(rank_column.per_sample[sample_id])}</h3><div class='pair'>"
-            f"{thumbs.reference_cell(sample_id)}{thumbs.reconstruction_cell(sample_id)}"
-            f"</div><div class='caption'>{caption_html(captions.get(sample_id, ''))}</div></div>"
+            f"{labelled(thumbs.reference_cell(sample_id), 'reference')}"
+            f"{labelled(thumbs.reconstruction_cell(sample_id), 'reconstruction')}</div>"
+            "<p class='label'>the model's caption (the reconstruction is drawn from it)</p>"
+            f"<div class='caption'>{caption_html(captions.get(sample_id, ''))}</div>"
+            + (f"<p class='label'>reference captions</p>{reference_caps}" if reference_caps else "")
+            + "</div>"
         )
     return "\n".join(cards)
 
 
-def _grid(
-    ranked: Sequence[str], columns: Sequence[Column], captions: Mapping[str, str], thumbs: _Thumbs
-) -> str:
-    score_heads = "".join(
-        f"<th class='num' data-sort='number'{'' if c.higher_is_better else ' data-first=ascending'}>"
+def score_heads(columns: Sequence[Column]) -> str:
+    """Sortable score column headers; lower-is-better ones sort ascending first and carry an arrow."""
+    return "".join(
+        f"<th class='num' data-sort='number'{'' if c.higher_is_better else ' data-first=ascending'}"
+        f" title='{esc(direction_label(c.name, c.higher_is_better))}'>"
         f"{esc(c.name)}{'' if c.higher_is_better else ' ↓'}</th>"
         for c in columns
     )
+
+
+def score_cells(columns: Sequence[Column], sample_id: str) -> str:
+    return "".join(
+        f"<td class='num' data-value='{c.per_sample[sample_id]!r}'>{fmt(c.per_sample[sample_id])}</td>"
+        if sample_id in c.per_sample
+        else "<td class='num' data-value=''>–</td>"
+        for c in columns
+    )
+
+
+def _grid(
+    ranked: Sequence[str], columns: Sequence[Column], captions: Mapping[str, str], thumbs: Thumbs
+) -> str:
+    with_refcaps = any(thumbs.reference_captions(i) for i in ranked)
     head = (
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
-        "<th data-sort='text' data-first='ascending'>id</th><th>reference</th><th>reconstruction</th>"
-        f"<th data-sort='text' data-first='ascending'>caption</th>{score_heads}</tr>"
+        "<th class='sticky' data-sort='text' data-first='ascending'>id</th>"
+        f"{score_heads(columns)}<th>reference</th><th>reconstruction</th>"
+        "<th data-sort='text' data-first='ascending'>caption</th>"
+        + ("<th>reference captions</th>" if with_refcaps else "")
+        + "</tr>"
     )
     rows = []
     for rank, sample_id in enumerate(ranked, start=1):
-        cells = "".join(
-            f"<td class='num' data-value='{c.per_sample[sample_id]!r}'>{fmt(c.per_sample[sample_id])}</td>"
-            if sample_id in c.per_sample
-            else "<td class='num' data-value=''>–</td>"
-            for c in columns
-        )
+        caption = captions.get(sample_id, "")
         rows.append(
             f"<tr data-id='{esc(sample_id)}'><td class='num' data-value='{rank}'>{rank}</td>"
-            f"<td><code>{esc(sample_id)}</code></td>"
+            f"<td class='sticky'><code>{esc(sample_id)}</code></td>{score_cells(columns, sample_id)}"
             f"<td>{thumbs.reference_cell(sample_id)}</td><td>{thumbs.reconstruction_cell(sample_id)}</td>"
-            f"<td class='caption' data-value='{esc(captions.get(sample_id, ''))}'>"
-            f"{caption_html(captions.get(sample_id, ''))}</td>{cells}</tr>"
+            f"<td class='caption' data-value='{esc(caption)}'>{caption_html(caption)}</td>"
+            + (
+                f"<td class='caption'>{reference_captions_html(thumbs.reference_captions(sample_id))}</td>"
+                if with_refcaps
+                else ""
+            )
+            + "</tr>"
         )
-    body = "".join(rows)
-    table = f"<table id='samples' class='sortable'><thead>{head}</thead><tbody>{body}</tbody></table>"
-    return f"<div class='scroll'>{table}</div>"
+    table = (
+        f"<table id='samples' class='sortable'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return f"<div class='scroll grid'>{table}</div>"
 
 
-class _Thumbs:
-    """Thumbnails made once per image: a card and the grid row share the same data URI."""
+class Thumbs:
+    """Thumbnails made once per image: a card and the grid row share the same data URI.
 
-    def __init__(
-        self, references: Mapping[str, Image.Image] | None, reconstructions: Mapping[str, Path]
-    ) -> None:
+    ``references`` maps sample ids to dataset samples (``.image``, ``.captions``), decoded only when a
+    thumbnail is first needed.
+    """
+
+    def __init__(self, references: Mapping[str, Any] | None, reconstructions: Mapping[str, Path]) -> None:
         self._references = references or {}
         self._reconstructions = reconstructions
         self._memo: dict[tuple[str, str], str | None] = {}
@@ -221,15 +270,19 @@ class _Thumbs:
     def reference(self, sample_id: str) -> str | None:
         key = ("ref", sample_id)
         if key not in self._memo:
-            image = self._references.get(sample_id)
-            self._memo[key] = image_data_uri(image) if image is not None else None
+            sample = self._references.get(sample_id)
+            self._memo[key] = image_data_uri(sample.image) if sample is not None else None
         return self._memo[key]
 
+    def reference_captions(self, sample_id: str) -> Sequence[str] | None:
+        sample = self._references.get(sample_id)
+        return getattr(sample, "captions", None) if sample is not None else None
+
     def reference_cell(self, sample_id: str) -> str:
-        return _image_cell(self.reference(sample_id), f"reference {sample_id}", "reference not available")
+        return image_cell(self.reference(sample_id), f"reference {sample_id}", "reference not available")
 
     def reconstruction_cell(self, sample_id: str) -> str:
-        return _image_cell(self.reconstruction(sample_id), f"reconstruction {sample_id}", "no image")
+        return image_cell(self.reconstruction(sample_id), f"reconstruction {sample_id}", "no image")
 
     def reconstruction(self, sample_id: str) -> str | None:
         key = ("rec", sample_id)
@@ -244,11 +297,93 @@ class _Thumbs:
         return self._memo[key]
 
 
+# -- provenance ------------------------------------------------------------------------------------
+def _command_line(argv: object) -> str | None:
+    if not isinstance(argv, list) or not argv:
+        return None
+    program = Path(str(argv[0])).name
+    if program in ("unified-bench", "__main__.py"):
+        return shlex.join(["unified-bench", *map(str, argv[1:])])
+    return shlex.join(map(str, argv))
+
+
+def _value_html(value: object, fold_chars: int = 160) -> str:
+    """A provenance value: text as is, anything else as JSON; long values fold into ``<details>``."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    shown = esc(text) if isinstance(value, str) else f"<code>{esc(text)}</code>"
+    if len(text) <= fold_chars:
+        return shown
+    return f"<details><summary>{esc(text[: fold_chars // 2])} …</summary>{shown}</details>"
+
+
+def provenance_rows(results: Results) -> list[tuple[str, str]]:
+    """(what, HTML value) pairs saying how the run was made: command, model, data, scorers, machine."""
+    provenance = results.provenance.get("repeats", [results.provenance])[0] if results.provenance else {}
+    rows: list[tuple[str, str]] = []
+    command = _command_line(provenance.get("command"))
+    if command:
+        rows.append(("command", f"<code>{esc(command)}</code>"))
+    model = results.model or {}
+    if model:
+        rows.append(("model", esc(model.get("name", "?"))))
+        args = model.get("adapter_args") or {}
+        rows.append(("adapter settings", esc(" ".join(f"{k}={v}" for k, v in args.items())) or "defaults"))
+        for key, value in (model.get("info") or {}).items():
+            rows.append((f"adapter · {key}", _value_html(value)))
+    rows.append(("protocol", esc(results.protocol or "none (scored folder)")))
+    data = results.dataset
+    selection = f"{data.get('n_selected', '?')} of {data.get('n_total', '?')} images"
+    if data.get("limit") is not None:
+        selection += f", --limit {data['limit']}"
+    if data.get("shard"):
+        selection += f", shard {data['shard']}"
+    rows.append(
+        (
+            "dataset",
+            f"{esc(data.get('name', '?'))} ({esc(selection)}), source {_value_html(data.get('source'))}",
+        )
+    )
+    rows.append(("dataset fingerprint", f"<code>{esc(data.get('fingerprint', ''))}</code>"))
+    for name, summary in sorted(results.scorers.items()):
+        rows.append((f"scorer · {name}", f"<code>{esc(summary.fingerprint)}</code>"))
+    device = provenance.get("device") or {}
+    if device:
+        gpus = ", ".join(device.get("gpus") or []) or "no GPU"
+        requested = device.get("requested") or "default"
+        rows.append(("device", esc(f"requested {requested}; {gpus}; {device.get('cpu_count')} CPUs")))
+    for key, label in (("seeds", "seeds"), ("batch_size", "batch size")):
+        if key in provenance:
+            rows.append((label, _value_html(provenance[key])))
+    packages = provenance.get("packages") or {}
+    software = [f"unified-bench {provenance.get('unified_bench_version') or '?'}"]
+    git = provenance.get("git")
+    if isinstance(git, dict):
+        software.append(f"git {str(git.get('sha', ''))[:12]}{' (modified)' if git.get('dirty') else ''}")
+    software += [
+        f"{n} {packages[n]}" for n in ("torch", "transformers", "diffusers", "peft") if packages.get(n)
+    ]
+    software.append(f"Python {provenance.get('python', '?')}")
+    rows.append(("software", esc(", ".join(software))))
+    if provenance.get("platform"):
+        rows.append(("platform", esc(provenance["platform"])))
+    times = [provenance.get("started_at"), provenance.get("finished_at")]
+    if any(times):
+        rows.append(("started / finished", esc(" → ".join(t or "?" for t in times))))
+    boot = results.bootstrap
+    resampling = f"{boot['n_resamples']} resamples, seed {boot['seed']}, {boot['confidence']:.0%} intervals"
+    rows.append(("bootstrap", esc(resampling)))
+    return rows
+
+
+def provenance_html(results: Results) -> str:
+    rows = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{v}</td></tr>" for k, v in provenance_rows(results))
+    return f"<div class='scroll'><table id='provenance' class='kv'><tbody>{rows}</tbody></table></div>"
+
+
 # -- references ----------------------------------------------------------------------------------
-def load_references(
-    results: Results, dataset: str | None = None
-) -> tuple[dict[str, Image.Image] | None, str]:
-    """The run's reference images, found without any download, and a note for the page.
+def load_references(results: Results, dataset: str | None = None) -> tuple[Mapping[str, Any] | None, str]:
+    """The run's reference samples (image and reference captions), found without any download, and a
+    note for the page when they are not found.
 
     Tries ``dataset`` (if given), else the bundled ``samples``, the recorded source path, or an
     installed ``unibench``. Only a dataset whose fingerprint equals the run's is used.
@@ -279,7 +414,7 @@ def load_references(
                 raise
             continue
         if loaded.fingerprint == expected:
-            return {s.id: s.image for s in loaded.samples}, ""
+            return {s.id: s for s in loaded.samples}, ""
         if dataset:
             raise InputError(
                 f"--dataset {dataset}: its fingerprint {loaded.fingerprint[:19]}… differs from the run's "
@@ -308,27 +443,14 @@ def caption_html(caption: str, preview_chars: int = 220) -> str:
     return f"<details><summary>{esc(preview)} …</summary>{esc(caption)}</details>"
 
 
-# -- page ----------------------------------------------------------------------------------------
-def render_report(
-    results: Results,
-    *,
-    reconstructions: Mapping[str, Path],
-    references: Mapping[str, Image.Image] | None,
-    notes: Sequence[str] = (),
-    title: str | None = None,
-) -> str:
-    """The report as one HTML string (see ``build_report``)."""
-    from unified_bench import __version__
+def page_css() -> str:
+    """The shared site styles plus the report's own (sticky column, image labels, histograms)."""
+    return template_text("common.css") + "\n" + template_text("report.css")
 
-    columns = score_columns(results)
-    if not columns:
-        raise InputError("the results hold no scores; nothing to report.")
-    rank_column = columns[0]
-    ranked = rank_samples(results, rank_column)
-    captions = results.samples.get("captions", {})
-    thumbs = _Thumbs(references, reconstructions)
+
+def run_meta(results: Results) -> list[str]:
+    """The one-line facts under a report's title: model, dataset, protocol, sample count, ..."""
     model = (results.model or {}).get("name") or "scored folder"
-    title = title or f"unified-bench report: {model} on {results.dataset.get('name', '?')}"
     fingerprint = results.dataset["fingerprint"]
     meta = [
         f"model <strong>{esc(model)}</strong>",
@@ -343,31 +465,55 @@ def render_report(
         meta.append(f"{results.repeats['k']} seeds ({esc(', '.join(map(str, results.repeats['seeds'])))})")
     if results.captions:
         meta.append(f"captions {results.captions['mean_words']:.0f} words on average")
+    return meta
+
+
+def footer_html(results: Results) -> str:
+    from unified_bench import __version__
+
+    return (
+        f"Made by unified-bench {esc(__version__)}. Results schema version {results.schema_version}; "
+        f"bootstrap: {results.bootstrap['n_resamples']} resamples, seed {results.bootstrap['seed']}."
+    )
+
+
+# -- page ----------------------------------------------------------------------------------------
+def render_report(
+    results: Results,
+    *,
+    reconstructions: Mapping[str, Path],
+    references: Mapping[str, Any] | None,
+    notes: Sequence[str] = (),
+    title: str | None = None,
+) -> str:
+    """The report as one HTML string (see ``build_report``)."""
+    columns = score_columns(results)
+    if not columns:
+        raise InputError("the results hold no scores; nothing to report.")
+    rank_column = columns[0]
+    ranked = rank_samples(results, rank_column)
+    captions = results.samples.get("captions", {})
+    thumbs = Thumbs(references, reconstructions)
+    model = (results.model or {}).get("name") or "scored folder"
+    title = title or f"unified-bench report: {model} on {results.dataset.get('name', '?')}"
     all_notes = list(notes)
     if results.repeats:
         all_notes.append(
             "Per-sample scores are means over the seeds; images and captions shown are the first seed's."
         )
     notices = "".join(f"<p class='notice'>{esc(n)}</p>" for n in all_notes if n)
-    provenance = results.provenance.get("repeats", [results.provenance])[0] if results.provenance else {}
-    made = provenance.get("finished_at", "")
-    footer = (
-        f"Made by unified-bench {esc(__version__)}. Results schema version {results.schema_version}; "
-        f"bootstrap: {results.bootstrap['n_resamples']} resamples, seed {results.bootstrap['seed']}."
-        + (f" Run finished {esc(made)}." if made else "")
-    )
-    plot = base64.b64encode(distribution_plot_png(columns)).decode("ascii")
     return Template(template_text("report.html")).substitute(
         title=esc(title),
-        meta=" · ".join(meta),
+        meta=" · ".join(run_meta(results)),
         notices=notices,
         summary=_summary_table(results, columns),
-        plot=plot,
+        histograms=histograms_html(columns),
         rank_by=esc(rank_column.name),
         cards=_cards(ranked, rank_column, captions, thumbs),
         grid=_grid(ranked, columns, captions, thumbs),
-        footer=footer,
-        css=template_text("common.css"),
+        provenance=provenance_html(results),
+        footer=footer_html(results),
+        css=page_css(),
         script=template_text("sortable.js"),
     )
 

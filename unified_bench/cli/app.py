@@ -19,7 +19,7 @@ from unified_bench.cli import output as out
 from unified_bench.cli.compare_cmd import COMPARE_EXAMPLES, compare
 from unified_bench.cli.leaderboard_cmd import leaderboard_app, submit
 from unified_bench.cli.options import QuietOpt, VerboseOpt
-from unified_bench.cli.report_cmd import report
+from unified_bench.cli.report_cmd import REPORT_EXAMPLES, report
 from unified_bench.cli.train_cmd import train_app
 from unified_bench.errors import UserError
 
@@ -306,7 +306,7 @@ def adapters_list() -> None:
 
 
 app.command(epilog=COMPARE_EXAMPLES)(compare)
-app.command()(report)
+app.command(epilog=REPORT_EXAMPLES)(report)
 app.command()(submit)
 
 

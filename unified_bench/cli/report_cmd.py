@@ -15,20 +15,46 @@ if TYPE_CHECKING:
     from unified_bench.results import Results
 
 
+REPORT_EXAMPLES = """
+[bold]Examples[/]\n
+  unified-bench report runs/uae                    # runs/uae/report.html\n
+  unified-bench report runs/base runs/ckpt-2000    # side by side: runs/ckpt-2000/report-vs-base.html
+"""
+
+
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder (or its results.json).")],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A run folder (or its results.json); or two, RUN_A RUN_B: B side by side with A.",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="HTML file. Default: RUN_DIR/report.html.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="HTML file. Default: RUN/report.html, or RUN_B/report-vs-RUN_A.html."
+        ),
     ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(help="Where the reference images are, if not found automatically (never downloaded)."),
     ] = None,
 ) -> None:
-    """One self-contained HTML page for a run: intervals, distributions, every sample, sortable."""
-    from unified_bench.report import build_report
+    """One self-contained HTML page for a run (intervals, distributions, every sample, how it was made),
+    or for two runs of the same images (per-sample changes, the largest gains and losses)."""
+    from unified_bench.errors import UserError
 
-    path = build_report(run_dir, output, dataset=dataset)
+    if len(runs) > 2:
+        raise UserError(f"report: give one run folder, or two to compare (got {len(runs)}).")
+    if len(runs) == 2:
+        from unified_bench.report_compare import build_comparison_report
+
+        path = build_comparison_report(runs[0], runs[1], output, dataset=dataset)
+    else:
+        from unified_bench.report import build_report
+
+        path = build_report(runs[0], output, dataset=dataset)
     out.note(f"Report: {path}")
 
 
