@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests._browser import find_chromium, full_page_screenshot, headless_chromium, open_page
+from tests._browser import (
+    emulate_phone,
+    find_chromium,
+    full_page_screenshot,
+    full_page_screenshot_emulated,
+    headless_chromium,
+    open_page,
+)
 from tests._demo import demo_run
 from tests._synthetic import base_scores, make_results
 from tests.test_leaderboard import REPO_LEADERBOARD, test_registry
@@ -66,10 +73,10 @@ def _header(driver, table_id: str, label: str):
     raise AssertionError(f"no column {label!r} in #{table_id}")
 
 
-def _assert_screenshot(path: Path) -> None:
+def _assert_screenshot(path: Path, min_width: int = 800) -> None:
     assert path.is_file()
     with Image.open(path) as image:
-        assert image.format == "PNG" and image.width >= 800 and image.height >= 400
+        assert image.format == "PNG" and image.width >= min_width and image.height >= 400
         darkest, brightest = image.convert("L").getextrema()
         assert brightest - darkest > 100  # not a blank page
 
@@ -154,6 +161,75 @@ def test_report_sorts_by_a_column_and_has_no_console_errors(browser, session_cac
     assert _column(browser, "samples", rank_index) == [str(i) for i in range(1, 9)]
     assert browser.get_log("browser") == []
     _assert_screenshot(full_page_screenshot(browser, artifacts / "report.png"))
+
+
+def _visible_in_grid(driver) -> dict[str, bool]:
+    """For each header of the samples table: is it entirely inside the table's visible box?"""
+    return driver.execute_script(
+        "const box = document.querySelector('#samples').parentElement.getBoundingClientRect();"
+        "const out = {}; document.querySelectorAll('#samples thead th').forEach(th => {"
+        " const r = th.getBoundingClientRect();"
+        " const name = th.textContent.replace(/[↕↓]/g, '').trim();"
+        " out[name] = r.left >= box.left - 1 && r.right <= box.right + 1; });"
+        "return out;"
+    )
+
+
+def test_report_at_1280_px_shows_every_scorer_and_keeps_the_id_in_view(browser, session_cache, tmp_path):
+    from unified_bench.results import read_results
+
+    run_dir = demo_run(session_cache)
+    scorers = {"overall", *read_results(run_dir).scorers}
+    report = build_report(run_dir, tmp_path / "report.html")
+    browser.set_window_size(1280, 900)
+    assert open_page(browser, report) == []
+    visible = _visible_in_grid(browser)
+    assert {name for name in scorers if visible.get(name)} == scorers, visible
+    # Scrolled sideways to the images, the id column stays pinned to the table's left edge.
+    browser.execute_script("document.querySelector('#samples').parentElement.scrollLeft = 10000")
+    id_left, box_left = browser.execute_script(
+        "return [document.querySelector('#samples tbody td.sticky').getBoundingClientRect().left,"
+        " document.querySelector('#samples').parentElement.getBoundingClientRect().left];"
+    )
+    assert abs(id_left - box_left) < 2, (id_left, box_left)
+    assert browser.execute_script("return document.querySelector('#samples').parentElement.scrollLeft") > 0
+    browser.set_window_size(1300, 1000)
+
+
+def test_report_at_390_px_fits_the_screen(session_cache, tmp_path, artifacts):
+    report = build_report(demo_run(session_cache), tmp_path / "report.html")
+    with headless_chromium(width=800, height=900) as phone:
+        emulate_phone(phone)
+        assert open_page(phone, report) == []
+        assert phone.execute_script("return document.documentElement.scrollWidth") <= 390
+        # The summary's name, mean and interval are on screen without scrolling.
+        right_edges = phone.execute_script(
+            "return Array.from(document.querySelectorAll('#summary thead th'))"
+            ".filter(th => getComputedStyle(th).display !== 'none')"
+            ".map(th => th.getBoundingClientRect().right);"
+        )
+        assert max(right_edges) <= 390, right_edges
+        _assert_screenshot(full_page_screenshot_emulated(phone, artifacts / "report-390.png", width=390), 380)
+
+
+def test_two_run_report_in_a_browser(browser, session_cache, tmp_path, artifacts):
+    from tests.test_report import _second_run
+    from unified_bench.datasets import load_dataset
+    from unified_bench.report_compare import build_comparison_report
+    from unified_bench.results import read_results
+
+    run_a = demo_run(session_cache)
+    results_a = read_results(run_a)
+    ids = results_a.samples["ids"]
+    run_b, _ = _second_run(tmp_path, load_dataset("samples"), results_a, {ids[0]: 0.1, ids[1]: -0.1})
+    page = build_comparison_report(run_a, run_b, tmp_path / "compare.html")
+    assert open_page(browser, page) == []
+    index, header = _header(browser, "samples", "Δ clip")
+    header.click()
+    values = [float(v) for v in _column(browser, "samples", index)]
+    assert values == sorted(values, reverse=True)
+    assert browser.get_log("browser") == []
+    _assert_screenshot(full_page_screenshot(browser, artifacts / "report-compare.png"))
 
 
 def test_a_page_with_a_script_error_is_caught(browser, tmp_path):

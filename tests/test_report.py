@@ -224,7 +224,10 @@ def _second_run(tmp_path, samples, results, shift: dict[str, float]):
         name: [summary.per_sample[i] + shift.get(i, 0.0) for i in ids]
         for name, summary in results.scorers.items()
     }
-    b = make_results(scores, ids=ids, dataset_fingerprint=results.dataset["fingerprint"])
+    fingerprints = {name: s.fingerprint for name, s in results.scorers.items()}
+    b = make_results(
+        scores, ids=ids, dataset_fingerprint=results.dataset["fingerprint"], fingerprints=fingerprints
+    )
     b = replace(
         b, dataset=results.dataset, samples={**b.samples, "captions": {i: f"B says {i}" for i in ids}}
     )

@@ -1,12 +1,14 @@
-"""Regenerate docs/img/report.png and docs/img/leaderboard.png from demo runs (offline).
+"""Regenerate the screenshots in docs/img from demo runs (offline): the run report at 1280 and 390 px,
+the two-run report, and the leaderboard.
 
     python docs/img/make_screenshots.py [WORK_DIR]   # needs the dev extra and chromium + chromium-driver
 
 WORK_DIR (default: a temporary folder, removed afterwards) keeps the runs, so a rerun resumes them.
 
 Runs the demo configuration (uae-tiny, tiny random scorers, the 8 bundled photos) under three seeds
-with ``--repeats``, builds a report of the first seed and a demo leaderboard (its own registry of
-the demo fingerprints, labelled as a demo), and screenshots both in headless Chromium.
+with ``--repeats``, builds a report of the first seed, a two-run report (seed 2 against seed 1) and
+a demo leaderboard (its own registry of the demo fingerprints, labelled as a demo), and screenshots
+them in headless Chromium; the report also at a phone's 390 px.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests._browser import full_page_screenshot, headless_chromium, open_page  # noqa: E402
+from tests._browser import (  # noqa: E402
+    emulate_phone,
+    full_page_screenshot,
+    full_page_screenshot_emulated,
+    headless_chromium,
+    open_page,
+)
 from unified_bench.demo import demo_scorer_specs  # noqa: E402
 from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
@@ -31,6 +39,7 @@ from unified_bench.leaderboard.site import build_site  # noqa: E402
 from unified_bench.leaderboard.submit import submit_run  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
+from unified_bench.report_compare import build_comparison_report  # noqa: E402
 from unified_bench.results import PAPER_SCORERS, read_results  # noqa: E402
 
 NOTICE = (
@@ -63,6 +72,8 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
     first = request.output / combined.repeats["runs"][0]
 
     report = build_report(first, work / "report.html")
+    second = request.output / combined.repeats["runs"][1]
+    two_runs = build_comparison_report(first, second, work / "report-compare.html")
     results = read_results(first)
     registry = OfficialRegistry(
         dataset_name="samples",
@@ -99,8 +110,21 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
     )
 
     target.mkdir(parents=True, exist_ok=True)
+    with headless_chromium(width=800, height=900) as phone:
+        emulate_phone(phone)
+        errors = open_page(phone, report)
+        if errors:
+            raise SystemExit(f"{report}: console errors at 390 px: {errors}")
+        shot = full_page_screenshot_emulated(phone, target / "report-390.png", width=390, max_height=2200)
+        _shrink(shot, 2200)
+        print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
     with headless_chromium(width=1280, height=900) as driver:
-        for page, name, height in ((report, "report.png", 1250), (site, "leaderboard.png", 1100)):
+        pages = (
+            (report, "report.png", 2300),
+            (two_runs, "report-compare.png", 1500),
+            (site, "leaderboard.png", 1100),
+        )
+        for page, name, height in pages:
             errors = open_page(driver, page)
             if errors:
                 raise SystemExit(f"{page}: console errors: {errors}")
