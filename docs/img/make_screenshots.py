@@ -37,6 +37,7 @@ from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: 
 from unified_bench.leaderboard.registry import OfficialScorer  # noqa: E402
 from unified_bench.leaderboard.site import build_site  # noqa: E402
 from unified_bench.leaderboard.submit import submit_run  # noqa: E402
+from unified_bench.quiet import third_party_silenced  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
 from unified_bench.report_compare import build_comparison_report  # noqa: E402
@@ -68,7 +69,8 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
         output=work / "runs" / "uae-tiny",
         scoring=ScoringOptions(scorers=demo_scorer_specs(), n_resamples=2_000),
     )
-    combined = execute_repeats(request, 3)
+    with third_party_silenced():
+        combined = execute_repeats(request, 3)
     first = request.output / combined.repeats["runs"][0]
 
     report = build_report(first, work / "report.html")
