@@ -378,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     exit code), Ctrl-C (exit 130), out of memory (exit 3); anything else is a bug and keeps its traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("UNIFIED_BENCH_DEBUG") not in (None, "", "0")
+    out.configure()  # commands with --quiet / --verbose set their own; the others start from the default
     try:
         command = build_command()
         # Not command.main(): it turns Ctrl-C into a silent exit 130 and prints errors its own way.
