@@ -147,6 +147,8 @@ def test_bad_flags_are_one_line_errors(cli, tmp_path, flag, value, fragment):
         _images(tmp_path / "d"),
         "--output",
         tmp_path / "o",
+        "--scorer",
+        "ssim",
         flag,
         value,
     )

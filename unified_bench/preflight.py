@@ -103,11 +103,14 @@ def _check_weights(names: list[str], model: str | None, weights: ScorerWeights) 
             weights.resolve_file(model)
             return None
         if weights.filename is not None:
-            resolve_weights_file(model or weights.default, weights.filename, scorer=label, hint=weights.hint)
+            resolve_weights_file(model or weights.default, weights.filename, scorer=first, hint=weights.hint)
             return None
-        resolved = resolve_pretrained_dir(model or weights.default, scorer=label, hint=weights.hint)
+        resolved = resolve_pretrained_dir(model or weights.default, scorer=first, hint=weights.hint)
     except MissingWeightsError as error:
-        return str(error)
+        if len(names) == 1:
+            return str(error)
+        others = ", ".join(f"{name}=PATH" for name in names[1:])
+        return f"{label}: {str(error).removeprefix(f'{first}: ')} (and --scorer {others})"
     model_type, architectures = _checkpoint_type(resolved.path)
     if model_type in weights.model_types:
         return None

@@ -53,16 +53,16 @@ def resolve_pretrained_dir(ref: str, *, scorer: str, hint: str = "") -> Resolved
         path, model_id = _hub_snapshot(ref, scorer=scorer, hint=hint), ref
     else:
         raise MissingWeightsError(
-            f"{scorer}: {ref} does not exist; pass a folder written by save_pretrained, "
-            "or a hub id (owner/name)."
+            f"{scorer}: {ref} does not exist; pass --scorer {scorer}=PATH to a folder written by "
+            "save_pretrained, or a hub id (owner/name)."
         )
     weight_files = (
         [p for p in sorted(path.glob("*")) if p.suffix in (".safetensors", ".bin")] if path.is_dir() else []
     )
     if not path.is_dir() or not (path / "config.json").is_file() or not weight_files:
         raise MissingWeightsError(
-            f"{scorer}: no model in {path} (looked for config.json and *.safetensors); pass a folder written "
-            f"by save_pretrained, or a hub id.{_suffix(hint)}"
+            f"{scorer}: no model in {path} (looked for config.json and *.safetensors); pass --scorer "
+            f"{scorer}=PATH to a folder written by save_pretrained, or a hub id.{_suffix(hint)}"
         )
     return ResolvedWeights(model_id, path, combined_sha256(weight_files))
 
@@ -85,7 +85,9 @@ def resolve_weights_file(ref: str, filename: str, *, scorer: str, hint: str = ""
     if path.is_file():
         return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
     if not _HUB_ID.match(ref):
-        raise MissingWeightsError(f"{scorer}: {ref} does not exist; pass a path to {filename} or a hub id.")
+        raise MissingWeightsError(
+            f"{scorer}: {ref} does not exist; pass --scorer {scorer}=PATH to {filename} or a hub id."
+        )
     path = _hub_file(ref, filename, scorer=scorer, hint=hint)
     return ResolvedWeights(ref, path, file_sha256(path))
 
