@@ -384,7 +384,7 @@ def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
 
 def test_a_build_of_a_valid_folder_never_crashes(board, tmp_path):
     """Entries with every optional field empty, one protocol only, negative cosines, a single entry."""
-    path, problems = submit_run(
+    _, problems = submit_run(
         _run(tmp_path, "low", shift=-1.2),  # cosines around -0.5: valid, and printed as numbers
         name="minimal",
         url="https://example.org",
@@ -642,13 +642,7 @@ def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
 
     run_dir = demo_run(session_cache)
     results = read_results(run_dir)
-    registry = OfficialRegistry(
-        dataset_name="samples",
-        n_samples=len(results.samples["ids"]),
-        dataset_fingerprints=(results.dataset["fingerprint"],),
-        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
-        notice="Demo leaderboard: random weights.",
-    )
+    registry = OfficialRegistry.of_run(results, notice="Demo leaderboard: random weights.")
     root = tmp_path / "leaderboard"
     shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
     (root / "official-fingerprints.json").write_text(json.dumps(registry.to_json()))

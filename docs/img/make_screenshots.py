@@ -26,12 +26,11 @@ from tests._browser import full_page_screenshot, headless_chromium, open_page  #
 from unified_bench.demo import demo_scorer_specs  # noqa: E402
 from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
-from unified_bench.leaderboard.registry import OfficialScorer  # noqa: E402
 from unified_bench.leaderboard.site import build_site  # noqa: E402
 from unified_bench.leaderboard.submit import submit_run  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
-from unified_bench.results import PAPER_SCORERS, read_results  # noqa: E402
+from unified_bench.results import read_results  # noqa: E402
 
 NOTICE = (
     "Demo leaderboard: uae-tiny and the scorers have random weights, on the 8 bundled sample photos. "
@@ -64,13 +63,7 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
 
     report = build_report(first, work / "report.html")
     results = read_results(first)
-    registry = OfficialRegistry(
-        dataset_name="samples",
-        n_samples=len(results.samples["ids"]),
-        dataset_fingerprints=(results.dataset["fingerprint"],),
-        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
-        notice=NOTICE,
-    )
+    registry = OfficialRegistry.of_run(results, notice=NOTICE)
     board_root = work / "leaderboard"
     shutil.copytree(REPO / "leaderboard" / "schema", board_root / "schema")
     (board_root / "submissions").mkdir()

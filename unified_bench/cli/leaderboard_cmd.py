@@ -1,4 +1,7 @@
-"""``unified-bench submit`` and ``unified-bench leaderboard validate|build|verify|record-official``: thin wrappers."""
+"""``unified-bench submit`` and ``unified-bench leaderboard validate|build|verify|record-official``.
+
+Thin wrappers over ``unified_bench.leaderboard``.
+"""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ def fetched_archive(location: str) -> Iterator[Path]:
                         copied += len(chunk)
                         if copied > MAX_ARCHIVE_BYTES:
                             raise InputError(
-                                f"{location}: larger than {MAX_ARCHIVE_BYTES >> 30} GiB; not an outputs archive."
+                                f"{location}: over {MAX_ARCHIVE_BYTES >> 30} GiB; not an outputs archive."
                             )
                         out.write(chunk)
             except OSError as error:

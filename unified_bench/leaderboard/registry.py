@@ -211,6 +211,30 @@ class OfficialRegistry:
         return obj
 
     # -- recording the official values -----------------------------------------------------------
+    @classmethod
+    def of_run(cls, results: Results, *, notice: str | None = None) -> OfficialRegistry:
+        """A registry whose official values are exactly one complete run's: its images, ids, paper
+        scorers' weights and bootstrap settings (a demo or a private leaderboard).
+
+        Raises:
+            InputError: the run is partial or lacks a paper scorer.
+        """
+        empty = cls(
+            dataset_name=str(results.dataset["name"]),
+            n_samples=None,
+            dataset_fingerprints=(),
+            scorers={
+                name: OfficialScorer(True, (), value_range=KNOWN_RANGES[name]) for name in PAPER_SCORERS
+            },
+            bootstrap=OfficialBootstrap(
+                method=results.bootstrap["method"],
+                n_resamples=results.bootstrap["n_resamples"],
+                confidence=results.bootstrap["confidence"],
+            ),
+            notice=notice,
+        )
+        return empty.recorded_from(results)[0]
+
     def recorded_from(self, results: Results) -> tuple[OfficialRegistry, list[str]]:
         """This registry plus the dataset and scorer fingerprints of a complete reference run.
 

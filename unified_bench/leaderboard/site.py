@@ -302,6 +302,10 @@ def _reported_table(reported: Sequence[dict[str, Any]]) -> str:
     return f"<table id='reported'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _accepted(count: int) -> str:
+    return f"{count} accepted fingerprint{'' if count == 1 else 's'}"
+
+
 def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
     """What the checks behind this page actually were (HTML), from the registry it was built against."""
     verified = sum(1 for e in entries if e.verified)
@@ -320,12 +324,12 @@ def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
         )
     boot = registry.bootstrap
     scorers = ", ".join(
-        f"{esc(name)} ({len(s.fingerprints)} accepted weight fingerprint{'s' if len(s.fingerprints) > 1 else ''})"
-        for name, s in registry.scorers.items()
+        f"{esc(name)} ({_accepted(len(s.fingerprints))})" for name, s in registry.scorers.items()
     )
+    source = esc(Path(registry.source).name or "the registry")
     return (
-        f"{count} on {images}. Every entry was checked against <code>{esc(Path(registry.source).name or 'the registry')}"
-        f"</code>: images with one of {len(registry.dataset_fingerprints)} accepted dataset fingerprint(s), "
+        f"{count} on {images}. Every entry was checked against <code>{source}</code>: images with "
+        f"{_accepted(len(registry.dataset_fingerprints))} for the dataset, "
         f"exactly the {len(registry.ids)} official ids, the scorers {scorers} on every id with values in "
         f"range, {boot.n_resamples:,} bootstrap resamples at {boot.confidence:.0%}, and every aggregate "
         "recomputed from the per-sample scores. <em>Verified</em> entries were also re-scored from their "

@@ -213,7 +213,7 @@ def _verification(
     if problem is not None or not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
         return (
             None,
-            f"{path} is not a verification record; rerun `unified-bench leaderboard verify {submission.name}`",
+            f"{path} is not a verification record; rerun `unified-bench leaderboard verify NAME`",
         )
     outputs_sha = (submission.outputs or {}).get("sha256")
     if (
@@ -298,9 +298,12 @@ def _duplicate_results(
     earlier: list[tuple[str, Results]] = []
     for path in existing:  # only parsed: their own problems are reported when they are validated
         obj, _, problem = _read_json(path)
-        if problem is None and not _schema_problems(obj, schema, ""):
-            if not _schema_problems(obj["results"], results_schema(), "results"):
-                earlier.append((obj["name"], results_from_json(obj["results"])))
+        if (
+            problem is None
+            and not _schema_problems(obj, schema, "")
+            and not _schema_problems(obj["results"], results_schema(), "results")
+        ):
+            earlier.append((obj["name"], results_from_json(obj["results"])))
     problems = []
     for submission in sorted(accepted, key=lambda s: (s.metadata["submitted_at"], s.name)):
         for other_name, other in earlier:

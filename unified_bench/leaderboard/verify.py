@@ -57,7 +57,7 @@ class Mismatch:
             return f"{where}{self.scorer} {self.sample_id}: no reconstruction or caption in the archive"
         return (
             f"{where}{self.scorer} {self.sample_id}: submitted {self.claimed:.6f}, "
-            f"re-scored {self.recomputed:.6f} (|diff| {abs(self.claimed - self.recomputed):.2e} > {TOLERANCE:g})"
+            f"re-scored {self.recomputed:.6f} (off by {abs(self.claimed - self.recomputed):.1e})"
         )
 
 
@@ -164,7 +164,8 @@ def verify_submission(
         actual_sha = file_sha256(archive)
         if actual_sha != recorded["sha256"]:
             raise VerificationFailed(
-                f"{location}: sha256 {actual_sha[:16]}… is not the submitted outputs' {recorded['sha256'][:16]}…; "
+                f"{location}: sha256 {actual_sha[:16]}… is not the submitted outputs' "
+                f"{recorded['sha256'][:16]}…; "
                 "pass the archive `submit --outputs` wrote for this submission."
             )
         built = build_scorers(specs, device=device, dtype=dtype)
@@ -174,7 +175,7 @@ def verify_submission(
                 if scorer.fingerprint() != claimed_fingerprint:
                     raise VerificationFailed(
                         f"scorer {scorer.name}: loaded {scorer.fingerprint()}, the submission used "
-                        f"{claimed_fingerprint}; pass --scorer {scorer.name}=PATH (and --dtype) for those weights."
+                        f"{claimed_fingerprint}; pass --scorer {scorer.name}=PATH (and --dtype) for those."
                     )
             ids = part.samples["ids"]
             found = read_part(archive, prefix, ids)
@@ -183,8 +184,8 @@ def verify_submission(
             ]
             if wrong_captions:
                 raise VerificationFailed(
-                    f"{location}: {prefix}captions differ from the submitted ones for {len(wrong_captions)} ids "
-                    f"(first: {wrong_captions[0]})."
+                    f"{location}: {prefix}captions differ from the submitted ({len(wrong_captions)} ids, "
+                    f"first: {wrong_captions[0]})."
                 )
             present = [i for i in ids if i not in found.absent]
             items = [
