@@ -185,7 +185,7 @@ def test_record_official_then_submit(cli, tmp_path):
     assert "Self-reported: pass --outputs FILE" in submitted.err
     assert cli("leaderboard", "build", "-o", tmp_path / "site", "--leaderboard-dir", root).code == 0
     page = (tmp_path / "site" / "index.html").read_text()
-    assert "exactly the 100 official ids" in page and "10,000 bootstrap resamples at 95%" in page
+    assert "exactly their 100 ids" in page and "10,000 bootstrap resamples at 95%" in page
 
 
 def test_a_private_leaderboard_uses_its_own_registry_file(cli, tmp_path):

@@ -127,6 +127,11 @@ def _link(url: str, text: str) -> str:
     return f"<a href='{esc(url)}' rel='noopener noreferrer'>{esc(text)}</a>"
 
 
+def _subline(entry: Entry) -> list[str]:
+    """Model (when it differs from the entry name) and protocol, under the name."""
+    return ([entry.model] if entry.model and entry.model != entry.name else []) + [entry.protocol]
+
+
 def _status_badge(entry: Entry) -> str:
     if entry.verified:
         return (
@@ -157,8 +162,7 @@ def _table(entries: Sequence[Entry]) -> str:
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
         "<th data-sort='text' data-first='ascending'>name</th>"
         + "".join(f"<th class='num' data-sort='number'>{esc(c)}</th>" for c in COLUMNS)
-        + "<th data-sort='text' data-first='ascending'>protocol</th>"
-        "<th class='num' data-sort='number'>params</th>"
+        + "<th class='num' data-sort='number'>params</th>"
         "<th data-sort='text' data-first='ascending'>org</th>"
         "<th data-sort='text' data-first='ascending'>license</th>"
         "<th class='num' data-sort='number'>seeds</th><th>tied with</th></tr>"
@@ -167,21 +171,21 @@ def _table(entries: Sequence[Entry]) -> str:
     for e in entries:
         tied = (
             f"<span class='badge tied' title='{esc(', '.join(e.tied_with))}'>tied</span> "
-            f"<span class='tied-names'>{esc(', '.join(e.tied_with))}</span>"
+            "<span class='tied-names'>"
+            + ", ".join(f"<span class='nowrap'>{esc(n)}</span>" for n in e.tied_with)
+            + "</span>"
             if e.tied_with
             else "–"
         )
         rows.append(
             f"<tr data-protocol='{esc(e.protocol)}' data-name='{esc(e.name)}'>"
             f"<td class='num' data-value='{e.rank}'>{e.rank}</td>"
-            f"<td class='name' data-value='{esc(e.name)}'>{_link(e.url, e.name)} {_status_badge(e)}"
-            + (f"<br><span class='dir'>{esc(e.model)}</span>" if e.model and e.model != e.name else "")
-            + "</td>"
+            f"<td class='name' data-value='{esc(e.name)}'>{_link(e.url, e.name)}<br>{_status_badge(e)}"
+            + f" <span class='dir'>{esc(' · '.join(_subline(e)))}</span></td>"
             + "".join(_score_cell(e.scores.get(c)) for c in COLUMNS)
-            + f"<td>{esc(e.protocol)}</td>"
-            f"<td class='num' data-value='{e.params or ''}'>{_params_text(e.params)}</td>"
+            + f"<td class='num' data-value='{e.params or ''}'>{_params_text(e.params)}</td>"
             f"<td class='nowrap'>{esc(e.org or '–')}</td><td class='nowrap'>{esc(e.license or '–')}</td>"
-            f"<td class='num' data-value='{e.seeds}'>{e.seeds}</td><td>{tied}</td></tr>"
+            f"<td class='num' data-value='{e.seeds}'>{e.seeds}</td><td class='tied'>{tied}</td></tr>"
         )
     body = "".join(rows)
     table = f"<table id='leaderboard' class='sortable'><thead>{head}</thead><tbody>{body}</tbody></table>"
@@ -302,8 +306,8 @@ def _reported_table(reported: Sequence[dict[str, Any]]) -> str:
     return f"<table id='reported'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _accepted(count: int) -> str:
-    return f"{count} accepted fingerprint{'' if count == 1 else 's'}"
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
@@ -311,29 +315,24 @@ def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
     verified = sum(1 for e in entries if e.verified)
     count = (
         f"{len(entries)} reproduced {'entry' if len(entries) == 1 else 'entries'} "
-        f"({verified} verified, {len(entries) - verified} self-reported)"
+        f"({verified} verified, {len(entries) - verified} self-reported) on {esc(registry.dataset_name)}."
     )
-    images = esc(registry.dataset_name) + (f", {registry.n_samples} images" if registry.n_samples else "")
+    source = f"<code>{esc(Path(registry.source).name)}</code>" if registry.source else "its registry"
     missing = registry.unrecorded()
     if missing:
         return (
-            f"{count} on {images}. No official fingerprints are recorded yet for {esc(', '.join(missing))} "
-            f"(<code>{esc(Path(registry.source).name or 'official-fingerprints.json')}</code>), so no "
-            "submission can be accepted until a maintainer records them "
+            f"{count} No official fingerprints are recorded yet for {esc(', '.join(missing))} ({source}), "
+            "so no submission can be accepted until a maintainer records them "
             "(<code>unified-bench leaderboard record-official RUN</code>)."
         )
     boot = registry.bootstrap
-    scorers = ", ".join(
-        f"{esc(name)} ({_accepted(len(s.fingerprints))})" for name, s in registry.scorers.items()
-    )
-    source = esc(Path(registry.source).name or "the registry")
+    scorers = ", ".join(esc(name) for name in registry.scorers)
     return (
-        f"{count} on {images}. Every entry was checked against <code>{source}</code>: images with "
-        f"{_accepted(len(registry.dataset_fingerprints))} for the dataset, "
-        f"exactly the {len(registry.ids)} official ids, the scorers {scorers} on every id with values in "
-        f"range, {boot.n_resamples:,} bootstrap resamples at {boot.confidence:.0%}, and every aggregate "
-        "recomputed from the per-sample scores. <em>Verified</em> entries were also re-scored from their "
-        "submitted outputs (every per-sample score reproduced); <em>self-reported</em> ones were not."
+        f"{count} Every entry was checked against {source}: the official images "
+        f"({_plural(len(registry.dataset_fingerprints), 'accepted fingerprint')}) and exactly their "
+        f"{len(registry.ids)} ids; {scorers} with official weights on every id, values in range; "
+        f"{boot.n_resamples:,} bootstrap resamples at {boot.confidence:.0%}; every aggregate recomputed "
+        "from the per-sample scores."
     )
 
 
