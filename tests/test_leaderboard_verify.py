@@ -144,6 +144,47 @@ def test_a_submission_without_outputs_cannot_be_verified(cli, demo, tmp_path):
     assert result.code == 1 and "records no outputs archive" in result.err and "--outputs FILE" in result.err
 
 
+def test_a_repeats_run_is_packed_and_verified_seed_by_seed(cli, tmp_path):
+    """``run --repeats 2`` of uae-tiny on two photos: each seed's outputs are packed and re-scored."""
+    from unified_bench.datasets import load_dataset
+    from unified_bench.demo import demo_scorer_specs
+    from unified_bench.evaluate import RunRequest, ScoringOptions
+    from unified_bench.images import png_bytes
+    from unified_bench.repeats import execute_repeats
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for sample in load_dataset("samples").samples[:2]:
+        (photos / f"{sample.id}.png").write_bytes(png_bytes(sample.image))
+    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    run_dir = tmp_path / "runs" / "two-seeds"
+    request = RunRequest(
+        model="uae-tiny", dataset=str(photos), output=run_dir, scoring=ScoringOptions(paper, n_resamples=200)
+    )
+    combined = execute_repeats(request, 2)
+    board = _board(tmp_path / "leaderboard", OfficialRegistry.of_run(combined))
+    archive = tmp_path / "outputs.zip"
+    submitted = cli(
+        "submit", run_dir, "--name", "two-seeds", "--url", "https://e.org", "--outputs", archive,
+        "--leaderboard-dir", board.root,
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.err
+    with zipfile.ZipFile(archive) as packed:
+        names = set(packed.namelist())
+    ids = combined.samples["ids"]
+    assert names == {
+        f"{run}/{f}"
+        for run in ("repeat-1", "repeat-2")
+        for f in ["captions.jsonl", *(f"images/{i}.png" for i in ids)]
+    }
+    result = cli(
+        "leaderboard", "verify", "two-seeds", "--dataset", photos, *_tiny_scorers(),
+        "--leaderboard-dir", board.root,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert f"{2 * len(ids) * len(PAPER_SCORERS)} per-sample scores reproduced" in result.err
+
+
 # -- out of the box -------------------------------------------------------------------------------
 def _synthetic_run(tmp_path: Path, n: int = 100) -> Path:
     from tests._synthetic import base_scores
