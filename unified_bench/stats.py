@@ -205,7 +205,7 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     running = 0.0
     for rank, index in enumerate(order):
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = round(running, 12)
+        adjusted[index] = running
     return adjusted
 
 

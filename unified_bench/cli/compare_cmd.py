@@ -56,7 +56,6 @@ def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table
     title = f"{comparison.candidate} vs {comparison.baseline} ({comparison.n_paired} paired samples)"
     table = Table(title=title, title_justify="left")
     for column, justify in (
-        ("role", "left"),
         ("scorer", "left"),
         ("baseline", "right"),
         ("candidate", "right"),
@@ -70,8 +69,7 @@ def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table
     gated = sum(row.role == "gate" for row in comparison.rows)
     for index, row in enumerate(comparison.rows):
         table.add_row(
-            row.role,
-            scorer_label(row),
+            f"{scorer_label(row)} [bold](gate)[/]" if row.role == "gate" else scorer_label(row),
             f"{row.baseline_mean:.4f}",
             f"{row.candidate_mean:.4f}",
             format_difference(row),
