@@ -44,6 +44,15 @@ def _write_pair(tmp_path, baseline, candidate):
     return tmp_path / "base", tmp_path / "cand.json"
 
 
+# Every row of a default run: 12 scorers + overall, as in the issue (p adj. = 13 x 2/2^8 = 0.102).
+DEFAULT_RUN_SCORERS = (*PAPER_SCORERS, PIXEL_SCORER, "ssim", "psnr", "clipscore", "longclipscore", "bleu4")
+DEFAULT_RUN_SCORERS += ("rougeL", "cider")
+
+
+def _default_run(n, seed=0):
+    return make_results(base_scores(n, seed, scorers=DEFAULT_RUN_SCORERS))
+
+
 def _write(path, results):
     write_results(path, results)
     return path
@@ -74,8 +83,8 @@ def _json_row(obj, scorer, comparison=0):
 
 # -- the gate: a pre-declared primary endpoint ---------------------------------------------------
 def test_a_uniform_drop_of_005_at_n_8_fails_the_gate_with_exit_1(cli, tmp_path):
-    """The issue's case: every paper scorer and overall 0.05 lower on an 8-sample run."""
-    base_path = _write(tmp_path / "base.json", make_results(base_scores(8, 0)))
+    """The issue's case: every paper scorer and overall 0.05 lower on an 8-sample, 13-row run."""
+    base_path = _write(tmp_path / "base.json", _default_run(8))
     cand_path = _edited_copy(base_path, tmp_path / "cand.json", _lower(0.05, [*PAPER_SCORERS, "overall"]))
     result = cli("compare", base_path, cand_path, "--resamples", "1000", "--format", "json")
     assert result.code == 1
@@ -89,7 +98,7 @@ def test_a_uniform_drop_of_005_at_n_8_fails_the_gate_with_exit_1(cli, tmp_path):
 
 
 def test_gating_every_paper_scorer_at_n_8_still_fails(cli, tmp_path):
-    base_path = _write(tmp_path / "base.json", make_results(base_scores(8, 0)))
+    base_path = _write(tmp_path / "base.json", _default_run(8))
     cand_path = _edited_copy(base_path, tmp_path / "cand.json", _lower(0.05, [*PAPER_SCORERS, "overall"]))
     gates = [arg for name in ("overall", *PAPER_SCORERS) for arg in ("--gate", name)]
     result = cli("compare", base_path, cand_path, *gates, "--resamples", "1000", "--format", "json")
@@ -112,7 +121,7 @@ def test_planted_regression_at_n_100_fails_the_gate_with_exit_1(cli, tmp_path):
 
 
 def test_n_4_cannot_reach_alpha_warns_and_exits_2(cli, tmp_path):
-    base_path = _write(tmp_path / "base.json", make_results(base_scores(4, 0)))
+    base_path = _write(tmp_path / "base.json", _default_run(4))
     cand_path = _edited_copy(base_path, tmp_path / "cand.json", _lower(0.05, [*PAPER_SCORERS, "overall"]))
     result = cli("compare", base_path, cand_path, "--resamples", "1000", "--format", "markdown")
     assert result.code == 2  # docs/ci-gating.md: 2 = no verdict
