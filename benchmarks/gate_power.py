@@ -13,11 +13,16 @@ and the mean difference is at most ``-min_effect``. Effects are in units of the 
 
 Trials are vectorised (one array of trials x n per cell), seeded, and a few of them are replayed
 through ``compare_results`` on real ``Results`` objects to check that the vectorised decision is the
-gate's. Heavy-tailed noise (``--noise t3``: Student t with 3 df, scaled to the same sd) shows what
-one broken image does to each test.
+gate's. ``--noise t3`` uses Student t noise with 3 df (heavy tails), scaled to the same sd.
 
-    python benchmarks/gate_power.py                 # 2000 seeds per cell, about a minute
+``--compare-tests`` prints why the gate uses the tests it does: the power of each candidate test
+(exact sign-flip, Wilcoxon signed-rank, paired t) at half a noise sd, under normal noise, heavy-tailed
+noise, and a sparse regression (10% of the images 5 noise sds worse, the rest unchanged: the same
+mean drop, concentrated where a checkpoint broke), plus each test's false-alarm rate.
+
+    python benchmarks/gate_power.py                 # 2000 seeds per cell, under a minute
     python benchmarks/gate_power.py --seeds 500 --noise t3
+    python benchmarks/gate_power.py --compare-tests
 """
 
 from __future__ import annotations
@@ -29,7 +34,18 @@ import numpy as np
 
 from unified_bench.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, CompareSettings, compare_results
 from unified_bench.results import build_results
-from unified_bench.stats import choose_paired_test, minimum_detectable_effect, paired_test_p_value
+from unified_bench.stats import (
+    PAIRED_T,
+    SIGN_FLIP,
+    SIGN_FLIP_MAX_N,
+    WILCOXON,
+    choose_paired_test,
+    minimum_detectable_effect,
+    paired_t_p_value,
+    paired_test_p_value,
+    sign_flip_p_value,
+    wilcoxon_p_value,
+)
 
 SAMPLE_SIZES = (8, 16, 32, 100)
 EFFECTS = (0.0, 0.25, 0.5, 1.0)  # in noise sds; 0 = no change
@@ -75,6 +91,34 @@ def replay_through_compare(differences: np.ndarray, *, alpha: float, min_effect:
     return np.array(decisions)
 
 
+def compare_tests(seeds: int, alpha: float, seed: int) -> None:
+    """Power (half a noise sd, worse) and false alarms of each test, by n and kind of change."""
+    tests = {SIGN_FLIP: sign_flip_p_value, WILCOXON: wilcoxon_p_value, PAIRED_T: paired_t_p_value}
+    scenarios = ("normal", "t3", "sparse")
+    header = ["n", "test", *(f"power, {s}" for s in scenarios), "false alarm, normal", "false alarm, t3"]
+    lines = ["| " + " | ".join(header) + " |", "|---:|---|" + "---:|" * (len(header) - 2)]
+    for n in SAMPLE_SIZES:
+        rng = np.random.Generator(np.random.PCG64([seed, n, 99]))
+        normal, heavy = rng.normal(0, 1, (seeds, n)), paired_noise(rng, (seeds, n), 1.0, "t3")
+        broken = rng.random((seeds, n)) < 0.1
+        shifted = {"normal": normal - 0.5, "t3": heavy - 0.5, "sparse": normal - broken * 5.0}
+        for name, test in tests.items():
+            if name == SIGN_FLIP and n > SIGN_FLIP_MAX_N:
+                continue
+
+            def rate(d: np.ndarray, test=test) -> str:
+                return f"{np.mean((test(d) < alpha) & (d.mean(axis=-1) < 0)):.1%}"
+
+            cells = [rate(shifted[s]) for s in scenarios] + [rate(normal), rate(heavy)]
+            chosen = " (chosen)" if choose_paired_test(n) == name else ""
+            lines.append("| " + " | ".join([str(n), name + chosen, *cells]) + " |")
+    print(
+        f"Each test alone, two-sided alpha {alpha:g}, a failure = p < alpha with a lower mean; change of "
+        f"0.5 noise sd; {seeds} seeded trials per cell (seed {seed})."
+    )
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2000, help="Trials per cell (>= 500).")
@@ -84,7 +128,13 @@ def main() -> None:
     parser.add_argument("--min-effect", type=float, default=DEFAULT_MIN_EFFECT)
     parser.add_argument("--replay", type=int, default=10, help="Trials per cell replayed via compare.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare-tests", action="store_true", help="Power of each test, then exit.")
     args = parser.parse_args()
+    if args.seeds < 500:
+        parser.error("--seeds: use at least 500 per cell (binomial sd of a 5% rate is then 1%)")
+    if args.compare_tests:
+        compare_tests(args.seeds, args.alpha, args.seed)
+        return
 
     started = time.perf_counter()
     header = ["n", "test", "false alarm", *(f"power {e:g} sd" for e in EFFECTS[1:]), "MDE (sd)"]

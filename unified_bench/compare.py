@@ -759,7 +759,7 @@ def method_note(settings: CompareSettings) -> str:
         f"interval ({settings.n_resamples} resamples, seed {settings.seed}). "
         f"Gate: {', '.join(settings.gate)}; p is {correction} the gated rows and, separately, the "
         "secondary rows. Test by n: exact sign-flip "
-        "(n ≤ 16), Wilcoxon signed-rank (17–49), paired t (≥ 50). A row is better/worse when p < "
+        "(n ≤ 16), paired t (n ≥ 17). A row is better/worse when p < "
         f"{settings.alpha:g} and |Δ| ≥ {settings.min_effect:g}; only gated rows fail the job (secondary "
         "rows too with --fail-on any). MDE: the change a gated row finds with 80% power."
     )
