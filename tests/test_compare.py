@@ -307,7 +307,7 @@ def test_allow_partial_compares_the_shared_ids_and_says_how_many_were_dropped(cl
     result = cli("compare", clean, edited, "--allow-partial", "--alpha", "0.2", "--format", "json")
     assert result.code == 0  # the 4 shared samples are identical
     assert json.loads(result.out)["comparisons"][0]["n_paired"] == 4
-    assert "compared the 4 shared sample ids, dropped 8 that are in only one run" in result.err
+    assert "compared the 4 shared sample ids, dropped 8 (4 only in the baseline, 4 only in" in result.err
 
 
 def test_bad_input_exits_2_in_a_real_process_without_a_traceback(tmp_path):

@@ -377,8 +377,11 @@ def _check_per_sample_table(results: Results, scorer: str, label: str) -> dict[s
 
 def _pair_ids(
     baseline: Results, candidate: Results, labels: tuple[str, str], allow_partial: bool
-) -> tuple[list[str], int]:
-    """(ids in both runs in baseline order, ids in only one run); partial overlap needs ``allow_partial``."""
+) -> tuple[list[str], tuple[int, int]]:
+    """(ids in both runs in baseline order, (ids only in the baseline, only in the candidate)).
+
+    Partial overlap needs ``allow_partial``.
+    """
     base_ids, cand_ids = baseline.samples["ids"], candidate.samples["ids"]
     base_set, cand_set = set(base_ids), set(cand_ids)
     paired = [i for i in base_ids if i in cand_set]
@@ -397,7 +400,7 @@ def _pair_ids(
             f"{len(base_ids)} missing, {len(only_cand)} extra; {first}); score the same images (same "
             f"--limit/--shard) or pass --allow-partial to compare the {len(paired)} shared ids."
         )
-    return paired, len(only_base) + len(only_cand)
+    return paired, (len(only_base), len(only_cand))
 
 
 def _paired_values(
@@ -454,12 +457,13 @@ def compare_results(
         _check_sample_ids(results, label)
     chosen, skipped = _select_scorers(baseline, candidate, scorers, settings.gate, labels)
     check_comparable(baseline, candidate, chosen, labels)
-    paired_ids, n_unpaired = _pair_ids(baseline, candidate, labels, settings.allow_partial)
+    paired_ids, (only_base, only_cand) = _pair_ids(baseline, candidate, labels, settings.allow_partial)
+    n_unpaired = only_base + only_cand
     notes = []
     if n_unpaired:
         notes.append(
             f"--allow-partial: compared the {len(paired_ids)} shared sample ids, dropped {n_unpaired} "
-            "that are in only one run."
+            f"({only_base} only in the baseline, {only_cand} only in the candidate)."
         )
     values, tests, p_values = {}, {}, {}
     for scorer in chosen:
