@@ -129,6 +129,9 @@ def test_n_4_cannot_reach_alpha_warns_and_exits_2(cli, tmp_path):
     assert "--limit 6 or more" in result.err
     assert result.out.splitlines()[0].startswith("## unified-bench compare: ⚠️ no verdict")
     assert "Traceback" not in result.err
+    as_json = cli("compare", base_path, cand_path, "--resamples", "1000", "--format", "json")
+    obj = json.loads(as_json.out)  # strict JSON: the infinite MDE is written as null
+    assert as_json.code == obj["exit_code"] == 2 and _json_row(obj, "overall")["mde"] is None
     # The floor depends on alpha, not on a hard-coded n: at alpha 0.2 the same drop fails the gate.
     assert cli("compare", base_path, cand_path, "--resamples", "1000", "--alpha", "0.2").code == 1
     assert cli("compare", base_path, cand_path, "--fail-on", "never").code == 0
@@ -597,7 +600,8 @@ def test_run_with_repeats_writes_each_seed_and_the_combined_result(cli, tmp_path
         np.mean([p.scorers["ssim"].per_sample[sample_id] for p in parts])
     )
     assert parts[0].samples["captions"] != parts[1].samples["captions"]  # the seeds really differ
-    assert compare_results(parts[0], combined, settings=FAST).n_paired == 2
+    ssim_gate = replace(FAST, gate=("ssim",))  # no paper scorer ran, so there is no overall
+    assert compare_results(parts[0], combined, settings=ssim_gate).n_paired == 2
 
 
 def test_caption_length_is_reported_but_never_gated():

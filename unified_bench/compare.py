@@ -168,8 +168,11 @@ class CompareReport:
         return all(c.gate_can_fail for c in self.comparisons)
 
     def exit_code(self, fail_on: FailOn = "regression") -> int:
-        """0 pass; 1 the gate fails (a gated regression, or with ``any`` any significant change);
-        2 no verdict: the gate cannot reach alpha at this n (bad input raises before this)."""
+        """0 pass, 1 the gate fails, 2 no verdict (the gate cannot reach alpha at this n).
+
+        The gate fails on a gated regression (``regression``) or any significant change in any row
+        (``any``); ``never`` always passes. Bad input raises ``UserError`` before this is asked.
+        """
         if fail_on not in FAIL_ON_CHOICES:
             raise UserError(f"--fail-on {fail_on}: use one of {', '.join(FAIL_ON_CHOICES)}.")
         if fail_on == "never":
