@@ -365,6 +365,15 @@ def test_a_scorer_missing_from_one_run_is_refused_when_gated_or_requested_and_sk
     assert PIXEL_SCORER in default.skipped and PIXEL_SCORER not in {row.scorer for row in default.rows}
 
 
+def test_a_secondary_overall_over_different_components_is_refused():
+    baseline = make_results(base_scores(20, 0))
+    candidate = make_results(base_scores(20, 1, scorers=("clip", "dinov2")))
+    with pytest.raises(ComparisonRefused, match="overall averages"):
+        compare_results(baseline, candidate, scorers=["overall"], settings=replace(FAST, gate=("clip",)))
+    default = compare_results(baseline, candidate, settings=replace(FAST, gate=("clip",)))
+    assert "overall (averages different scorers)" in default.skipped
+
+
 def test_an_unknown_or_informational_gate_is_refused(cli, tmp_path):
     base_path, cand_path = _write_pair(tmp_path, *_pair(n=20))
     result = cli("compare", base_path, cand_path, "--gate", "nope")

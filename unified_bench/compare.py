@@ -283,6 +283,13 @@ def check_comparable(
                     f"scorer {name!r} differs: {base.fingerprint} in {base_label} vs {cand.fingerprint} in "
                     f"{cand_label}; rescore both with the same weights (--scorer {name}=MODEL)."
                 )
+    if OVERALL in scorers and baseline.overall and candidate.overall:
+        base_c, cand_c = baseline.overall.components, candidate.overall.components
+        if base_c != cand_c:
+            raise ComparisonRefused(
+                f"overall averages {'+'.join(base_c)} in {base_label} but {'+'.join(cand_c)} in "
+                f"{cand_label}; compare single scorers with --scorer NAME."
+            )
 
 
 def _check_gate(baseline: Results, candidate: Results, gate: Sequence[str], labels: tuple[str, str]) -> None:
