@@ -95,6 +95,7 @@ def test_a_uniform_drop_of_005_at_n_8_fails_the_gate_with_exit_1(cli, tmp_path):
     assert overall["p_adjusted"] == overall["p_value"] == 2 / 2**8  # one gated row: no multiplicity
     table = cli("compare", base_path, cand_path, "--resamples", "1000")
     assert table.code == 1 and table.out.splitlines()[0].startswith("❌ significant regression on the gate")
+    assert "overall (gate)" in table.out and "-0.0500 [-0.0500, -0.0500]" in table.out  # never squeezed
 
 
 def test_gating_every_paper_scorer_at_n_8_still_fails(cli, tmp_path):

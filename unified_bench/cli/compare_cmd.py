@@ -82,6 +82,25 @@ def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table
     return table
 
 
+def _print_unsqueezed(table: Table) -> None:
+    """Print at the table's natural width: a CI log is 80 columns, and squeezing truncates numbers."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    natural = Measurement.get(out.stdout, out.stdout.options.update_width(10_000), table).maximum
+    if natural <= out.stdout.width:
+        out.stdout.print(table)
+        return
+    wide = Console(
+        file=out.stdout.file,
+        width=natural,
+        highlight=False,
+        force_terminal=out.stdout.is_terminal,
+        no_color=out.stdout.no_color,
+    )
+    wide.print(table)
+
+
 def compare(
     baseline: Annotated[Path, typer.Argument(help="Baseline: a results.json or a run folder.")],
     candidates: Annotated[
@@ -175,7 +194,7 @@ def compare(
     else:
         typer.echo(report.headline(fail_on.value))
         for comparison in report.comparisons:
-            out.stdout.print(comparison_table(comparison, settings))
+            _print_unsqueezed(comparison_table(comparison, settings))
             if comparison.skipped:
                 out.note(f"Not compared (in one run only): {', '.join(comparison.skipped)}.")
     for comparison in report.comparisons:
