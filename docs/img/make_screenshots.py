@@ -1,5 +1,5 @@
-"""Regenerate the screenshots in docs/img from demo runs (offline): the run report at 1280 and 390 px,
-the two-run report, and the leaderboard.
+"""Regenerate docs/img from demo runs (offline): report.png, report-390.png, report-compare.png,
+leaderboard.png and leaderboard-mobile.png.
 
     python docs/img/make_screenshots.py [WORK_DIR]   # needs the dev extra and chromium + chromium-driver
 
@@ -7,8 +7,9 @@ WORK_DIR (default: a temporary folder, removed afterwards) keeps the runs, so a 
 
 Runs the demo configuration (uae-tiny, tiny random scorers, the 8 bundled photos) under three seeds
 with ``--repeats``, builds a report of the first seed, a two-run report (seed 2 against seed 1) and
-a demo leaderboard (its own registry of the demo fingerprints, labelled as a demo), and screenshots
-them in headless Chromium; the report also at a phone's 390 px.
+a demo leaderboard (its own registry of the demo fingerprints, labelled as a demo; every entry
+submitted with its outputs, two of them verified by re-scoring), and screenshots them in headless
+Chromium (the report and the leaderboard also at 390 px).
 """
 
 from __future__ import annotations
@@ -24,24 +25,19 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests._browser import (  # noqa: E402
-    emulate_phone,
-    full_page_screenshot,
-    full_page_screenshot_emulated,
-    headless_chromium,
-    open_page,
-)
+from tests._browser import full_page_screenshot, headless_chromium, open_page, phone_screenshot  # noqa: E402
 from unified_bench.demo import demo_scorer_specs  # noqa: E402
 from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
-from unified_bench.leaderboard.registry import OfficialScorer  # noqa: E402
 from unified_bench.leaderboard.site import build_site  # noqa: E402
 from unified_bench.leaderboard.submit import submit_run  # noqa: E402
+from unified_bench.leaderboard.verify import describe_failure, verify_submission  # noqa: E402
 from unified_bench.quiet import third_party_silenced  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
 from unified_bench.report_compare import build_comparison_report  # noqa: E402
-from unified_bench.results import PAPER_SCORERS, read_results  # noqa: E402
+from unified_bench.results import read_results  # noqa: E402
+from unified_bench.scorers.tiny import ensure_tiny_scorer_weights  # noqa: E402
 
 NOTICE = (
     "Demo leaderboard: uae-tiny and the scorers have random weights, on the 8 bundled sample photos. "
@@ -77,13 +73,7 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
     second = request.output / combined.repeats["runs"][1]
     two_runs = build_comparison_report(first, second, work / "report-compare.html")
     results = read_results(first)
-    registry = OfficialRegistry(
-        dataset_name="samples",
-        n_samples=len(results.samples["ids"]),
-        dataset_fingerprints=(results.dataset["fingerprint"],),
-        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
-        notice=NOTICE,
-    )
+    registry = OfficialRegistry.of_run(results, notice=NOTICE)
     board_root = work / "leaderboard"
     shutil.copytree(REPO / "leaderboard" / "schema", board_root / "schema")
     (board_root / "submissions").mkdir()
@@ -104,22 +94,28 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
             org="demo",
             leaderboard=board,
             registry=registry,
+            outputs=work / "outputs" / f"{name}.zip",
+            overwrite=True,
         )
         if problems:
             raise SystemExit("\n".join(map(str, problems)))
+    # Re-score two entries from their outputs (one of them the 3-seed one): they show as verified.
+    tiny = ensure_tiny_scorer_weights()
+    for name in ("uae-tiny-seed0", "uae-tiny-3-seeds"):
+        verified = verify_submission(
+            name,
+            leaderboard=board,
+            registry=registry,
+            dataset="samples",
+            scorers=[f"{scorer}={tiny[scorer]}" for scorer in registry.scorers],
+        )
+        if not verified.passed:
+            raise SystemExit(describe_failure(verified))
     site = build_site(
         work / "site", leaderboard=board, registry=registry, title="Unified-Bench leaderboard (demo)"
     )
 
     target.mkdir(parents=True, exist_ok=True)
-    with headless_chromium(width=800, height=900) as phone:
-        emulate_phone(phone)
-        errors = open_page(phone, report)
-        if errors:
-            raise SystemExit(f"{report}: console errors at 390 px: {errors}")
-        shot = full_page_screenshot_emulated(phone, target / "report-390.png", width=390, max_height=2200)
-        _shrink(shot, 2200)
-        print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
     with headless_chromium(width=1280, height=900) as driver:
         pages = (
             (report, "report.png", 2300),
@@ -131,6 +127,11 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
             if errors:
                 raise SystemExit(f"{page}: console errors: {errors}")
             shot = full_page_screenshot(driver, target / name, max_height=height)
+            _shrink(shot, height)
+            print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
+        for page, name, height in ((site, "leaderboard-mobile.png", 1700), (report, "report-390.png", 2200)):
+            open_page(driver, page)  # on a 390 px phone
+            shot = phone_screenshot(driver, target / name, width=390, max_height=height)
             _shrink(shot, height)
             print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
     if not keep:
