@@ -146,6 +146,7 @@ def score(
 def compare_runs(
     baseline: str | Path | Results,
     *candidates: str | Path | Results,
+    gate: Sequence[str] = ("overall",),
     scorers: Sequence[str] | None = None,
     alpha: float = 0.05,
     min_effect: float = 0.005,
@@ -155,6 +156,7 @@ def compare_runs(
     """Compare candidates with a baseline sample by sample (``unified-bench compare``).
 
     Each argument is a ``Results`` (as ``run``/``score`` return), a ``results.json`` or a run folder.
+    ``gate`` names the scorers that decide (``--gate``; default ``overall``, the paper's mean);
     ``report.regressed`` is what makes the CLI exit 1.
 
     Example:
@@ -167,7 +169,7 @@ def compare_runs(
         ...     Image.new("RGB", (32, 32), (40 * i + 30, 90, 200)).save(gens / f"{i}.png")
         >>> perfect = unified_bench.score(refs, refs, scorers=["psnr"], output=refs / "self.json")
         >>> shifted = unified_bench.score(gens, refs, scorers=["psnr"])
-        >>> report = unified_bench.compare_runs(perfect, shifted, n_resamples=1000)
+        >>> report = unified_bench.compare_runs(perfect, shifted, gate=["psnr"], n_resamples=1000)
         >>> report.regressed, report.comparisons[0].rows[0].verdict
         (True, 'worse')
     """
@@ -177,7 +179,9 @@ def compare_runs(
 
     if not candidates:
         raise UserError("compare: give a baseline and at least one candidate.")
-    settings = CompareSettings(alpha=alpha, min_effect=min_effect, n_resamples=n_resamples, seed=seed)
+    settings = CompareSettings(
+        alpha=alpha, min_effect=min_effect, n_resamples=n_resamples, seed=seed, gate=tuple(gate)
+    )
 
     def loaded(item: str | Path | Results) -> tuple[Results, str]:
         if isinstance(item, Results):

@@ -38,6 +38,7 @@ from unified_bench.report import (
 from unified_bench.results import Results, read_results
 
 _VERDICT_CLASS = {"better": "good", "worse": "bad", "tied": ""}
+GATE_BADGE = " <span class='badge'>gate</span>"
 
 
 @dataclass(frozen=True)
@@ -79,19 +80,20 @@ def _summary(rows: Sequence[ScorerComparison], a: RunSide, b: RunSide) -> str:
     head = (
         f"<tr><th>scorer</th><th class='opt'>direction</th><th class='num' title='{esc(a.label)}'>A</th>"
         f"<th class='num' title='{esc(b.label)}'>B</th><th class='num'>B − A [95% CI]</th><th>verdict</th>"
-        "<th class='num opt'>p (adj.)</th></tr>"
+        "<th class='opt'>test</th><th class='num opt'>p (adj.)</th></tr>"
     )
     body = []
     for row in rows:
         direction = direction_label(row.scorer, row.higher_is_better)
         body.append(
-            f"<tr><td><strong>{esc(row.scorer)}</strong><span class='dir narrow-only'>{direction}</span></td>"
+            f"<tr><td><strong>{esc(row.scorer)}</strong>{GATE_BADGE if row.role == 'gate' else ''}"
+            f"<span class='dir narrow-only'>{direction}</span></td>"
             f"<td class='dir opt'>{direction}</td><td class='num'>{fmt(row.baseline_mean)}</td>"
             f"<td class='num'>{fmt(row.candidate_mean)}</td>"
             f"<td class='num delta {_VERDICT_CLASS[row.verdict]}'>{signed(row.difference)} "
             f"<span class='ci'>[{signed(row.ci_low)}, {signed(row.ci_high)}]</span></td>"
             f"<td class='delta {_VERDICT_CLASS[row.verdict]}'>{esc(row.verdict)}</td>"
-            f"<td class='num opt'>{row.p_adjusted:.3g}</td></tr>"
+            f"<td class='opt dir'>{esc(row.test)}</td><td class='num opt'>{row.p_adjusted:.3g}</td></tr>"
         )
     table = f"<table id='summary'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
     return f"<div class='scroll'>{table}</div>"
@@ -171,7 +173,7 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
     """The two-run page as one HTML string (see ``build_comparison_report``)."""
     from unified_bench.report import footer_html
 
-    settings = CompareSettings()
+    settings = CompareSettings(allow_partial=True)  # a page can show the shared ids; it says how many
     try:
         comparison = compare_results(a.results, b.results, settings=settings, labels=(a.label, b.label))
     except ComparisonRefused as refused:
