@@ -28,7 +28,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(_readme_api_example(), "README.md#python-api", "exec"), {})
     printed = capsys.readouterr().out
-    assert re.search(r"ssim \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] over 2 images", printed), printed
+    assert re.search(r"ssim \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] over 6 images", printed), printed
     assert "regressed: " in printed
     assert (tmp_path / "runs" / "tiny" / "report.html").is_file()
     assert json.loads((tmp_path / "self.json").read_text())["scorers"]["psnr"]["mean"] == 100.0
