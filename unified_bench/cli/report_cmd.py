@@ -41,8 +41,7 @@ def report(
         typer.Option(help="Where the reference images are, if not found automatically (never downloaded)."),
     ] = None,
 ) -> None:
-    """One self-contained HTML page for a run (intervals, distributions, every sample, how it was made),
-    or for two runs of the same images (per-sample changes, the largest gains and losses)."""
+    """One self-contained HTML page for a run, or for two runs of the same images side by side."""
     from unified_bench.errors import UserError
 
     if len(runs) > 2:
