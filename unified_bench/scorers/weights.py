@@ -168,6 +168,18 @@ def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str, down
         return download(True)
     except (LocalEntryNotFoundError, FileNotFoundError):
         pass
+
+    def unobtainable(reason: str) -> MissingWeightsError:
+        return MissingWeightsError(
+            f"{scorer}: {what} is not in the local Hugging Face cache and cannot be downloaded here "
+            f"({reason}); run `hf download {download_args}` on a machine with network, "
+            f"or pass --scorer {scorer}=PATH to a local copy.{_suffix(hint)}"
+        )
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; honour it when set later in the process
+    # too, instead of waiting for network timeouts.
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise unobtainable("HF_HUB_OFFLINE is set")
     try:
         return download(False)
     except GatedRepoError:
@@ -182,9 +194,4 @@ def _from_hub(download, repo_id: str, *, scorer: str, hint: str, what: str, down
             f"`hf auth login`); pass --scorer {scorer}=PATH to a local copy.{_suffix(hint)}"
         ) from None
     except Exception as error:  # offline, proxy, DNS, hub down: all mean "not obtainable here"
-        reason = type(error).__name__
-        raise MissingWeightsError(
-            f"{scorer}: {what} is not in the local Hugging Face cache and cannot be downloaded here "
-            f"({reason}); run `hf download {download_args}` on a machine with network, "
-            f"or pass --scorer {scorer}=PATH to a local copy.{_suffix(hint)}"
-        ) from None
+        raise unobtainable(type(error).__name__) from None
