@@ -28,6 +28,7 @@ CAPTIONS_FILE = "captions.jsonl"
 IMAGES_DIR = "images"
 RESULTS_FILE = "results.json"
 SAMPLES_TABLE = "samples.csv"
+ADAPTER_INFO_FILE = "adapter.json"  # the adapter's info(): model ids, revisions, settings
 # Only these are ever removed by --overwrite: the output folder may hold other things of the user's.
 _RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, RESULTS_FILE, SAMPLES_TABLE)
 
