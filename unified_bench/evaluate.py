@@ -6,7 +6,6 @@ Each step takes the previous one's output and never reaches back; the CLI only p
 from __future__ import annotations
 
 import gc
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from unified_bench.results import Results, build_results, write_results, write_s
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore
+from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
 
 
 class Hooks(Protocol):
@@ -92,7 +91,16 @@ def _device_for_local_rank(device: str | None) -> str | None:
 
 
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
-    """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists."""
+    """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists.
+
+    Raises:
+        RunFolderBusy: another process is writing the same run folder.
+    """
+    with exclusive_writer(run_directory(request)):
+        return _execute_run_locked(request, hooks)
+
+
+def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
@@ -150,7 +158,13 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
         )
         del adapter
         _release_memory()
-    adapter_info = json.loads((store.root / ADAPTER_INFO_FILE).read_text("utf-8"))
+    adapter_info = store.read_adapter_info()
+    if adapter_info is None:  # the outputs are all there: score them rather than refuse
+        hooks.note(
+            f"{store.root / ADAPTER_INFO_FILE}: missing or unreadable; the results will lack the adapter's "
+            "info (model ids, revisions)."
+        )
+        adapter_info = {}
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
     dataset_info = {
@@ -293,7 +307,28 @@ def score_folder(
     seed: int = 0,
     hooks: Hooks | None = None,
 ) -> Results:
-    """Score a folder of reconstructions against a folder of references (``unified-bench score``)."""
+    """Score a folder of reconstructions against a folder of references (``unified-bench score``).
+
+    Raises:
+        RunFolderBusy: another process is writing results into the same folder.
+    """
+    target = output or generated / "results.json"
+    with exclusive_writer(target.parent, create=output is not None):
+        return _score_folder_locked(
+            generated, references, options, target=target, allow_missing=allow_missing, seed=seed, hooks=hooks
+        )
+
+
+def _score_folder_locked(
+    generated: Path,
+    references: Path,
+    options: ScoringOptions,
+    *,
+    target: Path,
+    allow_missing: bool,
+    seed: int,
+    hooks: Hooks | None,
+) -> Results:
     from unified_bench.datasets import load_dataset
     from unified_bench.matching import match_reconstructions
 
@@ -346,7 +381,6 @@ def score_folder(
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,
     )
-    target = output or generated / "results.json"
     write_results(target, results)
     if missing and not allow_missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
