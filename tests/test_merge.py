@@ -45,7 +45,8 @@ def _outputs_folder(root: Path) -> Path:
 def _run(source: Path, output: Path, *extra: object, limit: int = LIMIT) -> None:
     _main(
         "run", "--model", "precomputed", "--adapter-arg", f"dir={source}", "--dataset", "samples",
-        "--limit", limit, "--output", output, "--scorer", "ssim", "--scorer", "psnr", "--device", "cpu", *extra,
+        "--limit", limit, "--output", output, "--scorer", "ssim", "--scorer", "psnr", "--device", "cpu",
+        *extra,
     )  # fmt: skip
 
 
