@@ -235,7 +235,7 @@ def _score(
         items,
         scorers,
         batch_size=options.batch_size,
-        cache=EmbeddingCache() if options.use_cache else None,
+        cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
         on_progress=lambda _name, n: hooks.advance("scoring", n),
     )
     meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
