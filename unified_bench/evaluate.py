@@ -130,6 +130,9 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         dtype=request.dtype,
         dataset_name=dataset.name,
         dataset_fingerprint=dataset.fingerprint,
+        adapter_source=registry.source_fingerprint(
+            manifest.name, AdapterOptions(args=dict(request.adapter_args))
+        ),
     )
     store.open(spec, overwrite=request.overwrite)
 

@@ -114,6 +114,9 @@ class RunSpec:
     dataset_name: str
     dataset_fingerprint: str
     store_version: int = field(default=STORE_VERSION)
+    # Adapters serving stored outputs (``precomputed``): their files' fingerprint, so a run over
+    # changed outputs is a different run. ``None`` for adapters that compute their outputs.
+    adapter_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -127,7 +130,7 @@ class RunSpec:
             raise ValueError(f"expected an object, got {type(obj).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(obj) - known)
-        absent = sorted(known - set(obj) - {"store_version"})
+        absent = sorted(known - set(obj) - {"store_version", "adapter_source"})
         if unknown or absent:
             raise ValueError(f"unknown keys {unknown}, missing keys {absent}")
         obj = dict(obj)
@@ -195,6 +198,12 @@ class RunStore:
         if existing is not None and existing != spec:
             if not overwrite:
                 differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
+                if differing == ["adapter_source"]:
+                    raise RunConfigMismatch(
+                        f"--output {self.root}: the adapter's stored outputs changed since this run was made "
+                        "(adapter_source differs), so this is a different run; pass --overwrite to redo it "
+                        "from the new outputs, or choose another --output."
+                    )
                 raise RunConfigMismatch(
                     f"--output {self.root}: holds a run with a different configuration "
                     f"({', '.join(differing)} differ); choose another --output or pass --overwrite to "
