@@ -34,6 +34,25 @@ def write_error(path: str | os.PathLike[str], error: OSError) -> WriteError:
     return WriteError(f"{path}: cannot write ({reason}); free some space or choose another location.")
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` printable anywhere: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_path(path: str | os.PathLike[str], flag: str) -> None:
+    """Refuse a path that is not valid UTF-8: it is recorded in JSON files others read.
+
+    Raises:
+        UserError: naming the path with its odd bytes escaped.
+    """
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            f"{flag} {display_path(path)}: the path is not valid UTF-8; choose a name in UTF-8."
+        ) from None
+
+
 @cache
 def new_file_mode() -> int:
     """The mode ``open()`` would give a new file under the current umask (0644 under umask 022)."""
@@ -91,7 +110,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a path with non-UTF-8 bytes: keep it as a \udcNN escape
+        data = (json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=True) + "\n").encode("ascii")
+    atomic_write_bytes(path, data)
 
 
 def append_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:

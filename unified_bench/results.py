@@ -17,6 +17,7 @@ from typing import Any
 
 from unified_bench.errors import InputError, SchemaVersionError
 from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.results_paths import check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 
@@ -195,17 +196,25 @@ def write_results(path: str | Path, results: Results) -> None:
     atomic_write_json(path, obj)
 
 
+def _refuse_non_finite(constant: str) -> float:
+    raise ValueError(f"{constant} is not a number JSON allows")
+
+
 def read_results(path: str | Path) -> Results:
     """Read and validate a results file (or a run dir containing results.json)."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
     try:
-        obj = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+        obj = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_non_finite)
+    except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{path}: no results file; run `unified-bench run` or `score` first.") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror}).") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid JSON ({error}).") from None
+    except ValueError as error:  # NaN / Infinity
+        raise InputError(f"{path}: {error}; a results file holds finite numbers only.") from None
     if not isinstance(obj, dict) or obj.get("kind") != RESULTS_KIND:
         raise InputError(f"{path}: not a unified-bench results file (no kind {RESULTS_KIND!r}).")
     if obj.get("schema_version") != SCHEMA_VERSION:
@@ -215,6 +224,7 @@ def read_results(path: str | Path) -> Results:
             "a matching unified-bench release."
         )
     _validate(obj, str(path))
+    check_results_ids(obj, str(path))  # ids become file names in every reader
     scorers = {name: ScoreSummary(**value) for name, value in obj["scorers"].items()}
     overall = OverallSummary(**obj["overall"]) if obj.get("overall") else None
     return Results(**{**obj, "scorers": scorers, "overall": overall})

@@ -30,6 +30,7 @@ from unified_bench.io import (
     append_jsonl,
     atomic_write_bytes,
     atomic_write_json,
+    check_utf8_path,
     read_jsonl,
     remove_stale_temp_files,
     write_error,
@@ -76,6 +77,7 @@ def exclusive_writer(folder: str | os.PathLike[str], *, create: bool = True) -> 
     if not create and not folder.is_dir():
         yield
         return
+    check_utf8_path(folder, "--output")
     path = folder / LOCK_FILE
     try:
         folder.mkdir(parents=True, exist_ok=True)
