@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from unified_bench.errors import InputError, RunConfigMismatch, UserError
 from unified_bench.io import atomic_write_json, write_error
@@ -28,6 +29,7 @@ from unified_bench.store import (
     ADAPTER_INFO_FILE,
     CAPTIONS_FILE,
     IMAGES_DIR,
+    PROMPT_USAGE_FILE,
     RESULTS_FILE,
     RUN_FILE,
     SAMPLES_TABLE,
@@ -49,6 +51,7 @@ class _Part:
     spec: RunSpec
     results: Results
     records: dict[str, CaptionRecord]
+    prompt_usage: dict[str, dict[str, Any]]  # what the generator read of each caption, if recorded
 
     @property
     def shard(self) -> Shard | None:
@@ -124,7 +127,13 @@ def _read_part(folder: Path) -> _Part:
         raise InputError(
             f"{folder}: unfinished (no results.json); rerun that shard's command to finish it, then merge."
         )
-    return _Part(root=folder, spec=spec, results=read_results(store.results_path), records=store.captions())
+    return _Part(
+        root=folder,
+        spec=spec,
+        results=read_results(store.results_path),
+        records=store.captions(),
+        prompt_usage=store.prompt_usage(),
+    )
 
 
 def _check_one_run(parts: Sequence[_Part]) -> None:
@@ -225,6 +234,7 @@ def _merged_results(parts: Sequence[_Part]) -> Results:
         for name, summary in part.results.scorers.items():
             meta[name] = (summary.fingerprint, summary.higher_is_better)
             scores.setdefault(name, {}).update(summary.per_sample)
+    usage = {sample_id: u for part in parts for sample_id, u in part.prompt_usage.items()}
     first = parts[0].results
     missing = sorted({i for part in parts for i in part.results.samples.get("missing", [])})
     provenance = {
@@ -241,6 +251,7 @@ def _merged_results(parts: Sequence[_Part]) -> Results:
         protocol=first.protocol,
         model=first.model,
         captions={r.id: r.caption for r in ordered},
+        prompt_usage=usage or None,
         missing=missing,
         provenance=provenance,
         bootstrap_seed=first.bootstrap["seed"],
@@ -265,6 +276,11 @@ def _write_merged(output: Path, parts: Sequence[_Part], results: Results, *, ove
         atomic_write_json(staging / RUN_FILE, spec.to_json())
         records = sorted((r for part in parts for r in part.records.values()), key=lambda r: r.index)
         RunStore(staging).append_captions(records)
+        usage = {
+            r.id: u for part in parts for r in part.records.values() if (u := part.prompt_usage.get(r.id))
+        }
+        if usage:
+            RunStore(staging).append_prompt_usage(usage)
         for part in parts:
             for record in part.records.values():
                 name = f"{record.id}.png"
@@ -287,7 +303,7 @@ def _move_into_place(staging: Path, output: Path) -> None:
     """Replace ``output``'s run with ``staging``'s: a reader sees the old results, none, or the new."""
     (output / RESULTS_FILE).unlink(missing_ok=True)
     (output / SAMPLES_TABLE).unlink(missing_ok=True)
-    for name in (RUN_FILE, CAPTIONS_FILE, ADAPTER_INFO_FILE):
+    for name in (RUN_FILE, CAPTIONS_FILE, PROMPT_USAGE_FILE, ADAPTER_INFO_FILE):
         if (staging / name).exists():
             os.replace(staging / name, output / name)
         else:
