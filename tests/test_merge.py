@@ -119,6 +119,17 @@ def test_merging_again_into_the_same_output_gives_the_same_run(runs, tmp_path, c
     assert not (tmp_path / "merged" / ".merge-staging").exists()
 
 
+def test_the_shards_output_folder_can_receive_the_merge_again_and_again(runs, tmp_path, cli):
+    """``merge OUTPUT --output OUTPUT``: the shards inside win over the merged run beside them."""
+    output = tmp_path / "sharded"
+    shutil.copytree(runs["task0"], output)
+    shutil.copytree(_shard_dir(runs["task1"]), output / _shard_dir(runs["task1"]).name)
+    for _ in range(2):
+        result = cli("merge", output, "--output", output)
+        assert result.code == 0, result.err
+    assert _state(output) == _state(runs["whole"])
+
+
 def _refused(cli, tmp_path, *parts: Path, fragments: tuple[str, ...]) -> None:
     output = tmp_path / "merged"
     result = cli("merge", *parts, "--output", output)

@@ -69,16 +69,17 @@ def find_run_folders(paths: Sequence[Path]) -> list[Path]:
         raise UserError("merge: give at least one run folder.")
     found: list[Path] = []
     for path in paths:
-        if (path / RUN_FILE).is_file():
-            found.append(path)
-            continue
+        # Shards first: a shards' --output folder may also hold an earlier merge of them.
         shards = sorted(p for p in path.glob("shard-*") if (p / RUN_FILE).is_file()) if path.is_dir() else []
-        if not shards:
+        if shards:
+            found.extend(shards)
+        elif (path / RUN_FILE).is_file():
+            found.append(path)
+        else:
             raise InputError(
                 f"{path}: not a run folder (no run.json) and no shard-* run folders inside; pass the "
                 "folders given as --output to the shards, or the shard folders themselves."
             )
-        found.extend(shards)
     seen: dict[Path, Path] = {}
     for folder in found:
         key = folder.resolve()
