@@ -247,10 +247,16 @@ def test_a_refused_write_in_the_output_is_one_line_and_leaves_no_partial_file(so
     assert not list(output.glob(".*.tmp")), "the temporary file must be removed"
 
 
-def test_an_unwritable_cache_warns_once_and_scoring_goes_on(finished, tmp_path, tiny_specs, monkeypatch, cli):
+@pytest.mark.parametrize("blocked", ["embeddings", "the whole cache"])
+def test_an_unwritable_cache_warns_once_and_scoring_goes_on(
+    finished, tmp_path, tiny_specs, monkeypatch, cli, blocked
+):
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "embeddings").write_text("")  # a file where the embedding cache's folder should be
+    if blocked == "embeddings":
+        cache.mkdir()
+        (cache / "embeddings").write_text("")  # a file where the embedding cache's folder should be
+    else:
+        cache.write_text("")  # the cache root itself is a file
     monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(cache))
     images = finished / "images"
     result = cli("score", images, images, "--scorer", f"clip={tiny_specs['clip']}", "--output",
