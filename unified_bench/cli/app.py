@@ -182,6 +182,13 @@ def score(
     allow_missing: Annotated[
         bool, typer.Option(help="Exit 0 even if some references have no match.")
     ] = False,
+    match: Annotated[
+        str,
+        typer.Option(
+            help="unique: a reference with several reconstructions is an error; all: score each as its "
+            "own pair, as Score_i2i.py does (means over pairs)."
+        ),
+    ] = "unique",
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
@@ -195,7 +202,14 @@ def score(
     )
     with out.progress_hooks() as hooks:
         results = score_folder(
-            generated, references, options, output=output, allow_missing=allow_missing, seed=seed, hooks=hooks
+            generated,
+            references,
+            options,
+            output=output,
+            allow_missing=allow_missing,
+            match=match,
+            seed=seed,
+            hooks=hooks,
         )
     out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
     if results.samples["missing"]:
