@@ -171,3 +171,14 @@ def test_references_sharing_a_stem_are_refused(tmp_path):
     _save(gens / "a.png", _noise(0, 4))
     with pytest.raises(InputError, match=r"a\.jpg and a\.png share the name 'a'"):
         match_reconstructions(gens, refs)
+
+
+def test_a_reference_folder_inside_the_generated_folder_is_not_scored_against_itself(tmp_path):
+    gens = tmp_path / "gens"
+    refs = gens / "refs"
+    _save(refs / "a.png", _noise(0, 4))
+    _save(gens / "a.png", _noise(1, 4))
+    matching = match_reconstructions(gens, refs)
+    assert [(p.reference.as_posix(), p.reconstruction.as_posix()) for p in matching.pairs] == [
+        ("a.png", "a.png")
+    ]

@@ -11,7 +11,8 @@ differences, each a way the official script would fail or surprise rather than a
   both sides (the official script tries to open them as images and drops them after an error);
 * ``.tif`` and ``.gif`` count as images besides ``Score_i2i.py``'s suffixes;
 * a reference with several reconstructions is refused unless ``mode="all"`` asks for the official
-  one-pair-per-reconstruction scoring; mostly it is a leftover file, not an intended second sample.
+  one-pair-per-reconstruction scoring; mostly it is a leftover file, not an intended second sample;
+* when the reference folder sits inside the generated folder, its images are not reconstructions.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def visible_images(folder: Path, *, recursive: bool) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def _folder(folder: Path, role: str) -> Path:
     if not folder.is_dir():
         raise InputError(f"{role} folder {folder}: does not exist or is not a folder.")
@@ -96,7 +101,11 @@ def match_reconstructions(generated: Path, references: Path, *, mode: str = "uni
     if not reference_files:
         raise InputError(f"reference folder {references}: no images ({', '.join(IMAGE_SUFFIXES)}).")
     _refuse_clashing_stems(reference_files, references)
-    generated_files = visible_images(_folder(generated, "generated"), recursive=True)
+    generated_files = [
+        path
+        for path in visible_images(_folder(generated, "generated"), recursive=True)
+        if not _inside(generated / path, references)  # REF_DIR nested in GEN_DIR: not reconstructions
+    ]
     by_name: dict[str, Path] = {}
     for reference in reference_files:
         by_name.setdefault(reference.name, reference)
