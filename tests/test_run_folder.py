@@ -258,9 +258,9 @@ def test_an_unwritable_cache_warns_once_and_scoring_goes_on(
     else:
         cache.write_text("")  # the cache root itself is a file
     monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(cache))
-    images = finished / "images"
-    result = cli("score", images, images, "--scorer", f"clip={tiny_specs['clip']}", "--output",
-                 tmp_path / "scored" / "results.json")  # fmt: skip
+    generated = Path(shutil.copytree(finished / "images", tmp_path / "generated"))
+    result = cli("score", generated, finished / "images", "--scorer", f"clip={tiny_specs['clip']}",
+                 "--output", tmp_path / "scored" / "results.json")  # fmt: skip
     assert result.code == 0, result.err
     assert result.err.count("going on without the cache") == 1
     assert read_results(tmp_path / "scored" / "results.json").scorers["clip"].n == 3
@@ -335,14 +335,16 @@ def test_report_refuses_reconstructions_recorded_outside_the_run_folder(report_r
     assert not (report_run / "report.html").exists()
 
 
-@pytest.mark.parametrize("name", ["../../../private/secret_photo.png", "/abs/secret_photo.png"])
+@pytest.mark.parametrize(
+    "name", ["../../../private/secret_photo.png", "/abs/secret_photo.png", "sub/../../secret_photo.png"]
+)
 def test_report_refuses_matched_names_that_are_paths(report_run, cli, name):
     def point_elsewhere(obj):
         obj["provenance"]["generated_dir"] = str(report_run)
         obj["provenance"]["matched"] = {"img001": name}
 
     _tamper(report_run, point_elsewhere)
-    _assert_one_line_error(cli("report", report_run), "matched file", "not a plain file name")
+    _assert_one_line_error(cli("report", report_run), "matched file", "not a relative path inside the run")
 
 
 def test_report_refuses_repeat_folders_outside_the_run(report_run, cli):
@@ -378,3 +380,19 @@ def test_a_scorer_name_with_a_dollar_sign_is_text_in_the_report(report_run, cli)
     result = cli("report", report_run)
     assert result.code == 0, result.err
     assert name in (report_run / "report.html").read_text()
+
+
+def test_a_scored_folder_with_subfolders_and_any_file_names_still_reports(tmp_path, cli):
+    """`score` ids are labels (any file name, paths with --match all): only their files are checked."""
+    references, generated = tmp_path / "refs", tmp_path / "gen"
+    (generated / "sub").mkdir(parents=True)
+    references.mkdir()
+    for index, name in enumerate(["photo one", "b"]):
+        Image.new("RGB", (16, 16), (90 * index, 40, 200)).save(references / f"{name}.png")
+        Image.new("RGB", (16, 16), (90 * index, 60, 180)).save(generated / "sub" / f"{name}.png")
+    assert cli("score", generated, references, "--scorer", "psnr", "--match", "all").code == 0
+    assert "sub/photo one.png" in read_results(generated).samples["ids"]
+    result = cli("report", generated)
+    assert result.code == 0, result.err
+    page = (generated / "report.html").read_text()
+    assert "sub/photo one.png" in page and "no image" not in page

@@ -4,8 +4,10 @@ A results.json may come from anyone (a colleague, a CI artifact, a leaderboard s
 readers build file names from it: ``images/ID.png``, the matched files of a scored folder, the
 ``repeat-K`` folders of a ``--repeats`` run. So before any of them is opened:
 
-* every sample id (listed, scored, missing, captioned) is a safe file stem, as dataset ids are;
-* repeat folder names and matched file names are plain names (no separators, no ``..``);
+* in a run's results, every sample id (listed, scored, missing, captioned) is a safe file stem, as
+  dataset ids are (they name ``images/ID.png``); a scored folder's ids are only labels (any file
+  name, ``unified-bench score``), its files are named by ``provenance.matched``;
+* repeat folder names are plain names; matched files are relative paths without ``..``;
 * a scored folder's reconstructions are read only from the folder holding the results file.
 
 Nothing outside the run folder (and the dataset folder, which is used only when its fingerprint is
@@ -23,14 +25,28 @@ from unified_bench.datasets.base import check_sample_id
 from unified_bench.errors import InputError
 
 
+def is_scored_folder(obj: Mapping[str, Any]) -> bool:
+    """Results of ``unified-bench score``: files named by ``provenance.matched``, not by their ids."""
+    provenance = obj.get("provenance") or {}
+    return (
+        isinstance(provenance, Mapping)
+        and isinstance(provenance.get("matched"), Mapping)
+        and isinstance(provenance.get("generated_dir"), str)
+    )
+
+
 def check_results_ids(obj: Mapping[str, Any], source: str) -> None:
-    """Every sample id in a parsed results object is a safe file stem.
+    """Every sample id in a parsed results object is a string, and a safe file stem in a run's results.
 
     Raises:
         InputError: naming ``source`` and the first unsafe id.
     """
+    scored_folder = is_scored_folder(obj)
     for sample_id in _all_ids(obj):
-        check_sample_id(sample_id, source)
+        if not scored_folder:
+            check_sample_id(sample_id, source)
+        elif not isinstance(sample_id, str) or not sample_id or "\0" in sample_id:
+            raise InputError(f"{source}: sample id {sample_id!r} is not a non-empty string.")
 
 
 def check_report_paths(obj: Mapping[str, Any], folder: Path, source: str) -> None:
@@ -43,15 +59,11 @@ def check_report_paths(obj: Mapping[str, Any], folder: Path, source: str) -> Non
     repeats = obj.get("repeats") or {}
     for name in repeats.get("runs", []) if isinstance(repeats, Mapping) else []:
         _check_plain_name(name, "repeat folder", source)
-    provenance = obj.get("provenance") or {}
-    matched = provenance.get("matched") if isinstance(provenance, Mapping) else None
-    if matched is None:
+    if not is_scored_folder(obj):
         return
-    if not isinstance(matched, Mapping):
-        raise InputError(f"{source}: provenance.matched is not an object of sample id -> file name.")
-    for sample_id, name in matched.items():
-        check_sample_id(sample_id, source)
-        _check_plain_name(name, "matched file", source)
+    provenance = obj["provenance"]
+    for name in provenance["matched"].values():
+        _check_relative_path(name, "matched file", source)
     if not _is_this_folder(provenance.get("generated_dir"), folder):
         raise InputError(
             f"{source}: the reconstructions are recorded in {provenance.get('generated_dir')!r}, not in "
@@ -89,14 +101,24 @@ def _all_ids(obj: Mapping[str, Any]) -> Iterable[Any]:
 
 
 def _check_plain_name(name: Any, what: str, source: str) -> None:
-    separators = {"/", "\\", "\0"} | ({os.sep, os.altsep} - {None})
+    if not isinstance(name, str) or "/" in name or "\\" in name:
+        raise InputError(f"{source}: {what} {name!r} is not a plain folder name.")
+    _check_relative_path(name, what, source)
+
+
+def _check_relative_path(name: Any, what: str, source: str) -> None:
+    """A relative path below the run folder: no ``..``, not absolute, no drive, no NUL."""
     if (
         not isinstance(name, str)
-        or name in ("", ".", "..")
-        or any(s in name for s in separators)
+        or not name
+        or "\0" in name
+        or "\\" in name
         or Path(name).is_absolute()
+        or os.path.isabs(name)
+        or ".." in Path(name).parts
+        or name.strip("/.") == ""
     ):
         raise InputError(
-            f"{source}: {what} {name!r} is not a plain file name; a results file may only name files "
-            "inside its own run folder."
+            f"{source}: {what} {name!r} is not a relative path inside the run folder; a results file "
+            "may only name files inside its own folder."
         )
