@@ -369,7 +369,7 @@ def test_nan_in_results_json_is_one_line(report_run, cli):
     first = obj["samples"]["ids"][0]
     obj["scorers"]["clip"]["per_sample"][first] = float("nan")
     (report_run / "results.json").write_text(json.dumps(obj))  # Python writes NaN unquoted
-    _assert_one_line_error(cli("report", report_run), "results.json", "NaN")
+    _assert_one_line_error(cli("report", report_run), "nan at 'scorers' / 'clip' / 'per_sample' / 'img000'")
 
 
 def test_a_scorer_name_with_a_dollar_sign_is_text_in_the_report(report_run, cli):

@@ -8,6 +8,7 @@ one place (plus its JSON Schema, ``unified_bench/schema/results.schema.json``).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -213,8 +214,16 @@ def write_results(path: str | Path, results: Results) -> None:
     atomic_write_json(path, obj)
 
 
-def _refuse_non_finite(constant: str) -> float:
-    raise ValueError(f"{constant} is not a number JSON allows")
+def _first_non_finite(obj: Any, where: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], float] | None:
+    """(keys to, value of) the first NaN or infinity in parsed JSON (Python's json reads them)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where, obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        found = _first_non_finite(value, (*where, key))
+        if found is not None:
+            return found
+    return None
 
 
 def read_results(path: str | Path) -> Results:
@@ -223,15 +232,19 @@ def read_results(path: str | Path) -> Results:
     if path.is_dir():
         path = path / "results.json"
     try:
-        obj = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_non_finite)
+        obj = json.loads(path.read_bytes().decode("utf-8"))
     except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{path}: no results file; run `unified-bench run` or `score` first.") from None
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror}).") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid JSON ({error}).") from None
-    except ValueError as error:  # NaN / Infinity
-        raise InputError(f"{path}: {error}; a results file holds finite numbers only.") from None
+    non_finite = _first_non_finite(obj)
+    if non_finite is not None:
+        where, value = non_finite
+        raise InputError(
+            f"{path}: {value} at {' / '.join(map(repr, where))}; a results file holds finite numbers only."
+        )
     if not isinstance(obj, dict) or obj.get("kind") != RESULTS_KIND:
         raise InputError(f"{path}: not a unified-bench results file (no kind {RESULTS_KIND!r}).")
     if obj.get("schema_version") != SCHEMA_VERSION:
