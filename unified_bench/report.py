@@ -31,6 +31,7 @@ from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
 from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.results_paths import check_report_paths
 from unified_bench.store import IMAGES_DIR
 
 THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
@@ -94,11 +95,11 @@ def rank_samples(results: Results, column: Column) -> list[str]:
 
 
 def direction_label(name: str, higher_is_better: bool) -> str:
-    """ "higher is better", "lower is better", or "informational" for statistics with no better direction."""
+    """``higher is better``, ``lower is better``, or ``informational`` for statistics with no better side."""
     from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
 
     if name in INFORMATIONAL_SCORERS:
-        return "informational"
+        return "informational"  # a longer caption is not a better one
     return "higher is better" if higher_is_better else "lower is better"
 
 
@@ -430,7 +431,7 @@ def reconstruction_paths(folder: Path, results: Results) -> dict[str, Path]:
     folder (``unified-bench score``) the matched file in the generated folder."""
     matched, generated = results.provenance.get("matched"), results.provenance.get("generated_dir")
     if isinstance(matched, dict) and isinstance(generated, str):
-        return {sample_id: Path(generated) / name for sample_id, name in matched.items()}
+        return {sample_id: folder / name for sample_id, name in matched.items()}  # generated_dir checked
     images = first_repeat_dir(folder, results) / IMAGES_DIR
     return {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
 
@@ -534,6 +535,7 @@ def build_report(
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
+    check_report_paths(results.to_json(), folder, str(run_dir))  # before any image is opened
     reconstructions = reconstruction_paths(folder, results)
     references, note = load_references(results, dataset)
     notes = [note] if note else []

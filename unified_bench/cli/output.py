@@ -40,7 +40,10 @@ def configure(*, quiet: bool = False, verbose: bool = False) -> None:
 
 
 def error(message: str) -> None:
-    stderr.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    # The message is plain text: a path like "runs/a[/]b" must print as it is, not as markup.
+    stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def hint(message: str) -> None:
@@ -49,7 +52,7 @@ def hint(message: str) -> None:
 
 def note(message: str) -> None:
     if not verbosity.quiet:
-        stderr.print(message)
+        stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
 
 
 class RichHooks:
@@ -67,7 +70,7 @@ class RichHooks:
             self._progress.advance(self._tasks[name], amount)
 
     def note(self, text: str) -> None:
-        self._progress.console.print(text)
+        self._progress.console.print(text, markup=False)  # library notes are plain text
 
 
 # What one unit of each stage is, for the plain progress lines.
