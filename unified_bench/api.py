@@ -120,10 +120,11 @@ def score(
         >>> import tempfile, pathlib
         >>> from PIL import Image
         >>> import unified_bench
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> references, generated = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
         >>> for name, colour in (("a", "red"), ("b", "blue")):
-        ...     Image.new("RGB", (32, 32), colour).save(folder / f"{name}.png")
-        >>> results = unified_bench.score(folder, folder, scorers=["psnr"])
+        ...     for folder in (references, generated):
+        ...         Image.new("RGB", (32, 32), colour).save(folder / f"{name}.png")
+        >>> results = unified_bench.score(generated, references, scorers=["psnr"])
         >>> results.scorers["psnr"].mean  # identical images: PSNR is capped at 100 dB
         100.0
     """
@@ -163,11 +164,12 @@ def compare_runs(
         >>> import tempfile, pathlib
         >>> from PIL import Image
         >>> import unified_bench
-        >>> refs, gens = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
+        >>> refs, same, gens = (pathlib.Path(tempfile.mkdtemp()) for _ in range(3))
         >>> for i in range(6):
-        ...     Image.new("RGB", (32, 32), (40 * i, 90, 200)).save(refs / f"{i}.png")
+        ...     for folder in (refs, same):
+        ...         Image.new("RGB", (32, 32), (40 * i, 90, 200)).save(folder / f"{i}.png")
         ...     Image.new("RGB", (32, 32), (40 * i + 30, 90, 200)).save(gens / f"{i}.png")
-        >>> perfect = unified_bench.score(refs, refs, scorers=["psnr"], output=refs / "self.json")
+        >>> perfect = unified_bench.score(same, refs, scorers=["psnr"])
         >>> shifted = unified_bench.score(gens, refs, scorers=["psnr"])
         >>> report = unified_bench.compare_runs(perfect, shifted, gate=["psnr"], n_resamples=1000)
         >>> report.regressed, report.comparisons[0].rows[0].verdict
