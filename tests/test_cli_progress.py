@@ -48,17 +48,16 @@ def test_demo_in_a_log_prints_plain_progress_lines_and_no_third_party_bars(tmp_p
 
 
 def test_quiet_leaves_only_the_results(tmp_path, isolated_cache):
-    from unified_bench.demo import demo_scorer_specs
-
-    specs = [a for spec in demo_scorer_specs() if spec.startswith("ssim") for a in ("--scorer", spec)]
-    folder = tmp_path / "imgs"
-    folder.mkdir()
     from PIL import Image
 
-    for i in range(3):
-        Image.new("RGB", (16, 16), (50 * i, 0, 0)).save(folder / f"{i}.png")
+    references, generated = tmp_path / "refs", tmp_path / "gens"
+    for folder in (references, generated):
+        folder.mkdir()
+        for i in range(3):
+            Image.new("RGB", (16, 16), (50 * i, 0, 0)).save(folder / f"{i}.png")
+    command = ["score", str(generated), str(references), "--scorer", "ssim", "--quiet"]
     completed = subprocess.run(
-        [sys.executable, "-m", "unified_bench", "score", str(folder), str(folder), *specs, "--quiet"],
+        [sys.executable, "-m", "unified_bench", *command],
         env=subprocess_env(isolated_cache),
         capture_output=True,
         text=True,
