@@ -355,6 +355,8 @@ def _plain_help_types(command: Any) -> None:
     for param in command.params:
         if hasattr(param, "display_type"):
             param.display_type_rich = lambda ctx, param=param: _plain_type(param, ctx)
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None and param.name:
+            param.metavar = param.name.upper()  # usage reads `score GENERATED REFERENCES`, not `{generated}`
     make_help_option = command.get_help_option  # built per context, not in command.params
 
     def help_option(ctx: Any) -> Any:
@@ -426,6 +428,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         out.error(" ".join(exc.format_message().split()))
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `unified-bench ... | head` closed the pipe: stop quietly, as `cat` would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         out.error(INTERRUPTED)
         sys.exit(130)
