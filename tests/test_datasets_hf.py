@@ -113,7 +113,9 @@ def test_a_wrong_column_is_one_line_listing_the_columns(saved, options, expected
         load_dataset(f"hf:{saved['parquet']}", options=options)
     message = str(error.value)
     assert "\n" not in message and expected in message
-    assert "photo (Image)" in message and "sentences (list of string)" in message and "label (int64)" in message
+    assert (
+        "photo (Image)" in message and "sentences (list of string)" in message and "label (int64)" in message
+    )
 
 
 def test_a_missing_split_names_the_splits_there_are(saved):
@@ -123,7 +125,10 @@ def test_a_missing_split_names_the_splits_there_are(saved):
 
 def test_spec_parsing():
     assert parse_hf_spec("hf:owner/name") == parse_hf_spec("hf:owner/name")
-    assert (parse_hf_spec("hf:owner/name:cfg@test").config, parse_hf_spec("hf:owner/name:cfg@test").split) == (
+    assert (
+        parse_hf_spec("hf:owner/name:cfg@test").config,
+        parse_hf_spec("hf:owner/name:cfg@test").split,
+    ) == (
         "cfg",
         "test",
     )
