@@ -5,7 +5,8 @@ here, nothing downloaded), then runs each command in a fresh child process with 
 CLIP and DINOv2 scorers and an empty embedding cache, and reads the child's peak RSS
 (``getrusage``). Memory should not depend on N (images are decoded per batch); time should grow
 linearly. "images/s" counts reference + reconstruction images per second of the command itself
-(interpreter start excluded, model loading included).
+(interpreter start excluded, imports and model loading included); the last column divides the
+images added since the previous N by the seconds added, which removes that fixed start-up.
 
     python benchmarks/scale.py --sizes 100,1000,10000 --workdir /tmp/scale-bench
 """
@@ -129,9 +130,18 @@ def main() -> None:
                 flush=True,
             )
         shutil.rmtree(root)
-    print("\n| command | N | peak RSS (MiB) | images/s | seconds |\n|---|---:|---:|---:|---:|")
+    print(
+        "\n| command | N | peak RSS (MiB) | seconds | images/s | images/s since the previous N |\n"
+        "|---|---:|---:|---:|---:|---:|"
+    )
+    previous: dict[str, tuple[int, float]] = {}
     for command, size, rss, speed, seconds in rows:
-        print(f"| `{command}` | {size:,} | {rss:.0f} | {speed:.1f} | {seconds:.1f} |")
+        marginal = ""
+        if command in previous:  # the per-image rate without the fixed start-up (imports, model load)
+            last_size, last_seconds = previous[command]
+            marginal = f"{2 * (size - last_size) / (seconds - last_seconds):.1f}"
+        previous[command] = (size, seconds)
+        print(f"| `{command}` | {size:,} | {rss:.0f} | {seconds:.1f} | {speed:.1f} | {marginal} |")
 
 
 if __name__ == "__main__":

@@ -76,14 +76,20 @@ class _Loaded:
 
 
 @dataclass
-class _Batch:
-    """Decoded items of one batch, with each embedding model's preprocessed inputs when available.
+class _Prepared:
+    """One embedding model's preprocessed inputs for a batch (``EmbeddingScorer.prepare``)."""
 
-    ``prepared[fingerprint]`` = (reconstruction inputs, {reference sha: row}, reference inputs).
-    """
+    reconstructions: Any
+    reference_rows: dict[str, int]  # reference sha256 -> its row in ``references``
+    references: Any | None  # only the references not yet embedded when the batch was loaded
+
+
+@dataclass
+class _Batch:
+    """Decoded items of one batch, with each embedding model's preprocessed inputs by fingerprint."""
 
     loaded: list[_Loaded]
-    prepared: dict[str, tuple[Any, dict[str, int], Any]] = field(default_factory=dict)
+    prepared: dict[str, _Prepared] = field(default_factory=dict)
 
 
 def score_items(
@@ -175,9 +181,7 @@ def _embedders_to_prepare(scorers: Sequence[Scorer]) -> list[EmbeddingScorer]:
     return list(by_fingerprint.values())
 
 
-def _prepare(
-    embedder: EmbeddingScorer, loaded: list[_Loaded], references: _ReferenceEmbeddings
-) -> tuple[Any, dict[str, int], Any]:
+def _prepare(embedder: EmbeddingScorer, loaded: list[_Loaded], references: _ReferenceEmbeddings) -> _Prepared:
     """Preprocess a batch's reconstructions, and the references that will probably need embedding."""
     reconstructions = embedder.prepare([entry.reconstruction for entry in loaded])
     rows: dict[str, int] = {}
@@ -187,7 +191,7 @@ def _prepare(
         if sha not in rows and references.probably_missing(embedder.fingerprint(), sha):
             rows[sha] = len(images)
             images.append(entry.reference)
-    return reconstructions, rows, embedder.prepare(images) if images else None
+    return _Prepared(reconstructions, rows, embedder.prepare(images) if images else None)
 
 
 class _ReferenceEmbeddings:
@@ -207,12 +211,12 @@ class _ReferenceEmbeddings:
         self,
         scorer: EmbeddingScorer,
         chunk: Sequence[_Loaded],
-        prepared: tuple[dict[str, int], Any] | None = None,
+        prepared: _Prepared | None = None,
     ) -> list[torch.Tensor]:
         """One embedding per item of ``chunk``, embedding only what neither memory nor disk holds.
 
-        ``prepared`` = ({sha: row}, preprocessed references) from the loader, used when it holds
-        every reference to embed (the same rows ``embed`` would compute).
+        ``prepared`` references from the loader are used when they hold every reference to embed
+        (they give the same rows ``embed`` would compute).
         """
         import torch
 
@@ -229,11 +233,11 @@ class _ReferenceEmbeddings:
         if missing:
             if (
                 prepared is not None
-                and prepared[1] is not None
-                and all(sha in prepared[0] for sha in missing)
+                and prepared.references is not None
+                and missing.keys() <= prepared.reference_rows.keys()
             ):
-                inputs = _take_rows(prepared[1], [prepared[0][sha] for sha in missing])
-                embedded = scorer.embed_prepared(inputs)
+                rows = [prepared.reference_rows[sha] for sha in missing]
+                embedded = scorer.embed_prepared(_take_rows(prepared.references, rows))
             else:
                 embedded = scorer.embed(list(missing.values()))
             for sha, row in zip(missing, embedded, strict=True):
@@ -256,9 +260,9 @@ def _score_embedding(
     scorer: EmbeddingScorer, batch: _Batch, references: _ReferenceEmbeddings
 ) -> dict[str, float]:
     prepared = batch.prepared.get(scorer.fingerprint())
-    reference_rows = references.rows(scorer, batch.loaded, prepared[1:] if prepared else None)
+    reference_rows = references.rows(scorer, batch.loaded, prepared)
     if prepared is not None:
-        reconstruction_rows = scorer.embed_prepared(prepared[0])
+        reconstruction_rows = scorer.embed_prepared(prepared.reconstructions)
     else:
         reconstruction_rows = scorer.embed([entry.reconstruction for entry in batch.loaded])
     return {
