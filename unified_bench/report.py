@@ -25,6 +25,7 @@ from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
 from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.results_paths import check_report_paths
 from unified_bench.store import IMAGES_DIR
 
 THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
@@ -79,6 +80,15 @@ def score_columns(results: Results) -> list[Column]:
     return columns
 
 
+def direction_label(column: Column) -> str:
+    """``higher is better``, ``lower is better``, or ``informational`` for statistics with no better side."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
+
+    if column.name in INFORMATIONAL_SCORERS:
+        return "informational"  # a longer caption is not a better one
+    return "higher is better" if column.higher_is_better else "lower is better"
+
+
 def rank_samples(results: Results, column: Column) -> list[str]:
     """Sample ids from best to worst by ``column`` (direction-aware); unscored samples last."""
     ids = list(results.samples["ids"])
@@ -105,8 +115,9 @@ def distribution_plot_png(columns: Sequence[Column]) -> bytes:
         ax.hist(values, bins=bins, color=color, alpha=0.75, edgecolor="white", linewidth=0.5)
         ax.axvspan(column.ci_low, column.ci_high, color=color, alpha=0.15, linewidth=0)
         ax.axvline(column.mean, color="#1f2328", linewidth=1.2)
-        direction = "higher is better" if column.higher_is_better else "lower is better"
-        ax.set_title(f"{column.name}  ({direction})", fontsize=9)
+        ax.set_title(
+            f"{column.name}  ({direction_label(column)})", fontsize=9, parse_math=False
+        )  # "$" is text
         ax.tick_params(labelsize=8)
         ax.set_yticks([])
         for side in ("top", "right", "left"):
@@ -141,7 +152,7 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
             label += f" <span class='dir'>({esc('+'.join(results.overall.components))} only)</span>"
         rows.append(
             f"<tr><td><strong>{label}</strong></td>"
-            f"<td class='dir'>{'higher' if column.higher_is_better else 'lower'} is better</td>"
+            f"<td class='dir'>{direction_label(column)}</td>"
             f"<td class='num'>{fmt(column.mean)}</td>"
             f"<td class='num ci'>[{fmt(column.ci_low)}, {fmt(column.ci_high)}]</td>"
             + (f"<td class='num'>±{fmt(seed_sd['std'])}</td>" if has_spread and seed_sd else "")
@@ -295,7 +306,7 @@ def reconstruction_paths(folder: Path, results: Results) -> dict[str, Path]:
     folder (``unified-bench score``) the matched file in the generated folder."""
     matched, generated = results.provenance.get("matched"), results.provenance.get("generated_dir")
     if isinstance(matched, dict) and isinstance(generated, str):
-        return {sample_id: Path(generated) / name for sample_id, name in matched.items()}
+        return {sample_id: folder / name for sample_id, name in matched.items()}  # generated_dir checked
     images = first_repeat_dir(folder, results) / IMAGES_DIR
     return {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
 
@@ -388,6 +399,7 @@ def build_report(
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
+    check_report_paths(results.to_json(), folder, str(run_dir))  # before any image is opened
     reconstructions = reconstruction_paths(folder, results)
     references, note = load_references(results, dataset)
     notes = [note] if note else []

@@ -195,11 +195,16 @@ def _prepare(embedder: EmbeddingScorer, loaded: list[_Loaded], references: _Refe
 
 
 class _ReferenceEmbeddings:
-    """Reference embeddings by (scorer fingerprint, image sha256): memory, then disk, then the model."""
+    """Reference embeddings by (scorer fingerprint, image sha256): memory, then disk, then the model.
+
+    Rows read from disk are checked against the width the model itself produces (``dims``), so a
+    stale or damaged cache entry is recomputed instead of trusted.
+    """
 
     def __init__(self, cache: EmbeddingCache | None) -> None:
         self.cache = cache
         self.known: dict[str, dict[str, torch.Tensor]] = {}
+        self.dims: dict[str, int] = {}  # embedding width per fingerprint, as the model produced it
 
     def probably_missing(self, fingerprint: str, sha: str) -> bool:
         """A hint for the loader thread: neither memory nor disk holds this embedding yet."""
@@ -212,39 +217,60 @@ class _ReferenceEmbeddings:
         scorer: EmbeddingScorer,
         chunk: Sequence[_Loaded],
         prepared: _Prepared | None = None,
+        *,
+        dim: int | None = None,
     ) -> list[torch.Tensor]:
         """One embedding per item of ``chunk``, embedding only what neither memory nor disk holds.
 
-        ``prepared`` references from the loader are used when they hold every reference to embed
-        (they give the same rows ``embed`` would compute).
+        Args:
+            prepared: the loader's preprocessed references, used when they hold every reference to
+                embed (they give the same rows ``embed`` would compute).
+            dim: the scorer's embedding width if the caller has just seen it (e.g. from the
+                reconstructions' rows); otherwise learnt from the model before the cache is read.
         """
         import torch
 
         fingerprint = scorer.fingerprint()
         known = self.known.setdefault(fingerprint, {})
+        if dim is not None:
+            self.dims.setdefault(fingerprint, dim)
         missing: dict[str, Image.Image] = {}
         for entry in chunk:
             if entry.item.reference_sha256 not in known:
                 missing.setdefault(entry.item.reference_sha256, entry.reference)
+        if missing and self.cache is not None and fingerprint not in self.dims:
+            first = next(iter(missing))  # one embedding from the model tells the width
+            self._embed(scorer, fingerprint, {first: missing.pop(first)})
         if missing and self.cache is not None:
-            for sha, row in self.cache.get_many(fingerprint, list(missing)).items():
+            cached = self.cache.get_many(fingerprint, list(missing), dim=self.dims[fingerprint])
+            for sha, row in cached.items():
                 known[sha] = torch.from_numpy(row)
                 del missing[sha]
         if missing:
-            if (
-                prepared is not None
-                and prepared.references is not None
-                and missing.keys() <= prepared.reference_rows.keys()
-            ):
-                rows = [prepared.reference_rows[sha] for sha in missing]
-                embedded = scorer.embed_prepared(_take_rows(prepared.references, rows))
-            else:
-                embedded = scorer.embed(list(missing.values()))
-            for sha, row in zip(missing, embedded, strict=True):
-                known[sha] = row
-                if self.cache is not None:
-                    self.cache.put(fingerprint, sha, row.numpy())
+            self._embed(scorer, fingerprint, missing, prepared)
         return [known[entry.item.reference_sha256] for entry in chunk]
+
+    def _embed(
+        self,
+        scorer: EmbeddingScorer,
+        fingerprint: str,
+        images: dict[str, Image.Image],
+        prepared: _Prepared | None = None,
+    ) -> None:
+        if (
+            prepared is not None
+            and prepared.references is not None
+            and images.keys() <= prepared.reference_rows.keys()
+        ):
+            rows = [prepared.reference_rows[sha] for sha in images]
+            embedded = scorer.embed_prepared(_take_rows(prepared.references, rows))
+        else:
+            embedded = scorer.embed(list(images.values()))
+        self.dims.setdefault(fingerprint, int(embedded.shape[-1]))
+        for sha, row in zip(images, embedded, strict=True):
+            self.known[fingerprint][sha] = row
+            if self.cache is not None:
+                self.cache.put(fingerprint, sha, row.numpy())
 
 
 def _take_rows(prepared: Any, rows: list[int]) -> Any:
@@ -260,11 +286,12 @@ def _score_embedding(
     scorer: EmbeddingScorer, batch: _Batch, references: _ReferenceEmbeddings
 ) -> dict[str, float]:
     prepared = batch.prepared.get(scorer.fingerprint())
-    reference_rows = references.rows(scorer, batch.loaded, prepared)
     if prepared is not None:
         reconstruction_rows = scorer.embed_prepared(prepared.reconstructions)
     else:
         reconstruction_rows = scorer.embed([entry.reconstruction for entry in batch.loaded])
+    # the reconstructions' width checks what the cache returns for the references
+    reference_rows = references.rows(scorer, batch.loaded, prepared, dim=int(reconstruction_rows.shape[-1]))
     return {
         entry.item.id: _cosine(ref, rec)
         for entry, ref, rec in zip(batch.loaded, reference_rows, reconstruction_rows, strict=True)
