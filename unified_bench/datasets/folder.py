@@ -21,20 +21,29 @@ def image_files(folder: Path) -> list[Path]:
     return sorted((path for path in folder.iterdir() if is_image_file(path)), key=lambda path: path.name)
 
 
+# Why an entry was skipped, in the singular and the plural.
+_SKIP_REASONS = {
+    "dangling": ("dangling symlink", "dangling symlinks"),
+    "link": ("symlink to a non-file", "symlinks to non-files"),
+    "special": ("non-file named like an image", "non-files named like images"),
+}
+
+
 def skipped_entries(folder: Path) -> list[tuple[Path, str]]:
     """Entries of ``folder`` that look like images or links but cannot be read as image files.
 
     Dangling symbolic links, links to folders or devices, and image-named entries that are not
-    regular files (a folder called ``x.png``, a FIFO). Hidden entries are left out on purpose.
+    regular files (a folder called ``x.png``, a FIFO), each with a key of ``_SKIP_REASONS``.
+    Hidden entries are left out on purpose.
     """
     skipped = []
     for path in sorted(folder.iterdir(), key=lambda path: path.name):
         if path.name.startswith(".") or path.is_file():
             continue
         if path.is_symlink():
-            reason = "dangling symlink" if not path.exists() else "symlink to a non-file"
+            reason = "dangling" if not path.exists() else "link"
         elif path.suffix.lower() in IMAGE_SUFFIXES:
-            reason = "not a regular file"
+            reason = "special"
         else:
             continue
         skipped.append((path, reason))
@@ -46,7 +55,9 @@ def skipped_note(folder: Path, skipped: list[tuple[Path, str]]) -> str | None:
     if not skipped:
         return None
     counts = Counter(reason for _, reason in skipped)
-    reasons = ", ".join(f"{count} {reason}{'s' if count > 1 else ''}" for reason, count in counts.items())
+    reasons = ", ".join(
+        f"{count} {_SKIP_REASONS[reason][count > 1]}" for reason, count in sorted(counts.items())
+    )
     shown = ", ".join(path.name for path, _ in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
     noun = "entry" if len(skipped) == 1 else "entries"
     return f"{folder}: skipped {len(skipped)} {noun} that are not image files ({reasons}: {shown})."
