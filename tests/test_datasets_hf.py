@@ -176,3 +176,10 @@ def test_a_run_on_an_hf_dataset_offline_scores_the_selected_rows(saved, tmp_path
     assert all(value == 100.0 for value in results.scorers["psnr"].per_sample.values())  # identical pixels
     assert results.scorers["bleu4"].per_sample["cat"] > 0.0  # 'a cat' is one of its reference captions
     assert results.dataset["card"]["hf_dataset"] == str(saved["parquet"])
+
+
+def test_hf_options_on_another_source_are_refused(tmp_path):
+    (tmp_path / "a.png").write_bytes(png(0))
+    with pytest.raises(InputError, match="apply to hf: datasets only"):
+        load_dataset(str(tmp_path), options=DatasetOptions(image_column="photo"))
+    assert len(load_dataset(str(tmp_path), options=DatasetOptions())) == 1

@@ -76,6 +76,11 @@ def load_dataset(
         from unified_bench.datasets.huggingface import load_hf
 
         return load_hf(spec, options)
+    if options is not None and options != DatasetOptions():
+        raise InputError(
+            f"--dataset {spec}: --image-column, --caption-column and --streaming apply to hf: datasets "
+            "only; drop them or use --dataset hf:OWNER/NAME."
+        )
     if spec in _NAMED_LOADERS:
         return _NAMED_LOADERS[spec](cache_root)
     path = Path(spec).expanduser()
