@@ -38,13 +38,17 @@ def run(
     dtype: str | None = None,
     score_batch_size: int = 16,
     overwrite: bool = False,
+    image_column: str | None = None,
+    caption_column: str | None = None,
+    streaming: bool = False,
     hooks: Hooks | None = None,
 ) -> Results:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
 
     Args:
         model: adapter name (``unified-bench adapters list``).
-        dataset: ``unibench``, ``samples``, a folder of images or a JSONL manifest.
+        dataset: ``unibench``, ``samples``, a folder of images, a JSONL manifest or
+            ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
@@ -64,6 +68,7 @@ def run(
         >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
+    from unified_bench.datasets.base import DatasetOptions
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
     from unified_bench.sharding import parse_shard, shard_from_environment
 
@@ -87,6 +92,7 @@ def run(
             device=device,
             dtype=dtype,
         ),
+        dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
     if repeats != 1:
         from unified_bench.repeats import execute_repeats
