@@ -268,7 +268,14 @@ class G4UConfig(TrainConfig):
         "token_mean (sum / completion tokens of the whole step, DAPO).",
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group", "Divide centred rewards by the group std (GRPO), the batch std, or not at all (Dr. GRPO)."
+        "group",
+        "Divide centred rewards by the group std (GRPO), the std of every reward of the step across "
+        "all processes (batch; TRL scale_rewards=batch), or not at all (Dr. GRPO).",
+    )
+    advantage_std: Literal["population", "bessel"] = _field(
+        "bessel",
+        "Std of the z-score: bessel (divides by n - 1, TRL's torch.std: GRPO practice) or population "
+        "(divides by n, Flow-GRPO's np.std; advantages x1.069 larger at G = 8).",
     )
     advantage_eps: float = _field(1e-4, "Added to the std in the advantage denominator (TRL, Flow-GRPO).")
     num_inner_epochs: int = _field(
@@ -318,7 +325,14 @@ class U4GConfig(TrainConfig):
         _unknown("Flow-GRPO (CLIPScore config)", "Weight of the KL of step means to the LoRA-off model."),
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group", "Divide centred rewards by the group std, the batch std (Flow-GRPO global_std) or nothing."
+        "group",
+        "Divide centred rewards by the group std, the std of every reward of the step across all "
+        "processes (batch; Flow-GRPO global_std) or nothing.",
+    )
+    advantage_std: Literal["population", "bessel"] = _field(
+        "population",
+        "Std of the z-score: population (divides by n, Flow-GRPO's np.std) or bessel (divides by "
+        "n - 1, TRL's torch.std; advantages /1.069 at G = 8).",
     )
     advantage_eps: float = _field(1e-4, "Added to the std in the advantage denominator (Flow-GRPO).")
     cfg_in_training: bool = _field(
