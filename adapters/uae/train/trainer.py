@@ -7,6 +7,7 @@ for several processes; each process takes its slice of every step's images.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -226,6 +227,8 @@ def train(
     output = Path(output)
     _prepare_output(output, resume)
     dataset = load_dataset(config.dataset)
+    if config.dataset_limit is not None:
+        dataset = dataclasses.replace(dataset, samples=dataset.samples[: config.dataset_limit])
     context = build_context(config, hooks, project_dir=output)
     accelerator = context.accelerator
     is_main = accelerator.is_main_process

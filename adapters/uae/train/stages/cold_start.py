@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.checkpoint import checkpoint
 
-from ..config import DIT_LORA_TARGETS, ColdStartConfig
+from ..config import ColdStartConfig
 from ..data import StepItem, derive_seed, pick_caption
 from ..policy import UAEPolicy
 from ..runtime import RunningMean, StageContext
@@ -28,7 +28,9 @@ def configure(policy: UAEPolicy, config: ColdStartConfig) -> None:
     if config.train_projector:
         policy.train_projector()
     if config.train_decoder_lora:
-        policy.train_decoder_lora(rank=config.lora_rank, alpha=config.lora_alpha, targets=DIT_LORA_TARGETS)
+        policy.train_decoder_lora(
+            rank=config.lora_rank, alpha=config.lora_alpha, targets=tuple(config.dit_lora_targets)
+        )
 
 
 def reconstruct(

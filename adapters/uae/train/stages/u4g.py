@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import DIT_LORA_TARGETS, U4GConfig
+from ..config import U4GConfig
 from ..data import StepItem, derive_seed, generator, pick_caption, to_pil
 from ..grpo import Advantages, ppo_clip_loss
 from ..policy import UAEPolicy
@@ -29,7 +29,9 @@ from .common import Schedule, caption_tokens, reward_metrics, sampling_schedule,
 
 
 def configure(policy: UAEPolicy, config: U4GConfig) -> None:
-    policy.train_decoder_lora(rank=config.lora_rank, alpha=config.lora_alpha, targets=DIT_LORA_TARGETS)
+    policy.train_decoder_lora(
+        rank=config.lora_rank, alpha=config.lora_alpha, targets=tuple(config.dit_lora_targets)
+    )
 
 
 def guided_velocity(
