@@ -79,7 +79,9 @@ def test_info_names_both_models_and_their_classes(adapter, adapter_args):
     assert info["captioner"]["source"] == adapter_args["captioner"]
     assert info["captioner"]["class"] == "Qwen2VLForConditionalGeneration"
     assert info["generator"]["class"] == "StableDiffusionPipeline"
-    assert info["settings"]["guidance_scale"] == 5.0  # UAE's value, the default
+    # A StableDiffusionPipeline draws with its family's card guidance; the steps given win.
+    assert info["drawing"]["family"] == "sd"
+    assert info["drawing"]["settings"] == {"num_inference_steps": 2, "guidance_scale": 7.5}
 
 
 def test_memory_options_reach_the_pipeline(adapter_args):
