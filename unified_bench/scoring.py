@@ -94,33 +94,55 @@ def score_items(
 
 
 class _ReferenceEmbeddings:
-    """Reference embeddings by (scorer fingerprint, image sha256): memory, then disk, then the model."""
+    """Reference embeddings by (scorer fingerprint, image sha256): memory, then disk, then the model.
+
+    Rows read from disk are checked against the width the model itself produces (``dims``), so a
+    stale or damaged cache entry is recomputed instead of trusted.
+    """
 
     def __init__(self, cache: EmbeddingCache | None) -> None:
         self.cache = cache
         self.known: dict[str, dict[str, torch.Tensor]] = {}
+        self.dims: dict[str, int] = {}  # embedding width per fingerprint, as the model produced it
 
-    def rows(self, scorer: EmbeddingScorer, chunk: Sequence[ScoringItem]) -> list[torch.Tensor]:
-        """One embedding per item of ``chunk``, embedding only what neither memory nor disk holds."""
+    def rows(
+        self, scorer: EmbeddingScorer, chunk: Sequence[ScoringItem], *, dim: int | None = None
+    ) -> list[torch.Tensor]:
+        """One embedding per item of ``chunk``, embedding only what neither memory nor disk holds.
+
+        Args:
+            dim: the scorer's embedding width if the caller has just seen it (e.g. from the
+                reconstructions' rows); otherwise learnt from the model before the cache is read.
+        """
         import torch
 
         fingerprint = scorer.fingerprint()
         known = self.known.setdefault(fingerprint, {})
+        if dim is not None:
+            self.dims.setdefault(fingerprint, dim)
         missing: dict[str, Image.Image] = {}
         for item in chunk:
             if item.reference_sha256 not in known:
                 missing.setdefault(item.reference_sha256, item.reference)
+        if missing and self.cache is not None and fingerprint not in self.dims:
+            first = next(iter(missing))  # one embedding from the model tells the width
+            self._embed(scorer, fingerprint, {first: missing.pop(first)})
         if missing and self.cache is not None:
-            for sha, row in self.cache.get_many(fingerprint, list(missing)).items():
+            cached = self.cache.get_many(fingerprint, list(missing), dim=self.dims[fingerprint])
+            for sha, row in cached.items():
                 known[sha] = torch.from_numpy(row)
                 del missing[sha]
         if missing:
-            embedded = scorer.embed(list(missing.values()))
-            for sha, row in zip(missing, embedded, strict=True):
-                known[sha] = row
-                if self.cache is not None:
-                    self.cache.put(fingerprint, sha, row.numpy())
+            self._embed(scorer, fingerprint, missing)
         return [known[item.reference_sha256] for item in chunk]
+
+    def _embed(self, scorer: EmbeddingScorer, fingerprint: str, images: dict[str, Image.Image]) -> None:
+        embedded = scorer.embed(list(images.values()))
+        self.dims.setdefault(fingerprint, int(embedded.shape[-1]))
+        for sha, row in zip(images, embedded, strict=True):
+            self.known[fingerprint][sha] = row
+            if self.cache is not None:
+                self.cache.put(fingerprint, sha, row.numpy())
 
 
 def _score_embedding(
@@ -132,8 +154,8 @@ def _score_embedding(
 ) -> dict[str, float]:
     values: dict[str, float] = {}
     for chunk in _batches(items, batch_size):
-        reference_rows = references.rows(scorer, chunk)
         reconstruction_rows = scorer.embed([item.reconstruction for item in chunk])
+        reference_rows = references.rows(scorer, chunk, dim=int(reconstruction_rows.shape[-1]))
         for item, ref, rec in zip(chunk, reference_rows, reconstruction_rows, strict=True):
             values[item.id] = _cosine(ref, rec)
         progress(scorer.name, len(chunk))

@@ -235,7 +235,7 @@ def merge(
     overwrite: Annotated[bool, typer.Option(help="Replace a different run in --output.")] = False,
 ) -> None:
     """Join the shards of one run into a single run, equal to the unsharded one."""
-    from unified_bench.evaluate import merge_runs
+    from unified_bench.merge import merge_runs
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
