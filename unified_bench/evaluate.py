@@ -9,13 +9,14 @@ import gc
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from unified_bench.adapter import AdapterOptions
-from unified_bench.datasets.base import Dataset, Sample
+from unified_bench.datasets.base import Dataset, DatasetOptions, FileLocation, Sample
 from unified_bench.errors import MissingSamplesError, UserError
-from unified_bench.images import read_image
+from unified_bench.images import inspect_image_file, read_image
 from unified_bench.io import atomic_write_json
 from unified_bench.provenance import collect, utc_now
 from unified_bench.results import Results, build_results, write_results, write_samples_table
@@ -73,6 +74,7 @@ class RunRequest:
     protocol: str = "text"
     overwrite: bool = False
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
+    dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
 
 
 def run_directory(request: RunRequest) -> Path:
@@ -118,7 +120,10 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
             f"{', '.join(manifest.protocols)}."
         )
-    dataset = load_dataset(request.dataset)
+    dataset = load_dataset(request.dataset, options=request.dataset_options)
+    for note in dataset.notes:
+        hooks.note(note)
+    # Descriptors only: nothing is decoded until a batch of the selected samples needs it.
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
     spec = RunSpec(
@@ -173,15 +178,7 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         adapter_info = {}
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
-    dataset_info = {
-        "name": dataset.name,
-        "source": dataset.source,
-        "fingerprint": dataset.fingerprint,
-        "n_total": len(dataset),
-        "n_selected": len(selected),
-        "limit": request.limit,
-        "shard": str(request.shard) if request.shard else None,
-    }
+    dataset_info = describe_dataset(dataset, len(selected), limit=request.limit, shard=request.shard)
     results = score_run(
         store,
         [s for _, s in selected],
@@ -208,11 +205,29 @@ def _release_memory() -> None:
         pass
 
 
+def describe_dataset(
+    dataset: Dataset, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
+) -> dict[str, Any]:
+    """The ``dataset`` section of results.json."""
+    info: dict[str, Any] = {
+        "name": dataset.name,
+        "source": dataset.source,
+        "fingerprint": dataset.fingerprint,
+        "n_total": len(dataset),
+        "n_selected": n_selected,
+        "limit": limit,
+        "shard": str(shard) if shard else None,
+    }
+    if dataset.card:
+        info["card"] = dict(dataset.card)
+    return info
+
+
 def _score(
     *,
     ids: list[str],
     references: list[Sample],
-    reconstructions: list[tuple[Any, str]],
+    reconstructions: list[Path],
     captions: dict[str, str] | None,
     options: ScoringOptions,
     hooks: Hooks,
@@ -224,17 +239,17 @@ def _score(
     specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
     hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
     scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
+    # Images are referenced, not decoded: score_items reads each batch when it comes.
     items = [
         ScoringItem(
             id=sample_id,
-            reference=ref.image,
+            reference=ref.load_image,
             reference_sha256=ref.image_sha256,
-            reconstruction=image,
-            reconstruction_sha256=sha,
+            reconstruction=partial(_decode_file, path),
             caption=(captions or {}).get(sample_id),
             reference_captions=ref.captions,
         )
-        for sample_id, ref, (image, sha) in zip(ids, references, reconstructions, strict=True)
+        for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
     ]
     hooks.stage("scoring", len(scorers) * len(items))
     scores = score_items(
@@ -246,6 +261,10 @@ def _score(
     )
     meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
     return scores, meta
+
+
+def _decode_file(path: Path) -> Any:
+    return read_image(path)[0]
 
 
 def score_run(
@@ -270,7 +289,7 @@ def score_run(
             f"{store.root}: {len(missing)} samples lack a caption or image "
             f"(first: {missing[0]}); rerun the same command to finish them."
         )
-    reconstructions = [read_image(store.image_path(s.id)) for s in samples]
+    reconstructions = [store.image_path(s.id) for s in samples]
     ids = [s.id for s in samples]
     scores, meta = _score(
         ids=ids,
@@ -349,21 +368,26 @@ def _score_folder_locked(
     hooks: Hooks | None,
 ) -> Results:
     from unified_bench.datasets import make_dataset
+    from unified_bench.datasets.folder import skipped_entries, skipped_note
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
     _check_scorer_specs(options)
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)
+    note = skipped_note(references, skipped_entries(references))
+    if note:
+        hooks.note(note)
+    # References are hashed here and decoded per batch while scoring, like reconstructions.
     samples = {}
     for relative in matching.references:
-        image, sha256 = read_image(references / relative)
-        samples[relative] = Sample(id=relative.stem, image=image, image_sha256=sha256)
+        path = references / relative
+        samples[relative] = Sample(relative.stem, FileLocation(path), inspect_image_file(path))
     dataset: Dataset = make_dataset(
         references.resolve().name, list(samples.values()), str(references.resolve())
     )
     refs = [replace(samples[pair.reference], id=pair.id) for pair in matching.pairs]
-    reconstructions = [read_image(generated / pair.reconstruction) for pair in matching.pairs]
+    reconstructions = [generated / pair.reconstruction for pair in matching.pairs]
     ids = [pair.id for pair in matching.pairs]
     missing = [ref.stem for ref in matching.missing]
     if not ids:
@@ -374,15 +398,7 @@ def _score_folder_locked(
     scores, meta = _score(
         ids=ids, references=refs, reconstructions=reconstructions, captions=None, options=options, hooks=hooks
     )
-    dataset_info = {
-        "name": dataset.name,
-        "source": dataset.source,
-        "fingerprint": dataset.fingerprint,
-        "n_total": len(dataset),
-        "n_selected": len(dataset),
-        "limit": None,
-        "shard": None,
-    }
+    dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(
         started_at=started_at,
         device=options.device,

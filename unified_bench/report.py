@@ -258,7 +258,7 @@ class _Thumbs:
 # -- references ----------------------------------------------------------------------------------
 def load_references(
     results: Results, dataset: str | None = None
-) -> tuple[dict[str, Image.Image] | None, str]:
+) -> tuple[Mapping[str, Image.Image] | None, str]:
     """The run's reference images, found without any download, and a note for the page.
 
     Tries ``dataset`` (if given), else the bundled ``samples``, the recorded source path, or an
@@ -290,7 +290,7 @@ def load_references(
                 raise
             continue
         if loaded.fingerprint == expected:
-            return {s.id: s.image for s in loaded.samples}, ""
+            return loaded.images(), ""
         if dataset:
             raise InputError(
                 f"--dataset {dataset}: its fingerprint {loaded.fingerprint[:19]}… differs from the run's "
