@@ -8,7 +8,6 @@ sample the highest reward (cosine 1 with itself) without any hand-set advantage.
 from __future__ import annotations
 
 import dataclasses
-import io
 import statistics
 
 import numpy as np
@@ -24,7 +23,6 @@ from _tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
 from PIL import Image
 
 from unified_bench.datasets import Sample, load_dataset
-from unified_bench.images import sha256_bytes
 from unified_bench_adapters.uae.train.data import (
     StepItem,
     TrainData,
@@ -61,10 +59,7 @@ def make_stage(stage_cls, session_cache, manifest, stage: str, **overrides):
 
 def with_reference(item: StepItem, image: Image.Image) -> StepItem:
     """The same sample (id, captions, stream position) with ``image`` as its reference image."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    sample = Sample(item.sample.id, image, sha256_bytes(buffer.getvalue()), item.sample.captions)
-    return StepItem(item.position, sample)
+    return StepItem(item.position, Sample.from_image(item.sample.id, image, item.sample.captions))
 
 
 def update(stage, groups) -> None:
