@@ -210,6 +210,9 @@ QWEN_CHAT_TEMPLATE = (
 )
 
 
+QWEN_SPECIAL_TOKENS = ["<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+
+
 def build_tiny_qwen2_vl(path: Path) -> Path:
     """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
     from transformers import (
@@ -228,13 +231,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         unk_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        extra_special_tokens=[
-            "<|im_start|>",
-            "<|vision_start|>",
-            "<|vision_end|>",
-            "<|image_pad|>",
-            "<|video_pad|>",
-        ],
+        extra_special_tokens=QWEN_SPECIAL_TOKENS,
     )
     image_processor = Qwen2VLImageProcessor(
         min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
@@ -345,6 +342,174 @@ def build_tiny_stable_diffusion(path: Path) -> Path:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+    pipeline.save_pretrained(path)
+    return path
+
+
+def build_tiny_qwen2_5_vl(path: Path) -> Path:
+    """A ``Qwen2_5_VLForConditionalGeneration`` + its processor: the composite's default captioner."""
+    from transformers import (
+        GenerationConfig,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2Tokenizer,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tokenizer = Qwen2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=QWEN_SPECIAL_TOKENS,
+    )
+    processor = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(
+            min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
+        ),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
+        chat_template=QWEN_CHAT_TEMPLATE,
+    )
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": None,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 32,
+            "out_hidden_size": 32,
+            "num_heads": 4,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [1],
+        },
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def build_tiny_sd3(path: Path) -> Path:
+    """A ``StableDiffusion3Pipeline`` (MMDiT, 16-channel VAE, two CLIP encoders and a T5) drawing 32x32.
+
+    The layout of SD3.5: ``max_sequence_length`` sets the T5 prompt length, so the T5 tokens reach
+    the transformer's joint attention next to the two CLIP encoders' (padded to T5's width).
+    """
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+        T5Config,
+        T5EncoderModel,
+        T5Tokenizer,
+    )
+
+    clip_width, clip_projection, t5_width = 32, 16, 64  # T5's width holds both CLIP widths side by side
+    vocab = _byte_vocab()
+    vocab.update({f"{char}</w>": len(vocab) + index for index, char in enumerate(BYTE_ALPHABET)})
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
+    clip_tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    t5_pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -1.0)]
+    t5_tokenizer = T5Tokenizer(vocab=t5_pieces + [(char, -2.0) for char in BYTE_ALPHABET], extra_ids=0)
+    torch.manual_seed(0)
+    clip_encoders = [
+        CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                vocab_size=len(clip_tokenizer),
+                hidden_size=clip_width,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                projection_dim=clip_projection,
+                max_position_embeddings=77,
+                bos_token_id=clip_tokenizer.bos_token_id,
+                eos_token_id=clip_tokenizer.eos_token_id,
+                pad_token_id=clip_tokenizer.pad_token_id,
+            )
+        )
+        for _ in range(2)
+    ]
+    t5 = T5EncoderModel(
+        T5Config(
+            vocab_size=len(t5_tokenizer),
+            d_model=t5_width,
+            d_kv=16,
+            d_ff=64,
+            num_layers=1,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+        )
+    )
+    transformer = SD3Transformer2DModel(
+        sample_size=4,
+        patch_size=2,
+        in_channels=16,
+        out_channels=16,
+        num_layers=2,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        joint_attention_dim=t5_width,
+        caption_projection_dim=32,
+        pooled_projection_dim=2 * clip_projection,
+        pos_embed_max_size=16,
+    )
+    vae = AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        latent_channels=16,
+        norm_num_groups=4,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+        sample_size=32,
+    )
+    pipeline = StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=vae,
+        text_encoder=clip_encoders[0],
+        tokenizer=clip_tokenizer,
+        text_encoder_2=clip_encoders[1],
+        tokenizer_2=clip_tokenizer,
+        text_encoder_3=t5,
+        tokenizer_3=t5_tokenizer,
     )
     pipeline.save_pretrained(path)
     return path
