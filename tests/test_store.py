@@ -1,5 +1,7 @@
 """The run store: resumable, refuses foreign runs, never destroys what it did not write."""
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -67,3 +69,32 @@ def test_output_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(Exception, match="not a folder"):
         RunStore(target).open(SPEC)
     assert target.read_text() == "x"
+
+
+def test_every_write_reaches_the_disk_before_the_run_goes_on(tmp_path, monkeypatch):
+    """A crash (power loss) after a write returns must not lose it: the bytes are fsynced first.
+
+    ``os.fsync`` is observed, not replaced: each call records which file (inode) it flushed and how
+    large the file was then, and still syncs.
+    """
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def observed_fsync(fd: int) -> None:
+        status = os.fstat(fd)
+        synced.append((status.st_ino, status.st_size))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", observed_fsync)
+    store = RunStore(tmp_path / "run")
+    store.open(SPEC)
+    spec_file = (tmp_path / "run" / "run.json").stat()
+    assert (spec_file.st_ino, spec_file.st_size) in synced
+
+    for index, sample_id in enumerate(["a", "b"]):
+        store.append_captions([CaptionRecord(id=sample_id, index=index, caption="a cat", seed=index)])
+        captions = (tmp_path / "run" / "captions.jsonl").stat()
+        assert synced[-1] == (captions.st_ino, captions.st_size)  # this batch's line included
+        store.write_image(sample_id, Image.new("RGB", (8, 8), "red"))
+        image = store.image_path(sample_id).stat()
+        assert synced[-1] == (image.st_ino, image.st_size)  # the whole PNG, before its rename

@@ -51,7 +51,7 @@ def test_the_deterministic_step_keeps_a_given_next_sample():
 
 
 def test_drawing_a_step_without_noise_says_what_to_pass():
-    with pytest.raises(ValueError, match=r"pass `noise` \(standard normal\) to draw a step"):
+    with pytest.raises(ValueError, match=r"^pass `noise` \(standard normal\) to draw a step"):
         sde_step_with_logprob(latent(1), latent(0), sigmas(), 1, noise_level=0.5)
 
 
