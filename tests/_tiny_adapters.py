@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -417,12 +418,19 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
     return path
 
 
-def build_tiny_sd3(path: Path) -> Path:
-    """A ``StableDiffusion3Pipeline`` (MMDiT, 16-channel VAE, two CLIP encoders and a T5) drawing 32x32.
+def _tiny_clip_tokenizer(model_max_length: int) -> Any:
+    from transformers import CLIPTokenizer
 
-    The layout of SD3.5: ``max_sequence_length`` sets the T5 prompt length, so the T5 tokens reach
-    the transformer's joint attention next to the two CLIP encoders' (padded to T5's width).
-    """
+    vocab = _byte_vocab()
+    vocab.update({f"{char}</w>": len(vocab) + index for index, char in enumerate(BYTE_ALPHABET)})
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=model_max_length)
+
+
+def build_tiny_sd3(path: Path) -> Path:
+    """A ``StableDiffusion3Pipeline`` as the SD3.5 release lays it out: MMDiT, 16-channel-style VAE with
+    shift/scale, flow-matching scheduler, CLIP-L and CLIP-G (``CLIPTextModelWithProjection``, 77 tokens)
+    and T5 (``T5EncoderModel`` + ``T5Tokenizer``). Tokenizers are per character, so a long caption runs
+    past 77 CLIP tokens and past the T5 limit, as real long captions do."""
     from diffusers import (
         AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
@@ -432,82 +440,57 @@ def build_tiny_sd3(path: Path) -> Path:
     from transformers import (
         CLIPTextConfig,
         CLIPTextModelWithProjection,
-        CLIPTokenizer,
         T5Config,
         T5EncoderModel,
         T5Tokenizer,
     )
 
-    clip_width, clip_projection, t5_width = 32, 16, 64  # T5's width holds both CLIP widths side by side
-    vocab = _byte_vocab()
-    vocab.update({f"{char}</w>": len(vocab) + index for index, char in enumerate(BYTE_ALPHABET)})
-    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
-    clip_tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    t5_pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -1.0)]
-    t5_tokenizer = T5Tokenizer(vocab=t5_pieces + [(char, -2.0) for char in BYTE_ALPHABET], extra_ids=0)
     torch.manual_seed(0)
-    clip_encoders = [
-        CLIPTextModelWithProjection(
+    clip_tokenizer = _tiny_clip_tokenizer(77)
+
+    def clip_encoder() -> Any:
+        return CLIPTextModelWithProjection(
             CLIPTextConfig(
-                vocab_size=len(clip_tokenizer),
-                hidden_size=clip_width,
-                intermediate_size=37,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                projection_dim=clip_projection,
-                max_position_embeddings=77,
-                bos_token_id=clip_tokenizer.bos_token_id,
-                eos_token_id=clip_tokenizer.eos_token_id,
+                vocab_size=len(clip_tokenizer), hidden_size=32, intermediate_size=37, projection_dim=32,
+                num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77, hidden_act="gelu",
+                bos_token_id=clip_tokenizer.bos_token_id, eos_token_id=clip_tokenizer.eos_token_id,
                 pad_token_id=clip_tokenizer.pad_token_id,
             )
-        )
-        for _ in range(2)
+        )  # fmt: skip
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    pieces += [
+        (char, -3.0)
+        for char in sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'\"-"))
     ]
+    t5_tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
     t5 = T5EncoderModel(
         T5Config(
-            vocab_size=len(t5_tokenizer),
-            d_model=t5_width,
-            d_kv=16,
-            d_ff=64,
-            num_layers=1,
-            num_heads=4,
-            relative_attention_num_buckets=8,
+            vocab_size=len(t5_tokenizer), d_model=64, d_kv=16, d_ff=64, num_layers=1, num_heads=4,
+            relative_attention_num_buckets=8, pad_token_id=t5_tokenizer.pad_token_id,
+            eos_token_id=t5_tokenizer.eos_token_id,
         )
-    )
+    )  # fmt: skip
     transformer = SD3Transformer2DModel(
-        sample_size=4,
-        patch_size=2,
-        in_channels=16,
-        out_channels=16,
-        num_layers=2,
-        attention_head_dim=8,
-        num_attention_heads=4,
-        joint_attention_dim=t5_width,
-        caption_projection_dim=32,
-        pooled_projection_dim=2 * clip_projection,
+        sample_size=16, patch_size=1, in_channels=4, out_channels=4, num_layers=1, attention_head_dim=8,
+        num_attention_heads=4, joint_attention_dim=64, caption_projection_dim=32, pooled_projection_dim=64,
         pos_embed_max_size=16,
-    )
+    )  # fmt: skip
     vae = AutoencoderKL(
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        layers_per_block=1,
-        latent_channels=16,
-        norm_num_groups=4,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-        shift_factor=0.0609,
+        in_channels=3, out_channels=3, block_out_channels=(8, 8),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), latent_channels=4, norm_num_groups=4,
+        sample_size=32, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609,
         scaling_factor=1.5035,
-        sample_size=32,
-    )
+    )  # fmt: skip
     pipeline = StableDiffusion3Pipeline(
         transformer=transformer,
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
         vae=vae,
-        text_encoder=clip_encoders[0],
+        text_encoder=clip_encoder(),
         tokenizer=clip_tokenizer,
-        text_encoder_2=clip_encoders[1],
-        tokenizer_2=clip_tokenizer,
+        text_encoder_2=clip_encoder(),
+        tokenizer_2=_tiny_clip_tokenizer(77),
         text_encoder_3=t5,
         tokenizer_3=t5_tokenizer,
     )

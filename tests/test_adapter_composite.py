@@ -69,7 +69,7 @@ def test_batch_denoise_draws_the_same_images_up_to_rounding(adapter_args):
 
 
 def test_size_overrides_the_configured_resolution(adapter):
-    assert adapter.generate(["a cat"], seeds=[1], size=(48, 16))[0].size == (48, 16)
+    assert adapter.generate(["a cat"], seeds=[1], size=(32, 16))[0].size == (32, 16)
 
 
 def test_info_names_both_models_and_their_classes(adapter, adapter_args):
@@ -77,7 +77,10 @@ def test_info_names_both_models_and_their_classes(adapter, adapter_args):
     assert info["captioner"]["source"] == adapter_args["captioner"]
     assert info["captioner"]["class"] == "Qwen2_5_VLForConditionalGeneration"
     assert info["generator"]["class"] == "StableDiffusion3Pipeline"
-    assert info["settings"]["guidance_scale"] == 5.0  # UAE's value, the default
+    # SD3 draws with UAE's decoder settings (guidance 5.0, T5 at 512); the steps given win.
+    assert info["drawing"]["family"] == "sd3"
+    assert info["drawing"]["settings"]["guidance_scale"] == 5.0
+    assert info["drawing"]["settings"]["num_inference_steps"] == 2
 
 
 def test_memory_options_reach_the_pipeline(adapter_args):
@@ -133,6 +136,10 @@ def test_another_captioner_and_pipeline_family_load_the_same_way(tmp_path):
         "height": "32",
     }
     adapter = default_registry().build("composite", AdapterOptions(args=args, device="cpu"))
-    assert adapter.info()["generator"]["class"] == "StableDiffusionPipeline"
+    info = adapter.info()
+    assert info["generator"]["class"] == "StableDiffusionPipeline"
+    # A StableDiffusionPipeline draws with its family's card guidance; the steps given win.
+    assert info["drawing"]["family"] == "sd"
+    assert info["drawing"]["settings"] == {"num_inference_steps": 2, "guidance_scale": 7.5}
     assert isinstance(adapter.caption(random_images(1), seeds=[1])[0], str)
     assert adapter.generate(["a cat"], seeds=[1])[0].size == (32, 32)

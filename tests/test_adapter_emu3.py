@@ -100,3 +100,27 @@ def test_unified_bench_run_end_to_end(cli, tmp_path, adapter_args):
         json.loads((output / "adapter.json").read_text())["checkpoints"]["generate"]
         == adapter_args["gen_model"]
     )
+
+
+@pytest.mark.parametrize(("size", "header"), [((32, 32), "4*4"), ((48, 32), "4*6")])
+def test_the_negative_prompt_is_built_in_generation_mode_like_baai(adapter, monkeypatch, size, header):
+    from unified_bench_adapters.emu3.adapter import NEGATIVE_PROMPT
+
+    seen: dict = {}
+    generate = adapter.gen_model.generate
+
+    def recording_generate(*args, **kwargs):  # the real generate, with its negative prompt kept
+        seen.update(kwargs)
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(adapter.gen_model, "generate", recording_generate)
+    adapter.generate(["a cat", "a big red dog"], seeds=[1, 2], size=size)
+    # BAAI's image_generation.py: processor(text=NEGATIVE_PROMPT, mode='G', ratio, image_area), i.e.
+    # BOS + text + <|image start|> + "H*W" (VQ tokens, 8 px each) + <|image token|>.
+    tokenizer = adapter.gen_processor.tokenizer
+    text = (
+        f"{tokenizer.bos_token}{NEGATIVE_PROMPT}{tokenizer.boi_token}{header}{tokenizer.image_wrapper_token}"
+    )
+    expected = tokenizer(text, add_special_tokens=False)["input_ids"]
+    for row, mask in zip(seen["negative_prompt_ids"], seen["negative_prompt_attention_mask"], strict=True):
+        assert row[mask.bool()].tolist() == expected

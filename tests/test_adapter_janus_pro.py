@@ -94,3 +94,83 @@ def test_unified_bench_run_end_to_end(cli, tmp_path, janus_dir):
     assert results.protocol == "text" and results.model["name"] == "janus-pro"
     assert len(RunStore(output).captions()) == 3 and set(results.scorers) == {"ssim", "psnr"}
     assert len(list((output / "images").glob("*.png"))) == 3
+
+
+# -- captions follow Janus's own text mode (no classifier-free guidance) ------------------------------
+def test_a_caption_call_builds_no_guidance_processor(adapter):
+    from transformers import (
+        ClassifierFreeGuidanceLogitsProcessor,
+        UnbatchedClassifierFreeGuidanceLogitsProcessor,
+    )
+
+    call = adapter.caption_call(random_images(2), seeds=[1, 2])
+    # The processors generate() itself builds from this call's config (guidance comes from there).
+    built = adapter.model._get_logits_processor(
+        generation_config=call["generation_config"],
+        input_ids_seq_length=call["input_ids"].shape[1],
+        logits_processor=call["logits_processor"],
+        device="cpu",
+        model_kwargs={},
+    )
+    guidance = (UnbatchedClassifierFreeGuidanceLogitsProcessor, ClassifierFreeGuidanceLogitsProcessor)
+    assert not [p for p in built if isinstance(p, guidance)]
+
+
+def test_caption_logits_equal_janus_text_mode_generate(janus_dir):
+    import torch
+    from transformers import GenerationMixin
+
+    greedy = default_registry().build(
+        "janus-pro",
+        AdapterOptions(args={"model": str(janus_dir), "caption_temperature": "0"}, device="cpu"),
+    )
+    call = greedy.caption_call(random_images(2), seeds=[1, 2])
+    ours = GenerationMixin.generate(
+        greedy.model, **call, max_new_tokens=5, output_scores=True, return_dict_in_generate=True
+    )
+    inputs = {k: v for k, v in call.items() if k not in ("generation_config", "logits_processor")}
+    # The library's own text mode, from the checkpoint's generation_config (guidance_scale 5 included).
+    library = greedy.model.generate(
+        **inputs, generation_mode="text", max_new_tokens=5, do_sample=False,
+        output_scores=True, return_dict_in_generate=True,
+    )  # fmt: skip
+    assert torch.equal(ours.sequences, library.sequences)
+    for step_ours, step_library in zip(ours.scores, library.scores, strict=True):
+        torch.testing.assert_close(step_ours, step_library, rtol=0, atol=1e-6)
+
+
+def test_vq_pixels_are_truncated_like_the_library_postprocess(adapter):
+    import torch
+
+    from unified_bench_adapters._images import decoded_to_pil
+
+    torch.manual_seed(0)
+    decoded = torch.rand(2, 3, 8, 8) * 2.2 - 1.1  # normalised to [-1, 1], with some out of range
+    expected = adapter.processor.image_processor.postprocess(decoded, return_tensors="pt")["pixel_values"]
+    ours = torch.stack([torch.from_numpy(pixels(image)).permute(2, 0, 1) for image in decoded_to_pil(
+        decoded, adapter.processor.image_processor)])  # fmt: skip
+    assert torch.equal(ours.to(torch.uint8), expected.to(torch.uint8))
+
+
+def test_pinned_protocol_sampling_ignores_a_greedy_checkpoint(adapter):
+    checkpoint = adapter.model.generation_config
+    saved = (checkpoint.top_k, checkpoint.top_p)
+    checkpoint.top_k, checkpoint.top_p = 1, 0.001  # what some copies of a checkpoint ship
+    try:
+        sampling = adapter.caption_sampling()
+        assert (sampling.top_k, sampling.top_p) == (50, 1.0)
+        assert adapter.info()["warnings"] == []
+    finally:
+        checkpoint.top_k, checkpoint.top_p = saved
+
+
+def test_effectively_greedy_captions_warn_in_one_line_and_in_provenance(cli, tmp_path, janus_dir):
+    output = tmp_path / "run"
+    result = cli(*run_args("janus-pro", output, "--adapter-arg", f"model={janus_dir}",
+                           "--adapter-arg", "caption_max_new_tokens=4", "--adapter-arg", "caption_top_k=1",
+                           limit=1))  # fmt: skip
+    assert result.code == 0, result.err
+    lines = [line for line in (result.out + result.err).splitlines() if "effectively greedy" in line]
+    assert len(lines) == 1
+    warnings = read_results(output).model["info"]["warnings"]
+    assert len(warnings) == 1 and "top_k=1" in warnings[0]

@@ -140,7 +140,10 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
                 protocol=request.protocol,
             ),
         )
-        atomic_write_json(store.root / ADAPTER_INFO_FILE, adapter.info())
+        info = adapter.info()
+        atomic_write_json(store.root / ADAPTER_INFO_FILE, info)
+        for warning in info.get("warnings") or []:  # also in provenance, as adapter info
+            hooks.note(f"warning: {warning}")
         hooks.stage("round trip", len(pending))
         run_round_trip(
             adapter,
@@ -277,6 +280,7 @@ def score_run(
         protocol=protocol,
         model=model,
         captions={i: captions[i] for i in ids},
+        prompt_usage=store.prompt_usage(),
         provenance=provenance,
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,

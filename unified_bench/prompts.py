@@ -15,6 +15,11 @@ CAPTION_PROMPT = (
 # UAE's caption sampling (demo.py): the defaults of every adapter that samples captions.
 CAPTION_MAX_NEW_TOKENS = 512
 CAPTION_TEMPERATURE = 0.7
+# demo.py passes no top-k/top-p; with a silent generation_config that is transformers' top-k 50,
+# top-p 1.0. Adapters other than UAE pin these, so their captions do not depend on whatever sampling
+# filters a copy of a checkpoint happens to ship (some Qwen2.5-VL copies carry top_k=1, top_p=0.001).
+CAPTION_TOP_K = 50
+CAPTION_TOP_P = 1.0
 
 
 def caption_conversations(images: list, prompt: str = CAPTION_PROMPT) -> list[list[dict]]:

@@ -86,6 +86,7 @@ def build_results(
     protocol: str | None,
     model: dict[str, Any] | None,
     captions: Mapping[str, str] | None = None,
+    prompt_usage: Mapping[str, Mapping[str, Any]] | None = None,
     missing: Sequence[str] = (),
     provenance: dict[str, Any] | None = None,
     bootstrap_seed: int = 0,
@@ -121,7 +122,7 @@ def build_results(
         samples={"ids": list(ids), "missing": list(missing), "captions": dict(captions or {})},
         scorers=summaries,
         overall=_overall(ids, summaries, bootstrap_seed, n_resamples, confidence),
-        captions=_caption_stats(ids, captions),
+        captions=_caption_stats(ids, captions, prompt_usage),
         bootstrap={
             "method": "percentile",
             "n_resamples": n_resamples,
@@ -157,19 +158,35 @@ def _overall(
     )
 
 
-def _caption_stats(ids: Sequence[str], captions: Mapping[str, str] | None) -> dict[str, Any] | None:
+def _caption_stats(
+    ids: Sequence[str],
+    captions: Mapping[str, str] | None,
+    prompt_usage: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any] | None:
     if not captions:
         return None
     words = [len(captions[i].split()) for i in ids if i in captions]
     if not words:
         return None
-    return {
+    stats: dict[str, Any] = {
         "n": len(words),
         "mean_words": sum(words) / len(words),
         "min_words": min(words),
         "max_words": max(words),
         "empty": sum(1 for w in words if w == 0),
     }
+    usage = {i: prompt_usage[i] for i in ids if prompt_usage and i in prompt_usage}
+    if usage:
+        encoders = sorted({name for per_sample in usage.values() for name in per_sample})
+        stats["truncated"] = {
+            "n": sum(1 for per_sample in usage.values() if any(e["truncated"] for e in per_sample.values())),
+            "of": len(usage),
+            "by_encoder": {
+                name: sum(1 for u in usage.values() if u.get(name, {}).get("truncated")) for name in encoders
+            },
+        }
+        stats["prompt_usage"] = usage  # per sample: tokens each text encoder had and kept
+    return stats
 
 
 @lru_cache(maxsize=1)

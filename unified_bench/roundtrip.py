@@ -75,10 +75,22 @@ def run_round_trip(
                 [captions[s.id].caption for s in to_draw], seeds=seeds, size=size, **extra
             )
             _check_outputs("generate", images, len(to_draw), Image.Image)
+            # Before the images: a sample counts as done once its image exists.
+            _record_prompt_usage(adapter, store, to_draw, [captions[s.id].caption for s in to_draw])
             for sample, image in zip(to_draw, images, strict=True):
                 store.write_image(sample.id, image)
         if on_progress:
             on_progress("generate", len(batch))
+
+
+def _record_prompt_usage(
+    adapter: Adapter, store: RunStore, samples: Sequence[Sample], prompts: list[str]
+) -> None:
+    """Store what an adapter says its generator read of each caption (``prompt_usage``, optional)."""
+    usage_of = getattr(adapter, "prompt_usage", None)
+    usage = usage_of(prompts) if callable(usage_of) else None
+    if usage:
+        store.append_prompt_usage({s.id: u for s, u in zip(samples, usage, strict=True)})
 
 
 def _check_outputs(stage: str, outputs: object, expected: int, kind: type) -> None:

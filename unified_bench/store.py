@@ -25,11 +25,12 @@ from unified_bench.io import append_jsonl, atomic_write_bytes, atomic_write_json
 STORE_VERSION = 1
 RUN_FILE = "run.json"
 CAPTIONS_FILE = "captions.jsonl"
+PROMPT_USAGE_FILE = "prompt_usage.jsonl"  # per sample: caption tokens each text encoder kept (optional)
 IMAGES_DIR = "images"
 RESULTS_FILE = "results.json"
 SAMPLES_TABLE = "samples.csv"
 # Only these are ever removed by --overwrite: the output folder may hold other things of the user's.
-_RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, RESULTS_FILE, SAMPLES_TABLE)
+_RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, PROMPT_USAGE_FILE, RESULTS_FILE, SAMPLES_TABLE)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,23 @@ class RunStore:
 
     def append_captions(self, records: list[CaptionRecord]) -> None:
         append_jsonl(self.root / CAPTIONS_FILE, (asdict(r) for r in records))
+
+    # -- prompt usage (adapters that say how much of a caption their generator read) ----------------
+    def append_prompt_usage(self, usage: dict[str, dict[str, Any]]) -> None:
+        append_jsonl(self.root / PROMPT_USAGE_FILE, ({"id": i, "encoders": u} for i, u in usage.items()))
+
+    def prompt_usage(self) -> dict[str, dict[str, Any]]:
+        """Sample id -> {encoder: {"tokens", "kept", "truncated"}}; a redone sample's last line wins."""
+        path = self.root / PROMPT_USAGE_FILE
+        if not path.exists():
+            return {}
+        return {
+            obj["id"]: obj["encoders"]
+            for obj in read_jsonl(path, tolerate_torn_tail=True)
+            if isinstance(obj, dict)
+            and isinstance(obj.get("id"), str)
+            and isinstance(obj.get("encoders"), dict)
+        }
 
     # -- images ------------------------------------------------------------------------------------
     def has_image(self, sample_id: str) -> bool:

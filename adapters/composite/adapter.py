@@ -2,9 +2,9 @@
 
 The captioner is whatever ``AutoModelForImageTextToText`` loads (Qwen2.5-VL, BLIP-2, Florence-2, ...),
 prompted with the benchmark instruction through its chat template when it has one. The generator is
-whatever ``AutoPipelineForText2Image`` loads (SD3.5, FLUX.1, SDXL, ...). Defaults are UAE's parts and
-settings (Qwen2.5-VL-3B, SD3.5-Large, 40 steps, guidance 5, 1024x1024), so this is the "no
-unification" baseline for UAE.
+whatever ``AutoPipelineForText2Image`` loads (SD3.5, FLUX.1, Qwen-Image, SDXL, ...), drawing with its
+family's model-card settings (families.py). Defaults are UAE's parts and settings (Qwen2.5-VL-3B,
+SD3.5-Large, 40 steps, guidance 5, 1024x1024), so this is the "no unification" baseline for UAE.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, LogitsProcessorList
 
-from unified_bench.adapter import AdapterOptions, config_from_args
+from unified_bench.adapter import AdapterArgError, AdapterOptions, config_from_args
 from unified_bench.loading import (
     OffloadMode,
     PipelineMemoryOptions,
@@ -31,10 +31,14 @@ from unified_bench.prompts import (
     CAPTION_MAX_NEW_TOKENS,
     CAPTION_PROMPT,
     CAPTION_TEMPERATURE,
+    CAPTION_TOP_K,
+    CAPTION_TOP_P,
     caption_conversations,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+from .families import DRAWING_SETTINGS, family_of, prompt_usage, resolve_drawing
 
 DEFAULT_CAPTIONER = "Qwen/Qwen2.5-VL-3B-Instruct"
 DEFAULT_GENERATOR = "stabilityai/stable-diffusion-3.5-large"
@@ -51,14 +55,17 @@ class CompositeConfig:
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
-    caption_top_k: int | None = None  # None: the captioner's generation_config (else 50); 0 = off
-    caption_top_p: float | None = None  # None: the captioner's generation_config (else 1.0)
-    num_inference_steps: int = 40
-    guidance_scale: float = 5.0
+    caption_top_k: int | None = CAPTION_TOP_K  # the protocol's; None: the checkpoint's (else 50); 0 = off
+    caption_top_p: float | None = CAPTION_TOP_P  # the protocol's; None: the checkpoint's (else 1.0)
+    # Drawing settings: None = the pipeline family's model-card default (families.py, recorded in
+    # info()); a pipeline of no known family needs guidance_scale or true_cfg_scale given explicitly.
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    true_cfg_scale: float | None = None  # Qwen-Image's (and FLUX's optional) real classifier-free guidance
     negative_prompt: str | None = None
     width: int | None = 1024  # --size wins; None = the pipeline's default
     height: int | None = 1024
-    max_sequence_length: int | None = None  # T5 prompt tokens for SD3/FLUX; None = the pipeline's default
+    max_sequence_length: int | None = None  # T5 / Qwen prompt tokens; None = the family's maximum
     batch_denoise: bool = False  # one pipeline call per batch: faster, but pixels may move by a rounding step
     cpu_offload: OffloadMode = "none"  # model | sequential: diffusers offload; the captioner uses device_map
     attention_slicing: bool = False
@@ -67,7 +74,7 @@ class CompositeConfig:
     attn_implementation: str | None = None  # the captioner's, e.g. sdpa, flash_attention_2
 
     def __post_init__(self) -> None:
-        if self.num_inference_steps < 1:
+        if self.num_inference_steps is not None and self.num_inference_steps < 1:
             raise ValueError("num_inference_steps must be >= 1.")
         if self.caption_max_new_tokens < 1:
             raise ValueError("caption_max_new_tokens must be >= 1.")
@@ -146,6 +153,15 @@ class CompositeAdapter:
         self.pipeline.set_progress_bar_config(disable=True)
         self.memory_options = apply_pipeline_memory_options(self.pipeline, config.memory, self.device)
         self._call_parameters = set(inspect.signature(self.pipeline.__call__).parameters)
+        self.family = family_of(type(self.pipeline).__name__)
+        self.drawing = self._resolve_drawing_settings()  # {"family", "source", "settings"}
+
+    def _resolve_drawing_settings(self) -> dict[str, Any]:
+        explicit = {name: getattr(self.config, name) for name in DRAWING_SETTINGS}
+        try:
+            return resolve_drawing(type(self.pipeline).__name__, self._call_parameters, explicit)
+        except ValueError as error:
+            raise AdapterArgError(f"generator {self.config.generator!r}: {error}") from None
 
     # -- I2T ---------------------------------------------------------------------------------------
     def _caption_inputs(self, images: list[Image.Image]) -> Any:
@@ -173,12 +189,9 @@ class CompositeAdapter:
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
         inputs = self._caption_inputs(images)
-        checkpoint = self.captioner.generation_config
-        sampling = TokenSampling.resolve(
-            checkpoint, self.config.caption_temperature, self.config.caption_top_k, self.config.caption_top_p
-        )
+        sampling = self.caption_sampling()
         generation_config = greedy_generation_config(
-            checkpoint, max_new_tokens=self.config.caption_max_new_tokens
+            self.captioner.generation_config, max_new_tokens=self.config.caption_max_new_tokens
         )
         with oom_guard(self.name, "captioning", len(images), device=self.device, hint=_OFFLOAD_HINT):
             output = self.captioner.generate(
@@ -189,6 +202,14 @@ class CompositeAdapter:
         if not self.captioner.config.is_encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]
         return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
+
+    def caption_sampling(self) -> TokenSampling:
+        return TokenSampling.resolve(
+            self.captioner.generation_config,
+            self.config.caption_temperature,
+            self.config.caption_top_k,
+            self.config.caption_top_p,
+        )
 
     # -- T2I ---------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -206,22 +227,24 @@ class CompositeAdapter:
 
     def _draw(self, prompts: list[str], seeds: list[int], width: int | None, height: int | None) -> list[Any]:
         # Each prompt draws its initial noise (and any scheduler noise) from its own CPU generator.
+        settings = dict(self.drawing["settings"])
+        if "negative_prompt" in settings:
+            settings["negative_prompt"] = [settings["negative_prompt"]] * len(prompts)
         call: dict[str, Any] = {
             "prompt": prompts,
-            "num_inference_steps": self.config.num_inference_steps,
-            "guidance_scale": self.config.guidance_scale,
             "generator": [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds],
+            **settings,
         }
-        optional = {
-            "width": width,
-            "height": height,
-            "negative_prompt": [self.config.negative_prompt] * len(prompts)
-            if self.config.negative_prompt
-            else None,
-            "max_sequence_length": self.config.max_sequence_length,
-        }
-        call.update({k: v for k, v in optional.items() if v is not None and k in self._call_parameters})
+        size = {"width": width, "height": height}
+        call.update({k: v for k, v in size.items() if v is not None and k in self._call_parameters})
         return self.pipeline(**call).images
+
+    def prompt_usage(self, prompts: list[str]) -> list[dict[str, Any]] | None:
+        """Per prompt, the tokens each text encoder has and keeps (None for a pipeline of no known family)."""
+        if self.family is None:
+            return None
+        max_sequence_length = self.drawing["settings"].get("max_sequence_length")
+        return prompt_usage(self.pipeline, self.family, list(prompts), max_sequence_length)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -240,6 +263,9 @@ class CompositeAdapter:
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "memory_options": self.memory_options,
+            "drawing": self.drawing,  # the settings each pipeline call gets, and where they come from
+            "caption_sampling": asdict(sampling := self.caption_sampling()),
+            "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }
 

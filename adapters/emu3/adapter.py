@@ -23,6 +23,8 @@ from unified_bench.prompts import (
     CAPTION_MAX_NEW_TOKENS,
     CAPTION_PROMPT,
     CAPTION_TEMPERATURE,
+    CAPTION_TOP_K,
+    CAPTION_TOP_P,
     caption_conversations,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
@@ -50,8 +52,8 @@ class Emu3Config:
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
-    caption_top_k: int | None = None  # None: the checkpoint's generation_config (else 50); 0 = off
-    caption_top_p: float | None = None  # None: the checkpoint's generation_config (else 1.0)
+    caption_top_k: int | None = CAPTION_TOP_K  # the protocol's; None: the checkpoint's (else 50); 0 = off
+    caption_top_p: float | None = CAPTION_TOP_P  # the protocol's; None: the checkpoint's (else 1.0)
     prompt_suffix: str = POSITIVE_SUFFIX
     negative_prompt: str = NEGATIVE_PROMPT
     guidance_scale: float = 3.0  # Emu3's classifier-free guidance for generation
@@ -179,13 +181,7 @@ class Emu3Adapter:
         generation_config = greedy_generation_config(
             self.chat_model.generation_config, max_new_tokens=self.config.caption_max_new_tokens
         )
-        sampling = TokenSampling.resolve(
-            self.chat_model.generation_config,
-            self.config.caption_temperature,
-            self.config.caption_top_k,
-            self.config.caption_top_p,
-        )
-        sampler = PerRowSampler(seeds, sampling)
+        sampler = PerRowSampler(seeds, self.caption_sampling())
         with oom_guard(self.name, "captioning", len(images), device=self.device):
             output = self.chat_model.generate(
                 **inputs, generation_config=generation_config, logits_processor=LogitsProcessorList([sampler])
@@ -194,6 +190,14 @@ class Emu3Adapter:
         texts = self.chat_processor.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in texts]
 
+    def caption_sampling(self) -> TokenSampling:
+        return TokenSampling.resolve(
+            self.chat_model.generation_config,
+            self.config.caption_temperature,
+            self.config.caption_top_k,
+            self.config.caption_top_p,
+        )
+
     # -- T2I ---------------------------------------------------------------------------------------
     def _generation_size(self, size: tuple[int, int] | None) -> tuple[str, int]:
         if size is None:
@@ -201,6 +205,20 @@ class Emu3Adapter:
         width, height = size
         divisor = math.gcd(width, height)
         return f"{width // divisor}:{height // divisor}", width * height
+
+    def negative_inputs(self, count: int, *, ratio: str, image_area: int) -> Any:
+        """The unconditional prompt as BAAI's image_generation.py builds it: in generation mode
+        (``mode="G"``): it ends with the prompt's own ``<|image start|>H*W<|image token|>`` header."""
+        negative = self.gen_processor(
+            text=[self.config.negative_prompt] * count,
+            return_for_image_generation=True,
+            ratio=ratio,
+            image_area=image_area,
+            padding=True,
+            return_tensors="pt",
+        )
+        negative.pop("image_sizes")
+        return negative
 
     @torch.inference_mode()
     def generate(
@@ -219,9 +237,7 @@ class Emu3Adapter:
         )
         height, width = (int(v) for v in inputs.pop("image_sizes")[0])
         inputs = inputs.to(device)
-        negative = processor(
-            text=[self.config.negative_prompt] * len(prompts), padding=True, return_tensors="pt"
-        ).to(device)
+        negative = self.negative_inputs(len(prompts), ratio=ratio, image_area=image_area).to(device)
         prompt_length = inputs["input_ids"].shape[1]
         layout = ImageLayoutConstraint(
             prompt_length=prompt_length,
@@ -270,6 +286,8 @@ class Emu3Adapter:
             },
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
+            "caption_sampling": asdict(sampling := self.caption_sampling()),
+            "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }
 

@@ -27,6 +27,8 @@ from unified_bench.prompts import (
     CAPTION_MAX_NEW_TOKENS,
     CAPTION_PROMPT,
     CAPTION_TEMPERATURE,
+    CAPTION_TOP_K,
+    CAPTION_TOP_P,
     caption_conversations,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
@@ -46,8 +48,8 @@ class JanusProConfig:
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
-    caption_top_k: int | None = None  # None: the checkpoint's generation_config (else 50); 0 = off
-    caption_top_p: float | None = None  # None: the checkpoint's generation_config (else 1.0)
+    caption_top_k: int | None = CAPTION_TOP_K  # the protocol's; None: the checkpoint's (else 50); 0 = off
+    caption_top_p: float | None = CAPTION_TOP_P  # the protocol's; None: the checkpoint's (else 1.0)
     guidance_scale: float = 5.0  # the Janus-Pro card's cfg_weight
     image_temperature: float = 1.0  # the Janus-Pro card's temperature
     image_top_k: int | None = None  # None = off: the Janus-Pro recipe samples the full codebook
@@ -105,8 +107,8 @@ class JanusProAdapter:
         self._input_device = self.model.get_input_embeddings().weight.device
 
     # -- I2T ---------------------------------------------------------------------------------------
-    @torch.inference_mode()
-    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+    def caption_call(self, images: list[Image.Image], *, seeds: list[int]) -> dict[str, Any]:
+        """The keyword arguments of the caption ``generate`` call (inputs, config, processors)."""
         conversations = caption_conversations(images, self.config.caption_prompt)
         inputs = self.processor.apply_chat_template(
             conversations,
@@ -117,26 +119,36 @@ class JanusProAdapter:
             processor_kwargs={"padding": True, "generation_mode": "text"},
         ).to(self._input_device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        # Janus's own text mode captions without guidance. The checkpoint's guidance_scale (5) is for
+        # image mode; left in the config, generate() would add an unbatched CFG processor whose
+        # "unconditional" context is the last prompt token. 1.0 (not None: generate refills None
+        # from the checkpoint) switches it off.
         generation_config = greedy_generation_config(
-            self.model.generation_config, max_new_tokens=self.config.caption_max_new_tokens
+            self.model.generation_config,
+            max_new_tokens=self.config.caption_max_new_tokens,
+            guidance_scale=1.0,
         )
-        sampling = TokenSampling.resolve(
+        sampler = PerRowSampler(seeds, self.caption_sampling())
+        processors = LogitsProcessorList([sampler])
+        return {**inputs, "generation_config": generation_config, "logits_processor": processors}
+
+    def caption_sampling(self) -> TokenSampling:
+        return TokenSampling.resolve(
             self.model.generation_config,
             self.config.caption_temperature,
             self.config.caption_top_k,
             self.config.caption_top_p,
         )
-        sampler = PerRowSampler(seeds, sampling)
+
+    @torch.inference_mode()
+    def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        call = self.caption_call(images, seeds=seeds)
+        prompt_length = call["input_ids"].shape[1]
         with oom_guard(self.name, "captioning", len(images), device=self.device):
             # JanusForConditionalGeneration.generate drops logits processors in text mode: call the
             # generic text generation it delegates to.
-            output = GenerationMixin.generate(
-                self.model,
-                **inputs,
-                generation_config=generation_config,
-                logits_processor=LogitsProcessorList([sampler]),
-            )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+            output = GenerationMixin.generate(self.model, **call)
+        new_tokens = output[:, prompt_length:]
         return [text.strip() for text in self.processor.batch_decode(new_tokens, skip_special_tokens=True)]
 
     # -- T2I ---------------------------------------------------------------------------------------
@@ -187,6 +199,9 @@ class JanusProAdapter:
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "caption_image_size": self.model.model.vision_model.config.image_size,
+            "caption_sampling": asdict(sampling := self.caption_sampling()),
+            "caption_guidance_scale": 1.0,  # text mode: no guidance (Janus's own text generate)
+            "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }
 

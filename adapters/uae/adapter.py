@@ -19,6 +19,7 @@ from PIL import Image
 
 from unified_bench.adapter import AdapterOptions, config_from_args
 from unified_bench.errors import InputError
+from unified_bench.sampling import greedy_sampling_warning
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 
 from .checkpoint import (
@@ -211,7 +212,15 @@ class UAEAdapter:
             "encoder": self.encoder.info(),
             "decoder": self.decoder.info(),
             "config": dataclasses.asdict(self.config),
+            "warnings": self._warnings(),
         }
+
+    def _warnings(self) -> list[str]:
+        sampling = self.encoder.sampling
+        if not sampling.do_sample:
+            return []
+        warning = greedy_sampling_warning("caption", sampling.temperature, sampling.top_k, sampling.top_p)
+        return [warning] if warning else []
 
 
 def _check_lengths(items: Sequence[Any], seeds: Sequence[int], name: str) -> None:

@@ -111,4 +111,10 @@ def results_table(results: Results, title: str | None = None) -> Table:
             str(overall.n),
             "[dim]mean of the paper's four scorers[/]",
         )
+    truncated = (results.captions or {}).get("truncated")
+    if truncated and truncated["n"]:
+        cut = ", ".join(f"{name}: {n}" for name, n in truncated["by_encoder"].items() if n)
+        count = f"{truncated['n']} of {truncated['of']}"
+        table.caption = f"{count} captions were cut by the generator's text encoders ({cut})"
+        table.caption_justify = "left"
     return table
