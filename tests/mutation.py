@@ -32,7 +32,7 @@ MODULES: dict[str, list[str]] = {
     "unified_bench/stats.py": ["tests/test_stats.py", "tests/test_compare_mutants.py"],
     "unified_bench/compare.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
     "unified_bench/store.py": ["tests/test_store.py"],
-    "unified_bench/sampling.py": ["tests/test_adapter_sampling.py"],
+    "unified_bench/sampling.py": ["tests/test_adapter_sampling.py", "tests/test_sampling_warpers.py"],
     "unified_bench/scoring.py": ["tests/test_scoring.py"],
     "unified_bench/scorers/functional.py": ["tests/test_scorers.py"],
     "unified_bench/scorers/embedding.py": ["tests/test_train_rewards.py"],
