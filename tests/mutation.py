@@ -34,7 +34,7 @@ MODULES: dict[str, list[str]] = {
     "unified_bench/store.py": ["tests/test_store.py"],
     "unified_bench/sampling.py": ["tests/test_adapter_sampling.py", "tests/test_sampling_warpers.py"],
     "unified_bench/scoring.py": ["tests/test_scoring.py"],
-    "unified_bench/scorers/functional.py": ["tests/test_scorers.py"],
+    "unified_bench/scorers/functional.py": ["tests/test_scorers.py", "tests/test_scorer_functional.py"],
     "unified_bench/scorers/embedding.py": ["tests/test_train_rewards.py"],
     "unified_bench/scorers/pixel.py": ["tests/test_scorers.py"],
     "adapters/uae/train/grpo.py": ["tests/test_train_maths.py", "tests/test_train_maths_edges.py"],
