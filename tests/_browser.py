@@ -80,3 +80,26 @@ def full_page_screenshot(driver: Any, target: Path, *, max_height: int = 4000) -
     target.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(target))
     return target
+
+
+def emulate_phone(driver: Any, width: int = 390, height: int = 844) -> None:
+    """Render as a phone of ``width`` CSS pixels (mobile viewport, touch-sized layout) until ``reset``."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
+def reset_emulation(driver: Any) -> None:
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def phone_screenshot(driver: Any, target: Path, *, width: int = 390, max_height: int = 4000) -> Path:
+    """A full-page PNG of the current page as a ``width`` px phone shows it."""
+    emulate_phone(driver, width)
+    height = min(int(driver.execute_script("return document.documentElement.scrollHeight")), max_height)
+    emulate_phone(driver, width, height)
+    driver.execute_script("window.scrollTo(0, 0)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(target))
+    return target

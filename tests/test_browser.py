@@ -66,10 +66,10 @@ def _header(driver, table_id: str, label: str):
     raise AssertionError(f"no column {label!r} in #{table_id}")
 
 
-def _assert_screenshot(path: Path) -> None:
+def _assert_screenshot(path: Path, *, min_width: int = 800) -> None:
     assert path.is_file()
     with Image.open(path) as image:
-        assert image.format == "PNG" and image.width >= 800 and image.height >= 400
+        assert image.format == "PNG" and image.width >= min_width and image.height >= 400
         darkest, brightest = image.convert("L").getextrema()
         assert brightest - darkest > 100  # not a blank page
 
@@ -82,10 +82,10 @@ def site(tmp_path) -> Path:
     (root / "official-fingerprints.json").write_text(json.dumps(test_registry().to_json()))
     board = LeaderboardDir(root)
     for name, shift, seed, protocol in [
-        ("alpha", 0.10, 1, "text"),
-        ("bravo", 0.0, 2, "text"),
-        ("charlie", 0.05, 3, "text"),
-        ("delta-native", 0.2, 4, "native"),
+        ("alpha", -0.10, 1, "text"),  # synthetic cosines reach ~1: shifts stay in range
+        ("bravo", -0.2, 2, "text"),
+        ("charlie", -0.15, 3, "text"),
+        ("delta-native", 0.0, 4, "native"),
     ]:
         scores = {k: v + shift for k, v in base_scores(24, seed).items()}
         run_dir = tmp_path / "runs" / name
@@ -128,6 +128,27 @@ def test_leaderboard_site_sorts_filters_and_has_no_console_errors(browser, site,
     Select(browser.find_element("id", "protocol-filter")).select_by_value("text")
     assert browser.get_log("browser") == []
     _assert_screenshot(full_page_screenshot(browser, artifacts / "leaderboard.png"))
+
+
+def test_leaderboard_site_fits_a_390_px_phone(browser, site, artifacts):
+    """Nothing overflows the page sideways: the table scrolls inside its box, the chart fits."""
+    from tests._browser import emulate_phone, phone_screenshot, reset_emulation
+
+    assert open_page(browser, site) == []
+    try:
+        emulate_phone(browser, 390)
+        widths = browser.execute_script(
+            "const box = (s) => Array.from(document.querySelectorAll(s)).map(e => e.getBoundingClientRect());"
+            "return {page: document.documentElement.scrollWidth, viewport: window.innerWidth,"
+            " plots: box('svg.dotplot').map(r => r.right), tableBox: box('.scroll').map(r => r.right),"
+            " labels: box('svg.dotplot text').map(r => [r.left, r.right])};"
+        )
+        assert widths["viewport"] == 390 and widths["page"] <= 390, widths
+        assert widths["plots"] and all(right <= 390 for right in widths["plots"] + widths["tableBox"])
+        assert all(left >= 0 and right <= 390 for left, right in widths["labels"]), widths["labels"]
+        _assert_screenshot(phone_screenshot(browser, artifacts / "leaderboard-390.png"), min_width=390)
+    finally:
+        reset_emulation(browser)
 
 
 def test_report_sorts_by_a_column_and_has_no_console_errors(browser, session_cache, tmp_path, artifacts):

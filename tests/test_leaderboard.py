@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests._synthetic import DATASET_FINGERPRINT, base_scores, make_results, scorer_fingerprint
+from tests._synthetic import DATASET_FINGERPRINT, base_scores, make_results, sample_ids, scorer_fingerprint
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry, validate_paths
-from unified_bench.leaderboard.registry import OfficialScorer
+from unified_bench.leaderboard.registry import OfficialBootstrap, OfficialScorer
 from unified_bench.leaderboard.site import InvalidSubmissions, build_site, rank_entries
 from unified_bench.leaderboard.submit import parse_params, submit_run
 from unified_bench.results import PAPER_SCORERS, write_results
+from unified_bench.stats import summarize
 
 REPO_LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 N = 24
@@ -26,7 +30,12 @@ def test_registry(n_samples: int = N) -> OfficialRegistry:
         dataset_name="synthetic",
         n_samples=n_samples,
         dataset_fingerprints=(DATASET_FINGERPRINT,),
-        scorers={name: OfficialScorer(True, (scorer_fingerprint(name),)) for name in PAPER_SCORERS},
+        ids=tuple(sample_ids(n_samples)),
+        scorers={
+            name: OfficialScorer(True, (scorer_fingerprint(name),), value_range=(-1.0, 1.0))
+            for name in PAPER_SCORERS
+        },
+        bootstrap=OfficialBootstrap(n_resamples=1000),  # what tests._synthetic.make_results uses
         notice="Test leaderboard: synthetic numbers.",
     )
 
@@ -197,7 +206,7 @@ def _renamed(obj):
         (_results_schema_error, "schema: results"),
         (_partial_run, "does not cover the whole dataset"),
         (_extra_scorer, "scorer lpips is not on the leaderboard"),
-        (_missing_paper_scorer, "paper scorers missing: dinov3"),
+        (_missing_paper_scorer, "official scorers missing: dinov3"),
         (_renamed, "does not match its name"),
     ],
 )
@@ -215,6 +224,203 @@ def test_validate_rejects_with_one_clear_line(cli, board, tmp_path, tamper, mess
     assert len(result.err.strip().splitlines()) >= 1 and all(
         line.startswith("Error: ") for line in result.err.strip().splitlines()
     )
+
+
+# -- forgeries: the numbers edited, then every aggregate recomputed as a forger would -------------
+def _forge(obj, *, ids=None, per_sample=None, bootstrap=None):
+    """Rewrite the results with other ids / per-sample scores / bootstrap settings, then recompute every
+    aggregate with unified-bench's own ``summarize``, so only the benchmark's rules can catch it."""
+    results = obj["results"]
+    if ids is not None:
+        results["samples"]["ids"] = ids
+        results["samples"]["captions"] = {i: "a caption" for i in ids}
+    results["bootstrap"].update(bootstrap or {})
+    boot = {k: results["bootstrap"][k] for k in ("seed", "n_resamples", "confidence")}
+    ids = results["samples"]["ids"]
+    for name, scorer in results["scorers"].items():
+        scorer["per_sample"] = (per_sample or {}).get(name, scorer["per_sample"])
+        values = [scorer["per_sample"][i] for i in ids if i in scorer["per_sample"]]
+        scorer.update(asdict(summarize(values, **boot)))
+    paper = [results["scorers"][name]["per_sample"] for name in PAPER_SCORERS]
+    overall = {i: float(np.mean([p[i] for p in paper])) for i in ids if all(i in p for p in paper)}
+    stats = summarize([overall[i] for i in ids if i in overall], **boot)
+    results["overall"].update(
+        per_sample=overall, n=stats.n, mean=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high
+    )
+
+
+def _best_sample_as_every_id(obj):
+    ids = obj["results"]["samples"]["ids"]
+    best = max(ids, key=lambda i: obj["results"]["overall"]["per_sample"][i])
+    keep = {n: {best: s["per_sample"][best]} for n, s in obj["results"]["scorers"].items()}
+    _forge(obj, ids=[best] * len(ids), per_sample=keep)
+
+
+def _worst_three_dropped(obj):
+    ids = obj["results"]["samples"]["ids"]
+    worst = sorted(ids, key=lambda i: obj["results"]["overall"]["per_sample"][i])[:3]
+    scorers = obj["results"]["scorers"]
+    _forge(
+        obj,
+        per_sample={
+            n: {i: v for i, v in s["per_sample"].items() if i not in worst} for n, s in scorers.items()
+        },
+    )
+
+
+def _impossible_cosines(obj):
+    first = obj["results"]["samples"]["ids"][0]
+    _forge(obj, per_sample={"clip": {**obj["results"]["scorers"]["clip"]["per_sample"], first: 7.5}})
+
+
+def _ids_not_in_the_dataset(obj):
+    old = obj["results"]["samples"]["ids"]
+    new = [f"photo{i:03d}" for i in range(len(old))]
+    renamed = {
+        n: dict(zip(new, s["per_sample"].values(), strict=True)) for n, s in obj["results"]["scorers"].items()
+    }
+    _forge(obj, ids=new, per_sample=renamed)
+
+
+def _ids_reordered(obj):
+    _forge(obj, ids=obj["results"]["samples"]["ids"][::-1])
+
+
+def _narrow_confidence(obj):
+    _forge(obj, bootstrap={"confidence": 0.05})
+
+
+def _one_resample(obj):
+    _forge(obj, bootstrap={"n_resamples": 1})
+
+
+def _repeats_without_seed_results(obj):
+    means = [obj["results"]["overall"]["mean"] + d for d in (0.0, 0.001, -0.001, 0.002, -0.002)]
+    spread = {"means": means, "std": float(np.std(means, ddof=1))}
+    obj["results"]["repeats"] = {
+        "k": 5,
+        "seeds": [0, 1, 2, 3, 4],
+        "runs": [f"repeat-{k}" for k in range(1, 6)],
+        "scorers": {name: spread for name in obj["results"]["scorers"]},
+        "overall": spread,
+    }
+
+
+def _not_a_date(obj):
+    obj["metadata"]["submitted_at"] = "yesterday"
+
+
+def _a_date_in_the_future(obj):
+    obj["metadata"]["submitted_at"] = "2999-01-01T00:00:00+00:00"
+
+
+def _not_a_version(obj):
+    obj["metadata"]["unified_bench_version"] = "latest<script>"
+
+
+def _overall_null(obj):
+    obj["results"]["overall"] = None
+
+
+@pytest.mark.parametrize(
+    ("forgery", "message"),
+    [
+        (_best_sample_as_every_id, "more than once"),
+        (_worst_three_dropped, "no score for 3 ids"),
+        (_impossible_cosines, "outside its range [-1, 1] (first: img000 = 7.5)"),
+        (_ids_not_in_the_dataset, "ids not in the official dataset: photo000"),
+        (_ids_reordered, "not in the official order"),
+        (_narrow_confidence, "confidence 0.05, official 0.95"),
+        (_one_resample, "n_resamples 1, official 1000"),
+        (_repeats_without_seed_results, "carries no per-seed results"),
+        (_not_a_date, "'yesterday' is not an ISO 8601 date-time"),
+        (_a_date_in_the_future, "is in the future"),
+        (_not_a_version, "is not a version number"),
+        (_overall_null, "overall is missing"),
+    ],
+)
+def test_forged_results_with_recomputed_aggregates_are_rejected(board, tmp_path, forgery, message):
+    path = _submit(board, tmp_path)
+    obj = json.loads(path.read_text())
+    forgery(obj)
+    path.write_text(json.dumps(obj))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert accepted == []
+    assert any(message in str(p) for p in problems), [str(p) for p in problems]
+    assert not any(
+        "does not follow from the per-sample scores" in str(p) for p in problems
+    )  # a clean forgery
+    with pytest.raises(InvalidSubmissions, match=re.escape(message)):  # a clear refusal, never a crash
+        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+def test_nan_scores_are_not_json(board, tmp_path):
+    path = _submit(board, tmp_path)
+    text = path.read_text()
+    first_value = re.search(r'"img000": (-?[0-9.e-]+)', text)[1]
+    path.write_text(text.replace(f'"img000": {first_value}', '"img000": NaN', 1))
+    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [p.message for p in problems] == ["not valid JSON (NaN is not a number JSON allows)"]
+
+
+def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
+    original = _submit(board, tmp_path, name="original")
+    obj = json.loads(original.read_text())
+    copy = board.submission_path("copycat")
+    an_hour_later = datetime.fromisoformat(obj["metadata"]["submitted_at"]) + timedelta(hours=1)
+    later = {**obj["metadata"], "submitted_at": an_hour_later.isoformat()}
+    copy.write_text(json.dumps({**obj, "name": "copycat", "metadata": later}))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [s.name for s in accepted] == ["original"]
+    assert [(p.where, p.message.split(":")[0]) for p in problems] == [
+        (str(copy), "same per-sample clip scores as 'original'")
+    ]
+    pending = tmp_path / "pr" / "copycat.json"  # a pull request that copies an existing entry
+    pending.parent.mkdir()
+    copy.rename(pending)
+    problems, _ = validate_paths([pending], leaderboard=board, registry=test_registry())
+    assert any("same per-sample" in str(p) for p in problems)
+
+
+def test_a_build_of_a_valid_folder_never_crashes(board, tmp_path):
+    """Entries with every optional field empty, one protocol only, negative cosines, a single entry."""
+    _, problems = submit_run(
+        _run(tmp_path, "low", shift=-1.2),  # cosines around -0.5: valid, and printed as numbers
+        name="minimal",
+        url="https://example.org",
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert problems == [], problems
+    site = build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    rows = list(csv.DictReader((site.parent / "leaderboard.csv").open()))
+    assert rows[0]["name"] == "minimal" and float(rows[0]["overall_mean"]) < 0
+    assert rows[0]["params"] == rows[0]["org"] == "" and rows[0]["status"] == "self-reported"
+
+
+@pytest.mark.parametrize(
+    "formula", ['=HYPERLINK("https://evil.example","click")', "@SUM(1+1)", "+1+2", "-2+3"]
+)
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(board, tmp_path, formula):
+    _, problems = submit_run(
+        _run(tmp_path, "x"),
+        name="spreadsheet",
+        url="https://example.org",
+        org=formula,
+        license=formula,
+        leaderboard=board,
+        registry=test_registry(),
+    )
+    assert problems == []
+    site = build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    text = (site.parent / "leaderboard.csv").read_text()
+    row = next(csv.DictReader(text.splitlines()))
+    assert row["org"] == row["license"] == "'" + formula
+    assert not any(cell.startswith(("=", "+", "@")) for line in text.splitlines() for cell in line.split(","))
+    assert (
+        float(row["clip_mean"])
+        == json.loads((site.parent / "leaderboard.json").read_text())["entries"][0]["scores"]["clip"]["mean"]
+    )  # numbers stay numbers
 
 
 def test_duplicate_names_are_rejected(board, tmp_path):
@@ -260,10 +466,10 @@ def test_the_official_registry_accepts_nothing_it_does_not_list(board, tmp_path)
 
 # -- the site ------------------------------------------------------------------------------------
 def _three_entries(board, tmp_path):
-    _submit(board, tmp_path, name="leader", shift=0.2)
-    _submit(board, tmp_path, name="runner-up", shift=0.0)
-    _submit(board, tmp_path, name="close-second", shift=-0.005, seed=0)
-    _submit(board, tmp_path, name="native-one", shift=0.3, protocol="native")
+    _submit(board, tmp_path, name="leader", shift=-0.05)  # synthetic cosines reach ~1: shift down only
+    _submit(board, tmp_path, name="runner-up", shift=-0.25)
+    _submit(board, tmp_path, name="close-second", shift=-0.255, seed=0)
+    _submit(board, tmp_path, name="native-one", shift=0.0, protocol="native")
 
 
 def test_site_ranks_within_protocol_and_marks_overlapping_intervals_as_tied(board, tmp_path):
@@ -368,26 +574,66 @@ def test_html_in_submission_metadata_is_escaped(board, tmp_path):
     assert "href='https://example.org/?a=1&amp;b=2'" in page
 
 
-def test_seed_spread_of_repeats_runs_is_checked(board, tmp_path):
+def _repeats_submission(board, tmp_path) -> Path:
+    """A 2-seed ``--repeats`` run folder (each seed's results in repeat-K/) submitted as is."""
     from unified_bench.repeats import combine_repeats
 
     rng = np.random.default_rng(0)
     scores = base_scores(N, 3)
-    parts = [make_results({k: v + rng.normal(0, 0.01, N) for k, v in scores.items()}) for _ in range(2)]
+    seeds, runs = [0, 1], ["repeat-1", "repeat-2"]
+    parts = [
+        make_results(
+            {k: np.clip(v + rng.normal(0, 0.01, N), -1, 1) for k, v in scores.items()}, bootstrap_seed=s
+        )
+        for s in seeds
+    ]
     run_dir = tmp_path / "runs" / "repeated"
-    write_results(
-        run_dir / "results.json", combine_repeats(parts, runs=["repeat-1", "repeat-2"], seeds=[0, 1])
-    )
+    for run, part in zip(runs, parts, strict=True):
+        write_results(run_dir / run / "results.json", part)
+    write_results(run_dir / "results.json", combine_repeats(parts, runs=runs, seeds=seeds))
     path, problems = submit_run(
         run_dir, name="repeated", url="https://example.org", leaderboard=board, registry=test_registry()
     )
-    assert problems == []
-    obj = json.loads(path.read_text())
-    assert "lpips" not in obj["results"]["repeats"]["scorers"]
+    assert problems == [], problems
+    return path
+
+
+def _spread_edited(obj):
     obj["results"]["repeats"]["scorers"]["clip"]["std"] = 0.0
+
+
+def _seed_result_forged(obj):  # one seed's clip scores raised, its own aggregates recomputed
+    seed = obj["seed_results"][1]
+    raised = {i: min(1.0, v + 0.05) for i, v in seed["scorers"]["clip"]["per_sample"].items()}
+    _forge({"results": seed}, per_sample={"clip": raised})
+
+
+def _seed_duplicated(obj):  # the first seed twice: no spread at all
+    obj["seed_results"][1] = {**obj["seed_results"][0], "bootstrap": obj["seed_results"][1]["bootstrap"]}
+
+
+def _seed_results_dropped(obj):
+    del obj["seed_results"]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (_spread_edited, "claimed spread"),
+        (_seed_result_forged, "scorer clip per-sample values are not the mean over the seeds"),
+        (_seed_duplicated, "seed 1: same per-sample clip scores as seed 0"),
+        (_seed_results_dropped, "repeats claims 2 seeds but the submission carries no per-seed results"),
+    ],
+)
+def test_a_repeats_claim_must_follow_from_its_per_seed_results(board, tmp_path, tamper, message):
+    path = _repeats_submission(board, tmp_path)
+    obj = json.loads(path.read_text())
+    assert "lpips" not in obj["results"]["repeats"]["scorers"] and len(obj["seed_results"]) == 2
+    assert validate_paths(None, leaderboard=board, registry=test_registry())[0] == []
+    tamper(obj)
     path.write_text(json.dumps(obj))
-    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
-    assert any("claimed spread" in str(p) for p in problems)
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert accepted == [] and any(message in str(p) for p in problems), [str(p) for p in problems]
 
 
 def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
@@ -396,13 +642,7 @@ def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
 
     run_dir = demo_run(session_cache)
     results = read_results(run_dir)
-    registry = OfficialRegistry(
-        dataset_name="samples",
-        n_samples=len(results.samples["ids"]),
-        dataset_fingerprints=(results.dataset["fingerprint"],),
-        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
-        notice="Demo leaderboard: random weights.",
-    )
+    registry = OfficialRegistry.of_run(results, notice="Demo leaderboard: random weights.")
     root = tmp_path / "leaderboard"
     shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
     (root / "official-fingerprints.json").write_text(json.dumps(registry.to_json()))

@@ -41,19 +41,6 @@ def _touch_images(folder: Path, names: list[str]) -> None:
         Image.new("RGB", (4, 4)).save(folder / name)
 
 
-def test_matching_prefers_same_name_then_same_stem_then_recon_prefix(tmp_path):
-    refs, gens = tmp_path / "ref", tmp_path / "gen"
-    _touch_images(refs, ["a.png", "b.jpg", "c.png", "d.png"])
-    _touch_images(gens, ["a.png", "a.jpg", "b.png", "recon_c.png", "unrelated.png"])
-    matching = match_reconstructions(gens, refs)
-    assert {r.name: g.name for r, g in matching.pairs} == {
-        "a.png": "a.png",
-        "b.jpg": "b.png",
-        "c.png": "recon_c.png",
-    }
-    assert [m.name for m in matching.missing] == ["d.png"]
-
-
 def test_matching_a_missing_folder_is_an_input_error(tmp_path):
     _touch_images(tmp_path / "ref", ["a.png"])
     with pytest.raises(InputError, match="generated folder"):

@@ -297,22 +297,32 @@ def score_folder(
     *,
     output: Path | None = None,
     allow_missing: bool = False,
+    match: str = "unique",
     seed: int = 0,
     hooks: Hooks | None = None,
 ) -> Results:
-    """Score a folder of reconstructions against a folder of references (``unified-bench score``)."""
-    from unified_bench.datasets import load_dataset
+    """Score a folder of reconstructions against a folder of references (``unified-bench score``).
+
+    Files are paired as ``Score_i2i.py`` pairs them (see ``unified_bench.matching``); the pairs are
+    listed in the results' provenance. Nothing is written per sample, so any file name is a valid id.
+    """
+    from unified_bench.datasets import make_dataset
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
     _check_scorer_specs(options)
     started_at = utc_now()
-    matching = match_reconstructions(generated, references)
-    dataset: Dataset = load_dataset(str(references))
-    by_stem = {s.id: s for s in dataset.samples}
-    refs = [by_stem[ref.stem] for ref, _ in matching.pairs]
-    reconstructions = [read_image(gen) for _, gen in matching.pairs]
-    ids = [s.id for s in refs]
+    matching = match_reconstructions(generated, references, mode=match)
+    samples = {}
+    for relative in matching.references:
+        image, sha256 = read_image(references / relative)
+        samples[relative] = Sample(id=relative.stem, image=image, image_sha256=sha256)
+    dataset: Dataset = make_dataset(
+        references.resolve().name, list(samples.values()), str(references.resolve())
+    )
+    refs = [replace(samples[pair.reference], id=pair.id) for pair in matching.pairs]
+    reconstructions = [read_image(generated / pair.reconstruction) for pair in matching.pairs]
+    ids = [pair.id for pair in matching.pairs]
     missing = [ref.stem for ref in matching.missing]
     if not ids:
         raise MissingSamplesError(
@@ -338,7 +348,17 @@ def score_folder(
         extra={
             "generated_dir": str(generated),
             "reference_dir": str(references),
-            "matched": {ref.stem: gen.name for ref, gen in matching.pairs},
+            "match": match,
+            "matched": {pair.id: pair.reconstruction.as_posix() for pair in matching.pairs},
+            "pairs": [
+                {
+                    "id": pair.id,
+                    "reference": pair.reference.as_posix(),
+                    "reconstruction": pair.reconstruction.as_posix(),
+                }
+                for pair in matching.pairs
+            ],
+            "unmatched_reconstructions": [path.as_posix() for path in matching.unmatched],
         },
     )
     results = build_results(

@@ -79,6 +79,15 @@ def score_columns(results: Results) -> list[Column]:
     return columns
 
 
+def direction_label(column: Column) -> str:
+    """``higher is better``, ``lower is better``, or ``informational`` for statistics with no better side."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
+
+    if column.name in INFORMATIONAL_SCORERS:
+        return "informational"  # a longer caption is not a better one
+    return "higher is better" if column.higher_is_better else "lower is better"
+
+
 def rank_samples(results: Results, column: Column) -> list[str]:
     """Sample ids from best to worst by ``column`` (direction-aware); unscored samples last."""
     ids = list(results.samples["ids"])
@@ -105,8 +114,7 @@ def distribution_plot_png(columns: Sequence[Column]) -> bytes:
         ax.hist(values, bins=bins, color=color, alpha=0.75, edgecolor="white", linewidth=0.5)
         ax.axvspan(column.ci_low, column.ci_high, color=color, alpha=0.15, linewidth=0)
         ax.axvline(column.mean, color="#1f2328", linewidth=1.2)
-        direction = "higher is better" if column.higher_is_better else "lower is better"
-        ax.set_title(f"{column.name}  ({direction})", fontsize=9)
+        ax.set_title(f"{column.name}  ({direction_label(column)})", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.set_yticks([])
         for side in ("top", "right", "left"):
@@ -141,7 +149,7 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
             label += f" <span class='dir'>({esc('+'.join(results.overall.components))} only)</span>"
         rows.append(
             f"<tr><td><strong>{label}</strong></td>"
-            f"<td class='dir'>{'higher' if column.higher_is_better else 'lower'} is better</td>"
+            f"<td class='dir'>{direction_label(column)}</td>"
             f"<td class='num'>{fmt(column.mean)}</td>"
             f"<td class='num ci'>[{fmt(column.ci_low)}, {fmt(column.ci_high)}]</td>"
             + (f"<td class='num'>±{fmt(seed_sd['std'])}</td>" if has_spread and seed_sd else "")

@@ -103,12 +103,22 @@ class UAEDecoder:
         }
 
     def initial_latents(self, seeds: Sequence[int], width: int, height: int) -> torch.Tensor:
-        """Gaussian latents, one per seed, drawn on the CPU in float32 so a seed means the same everywhere."""
+        """Gaussian latents ``[len(seeds), C, h, w]``, row ``i`` from ``seeds[i]`` alone.
+
+        On CUDA each row is drawn as demo.py draws its one image's latents: the pipeline's
+        ``randn_tensor`` with ``torch.Generator(device=cuda).manual_seed(seed)``, on the GPU, directly in
+        the model's dtype (bfloat16 in the release); so a seed gives the release's image. CUDA's
+        generator has no CPU equivalent, so on the CPU (and other devices) rows are drawn with a CPU
+        generator in float32 and cast: deterministic per seed, but not the release's noise.
+        """
         channels = self.pipeline.transformer.config.in_channels
         scale = self.pipeline.vae_scale_factor
         shape = (1, channels, height // scale, width // scale)
+        device, dtype = latent_draw_placement(self.device, self.dtype)
         latents = [
-            torch.randn(shape, generator=torch.Generator(device="cpu").manual_seed(seed), dtype=torch.float32)
+            torch.randn(
+                shape, generator=torch.Generator(device=device).manual_seed(seed), device=device, dtype=dtype
+            )
             for seed in seeds
         ]
         return torch.cat(latents).to(device=self.device, dtype=self.dtype)
@@ -141,3 +151,10 @@ class UAEDecoder:
             output_type="pil",
         )
         return list(output.images)
+
+
+def latent_draw_placement(device: torch.device, dtype: torch.dtype) -> tuple[torch.device, torch.dtype]:
+    """Where and in which dtype initial noise is drawn: as demo.py on CUDA, a portable CPU draw elsewhere."""
+    if device.type == "cuda":
+        return device, dtype
+    return torch.device("cpu"), torch.float32

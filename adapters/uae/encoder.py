@@ -89,7 +89,7 @@ class UAEEncoder:
                 "checkpoint is incomplete or saved under tensor names this adapter does not know."
             )
         model.to(device=device, dtype=dtype).eval()
-        processor = AutoProcessor.from_pretrained(processor_source)
+        processor = load_release_processor(processor_source)
         processor.tokenizer.padding_side = "left"
         return cls(model, processor, config, processor_source=processor_source, lora_report=lora_report)
 
@@ -97,6 +97,7 @@ class UAEEncoder:
         return {
             "class": type(self.model).__name__,
             "processor": self.processor_source,
+            "image_processor": type(self.processor.image_processor).__name__,
             "projector_dims": list(self.model.projector_dims),
             "llm_lora": self.lora_report.as_dict() if self.lora_report else None,
             "sampling": asdict(self.sampling),
@@ -238,6 +239,18 @@ class UAEEncoder:
             input_ids=ids, attention_mask=ids.ne(self.pad_token_id)
         )
         return embeddings[0], embeddings[1]
+
+
+def load_release_processor(processor_source: str) -> Any:
+    """Qwen2.5-VL's processor with the PIL ("slow") image processor, the one demo.py ran under 4.50.
+
+    transformers 5 resolves ``AutoProcessor`` to the torchvision backend, whose resizing differs from
+    PIL's by up to about one grey level; the settings (pixel limits, mean/std) come from the same file.
+    """
+    from transformers import Qwen2VLImageProcessorPil
+
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(processor_source)
+    return AutoProcessor.from_pretrained(processor_source, image_processor=image_processor)
 
 
 def _right_pad(

@@ -52,12 +52,31 @@ class Qwen2_5_VLWithProjector(Qwen2_5_VLForConditionalGeneration):
         """Projected last-layer hidden states of every token: ``[B, L, D]`` SD3 prompt embeddings.
 
         The base model's ``last_hidden_state`` is ``hidden_states[-1]`` of the full forward (final
-        norm applied), without computing the vocabulary logits the demo throws away.
+        norm applied), without computing the vocabulary logits the demo throws away. Text-only
+        inputs with an attention mask get the position ids transformers 4.50 (the release's pin)
+        gave them, so the states of padding tokens, which SD3 attends to, are the release's too.
         """
+        position_ids = None
+        if pixel_values is None and attention_mask is not None:
+            position_ids = release_text_position_ids(attention_mask)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
+            position_ids=position_ids,
             pixel_values=pixel_values,
             image_grid_thw=image_grid_thw,
         )
         return self.projector(outputs.last_hidden_state)
+
+
+def release_text_position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Qwen2.5-VL's 3-axis rope positions of a text-only batch as transformers 4.50 computed them.
+
+    Real tokens count 0, 1, 2, ... (padding skipped); padding tokens all get position 1. From 4.5x
+    on, transformers gives right padding the positions n, n+1, ... instead, which changes the
+    padding tokens' hidden states (and so the unconditional half of guidance, in demo.py's pairing).
+    Returns ``[3, B, L]``.
+    """
+    mask = attention_mask.long()
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    return positions.unsqueeze(0).expand(3, -1, -1)

@@ -1,4 +1,4 @@
-"""Regenerate docs/img/report.png and docs/img/leaderboard.png from demo runs (offline).
+"""Regenerate docs/img/report.png, leaderboard.png and leaderboard-mobile.png from demo runs (offline).
 
     python docs/img/make_screenshots.py [WORK_DIR]   # needs the dev extra and chromium + chromium-driver
 
@@ -6,7 +6,8 @@ WORK_DIR (default: a temporary folder, removed afterwards) keeps the runs, so a 
 
 Runs the demo configuration (uae-tiny, tiny random scorers, the 8 bundled photos) under three seeds
 with ``--repeats``, builds a report of the first seed and a demo leaderboard (its own registry of
-the demo fingerprints, labelled as a demo), and screenshots both in headless Chromium.
+the demo fingerprints, labelled as a demo; every entry submitted with its outputs, two of them
+verified by re-scoring), and screenshots both in headless Chromium (the leaderboard also at 390 px).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests._browser import full_page_screenshot, headless_chromium, open_page  # noqa: E402
+from tests._browser import full_page_screenshot, headless_chromium, open_page, phone_screenshot  # noqa: E402
 from unified_bench.demo import demo_scorer_specs  # noqa: E402
 from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
-from unified_bench.leaderboard.registry import OfficialScorer  # noqa: E402
 from unified_bench.leaderboard.site import build_site  # noqa: E402
 from unified_bench.leaderboard.submit import submit_run  # noqa: E402
+from unified_bench.leaderboard.verify import describe_failure, verify_submission  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
-from unified_bench.results import PAPER_SCORERS, read_results  # noqa: E402
+from unified_bench.results import read_results  # noqa: E402
+from unified_bench.scorers.tiny import ensure_tiny_scorer_weights  # noqa: E402
 
 NOTICE = (
     "Demo leaderboard: uae-tiny and the scorers have random weights, on the 8 bundled sample photos. "
@@ -64,13 +66,7 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
 
     report = build_report(first, work / "report.html")
     results = read_results(first)
-    registry = OfficialRegistry(
-        dataset_name="samples",
-        n_samples=len(results.samples["ids"]),
-        dataset_fingerprints=(results.dataset["fingerprint"],),
-        scorers={n: OfficialScorer(True, (results.scorers[n].fingerprint,)) for n in PAPER_SCORERS},
-        notice=NOTICE,
-    )
+    registry = OfficialRegistry.of_run(results, notice=NOTICE)
     board_root = work / "leaderboard"
     shutil.copytree(REPO / "leaderboard" / "schema", board_root / "schema")
     (board_root / "submissions").mkdir()
@@ -91,9 +87,23 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
             org="demo",
             leaderboard=board,
             registry=registry,
+            outputs=work / "outputs" / f"{name}.zip",
+            overwrite=True,
         )
         if problems:
             raise SystemExit("\n".join(map(str, problems)))
+    # Re-score two entries from their outputs (one of them the 3-seed one): they show as verified.
+    tiny = ensure_tiny_scorer_weights()
+    for name in ("uae-tiny-seed0", "uae-tiny-3-seeds"):
+        verified = verify_submission(
+            name,
+            leaderboard=board,
+            registry=registry,
+            dataset="samples",
+            scorers=[f"{scorer}={tiny[scorer]}" for scorer in registry.scorers],
+        )
+        if not verified.passed:
+            raise SystemExit(describe_failure(verified))
     site = build_site(
         work / "site", leaderboard=board, registry=registry, title="Unified-Bench leaderboard (demo)"
     )
@@ -107,6 +117,10 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
             shot = full_page_screenshot(driver, target / name, max_height=height)
             _shrink(shot, height)
             print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
+        open_page(driver, site)  # the leaderboard on a 390 px phone
+        shot = phone_screenshot(driver, target / "leaderboard-mobile.png", width=390, max_height=1700)
+        _shrink(shot, 1700)
+        print(f"{shot} ({shot.stat().st_size // 1024} KiB)")
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
 

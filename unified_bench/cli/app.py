@@ -50,7 +50,15 @@ DeviceOpt = Annotated[
     str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")
 ]
 DtypeOpt = Annotated[
-    str | None, typer.Option(help="float32, bfloat16 or float16; default: bf16 on GPU, fp32 on CPU.")
+    str | None,
+    typer.Option(help="Model precision: float32, bfloat16 or float16; default: bf16 on GPU, fp32 on CPU."),
+]
+ScoreDtypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Scorer precision: float32, bfloat16 or float16 (faster on GPU, recorded in each scorer's "
+        "fingerprint). Default: the official one (float32; Long-CLIP as its load(): fp16 on GPU)."
+    ),
 ]
 ScoreBatchOpt = Annotated[int, typer.Option("--score-batch-size", help="Images per scorer forward pass.")]
 
@@ -115,6 +123,7 @@ def run(
     ] = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
+    score_dtype: ScoreDtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
     overwrite: Annotated[
         bool, typer.Option(help="Replace a run of another configuration in --output.")
@@ -153,7 +162,10 @@ def run(
         protocol=protocol,
         overwrite=overwrite,
         scoring=ScoringOptions(
-            scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
+            scorers=tuple(scorer) if scorer else None,
+            batch_size=score_batch_size,
+            device=device,
+            dtype=score_dtype,
         ),
     )
     with out.progress_hooks() as hooks:
@@ -182,8 +194,15 @@ def score(
     allow_missing: Annotated[
         bool, typer.Option(help="Exit 0 even if some references have no match.")
     ] = False,
+    match: Annotated[
+        str,
+        typer.Option(
+            help="unique: a reference with several reconstructions is an error; all: score each as its "
+            "own pair, as Score_i2i.py does (means over pairs)."
+        ),
+    ] = "unique",
     device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
+    dtype: ScoreDtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
@@ -195,7 +214,14 @@ def score(
     )
     with out.progress_hooks() as hooks:
         results = score_folder(
-            generated, references, options, output=output, allow_missing=allow_missing, seed=seed, hooks=hooks
+            generated,
+            references,
+            options,
+            output=output,
+            allow_missing=allow_missing,
+            match=match,
+            seed=seed,
+            hooks=hooks,
         )
     out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
     if results.samples["missing"]:

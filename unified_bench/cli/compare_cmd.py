@@ -1,4 +1,4 @@
-"""``unified-bench compare``: parse, call ``unified_bench.compare.compare_paths``, print, exit 0/1."""
+"""``unified-bench compare``: parse, call ``unified_bench.compare``, print the verdict first, exit 0/1/2."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from unified_bench.cli import output as out
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from unified_bench.compare import Comparison
+    from unified_bench.compare import CompareSettings, Comparison
 
 
 class Format(str, Enum):
@@ -37,19 +37,21 @@ class Correction(str, Enum):
 COMPARE_EXAMPLES = """
 [bold]Examples[/]\n
   unified-bench compare baselines/main.json runs/candidate\n
-  unified-bench compare runs/base runs/ckpt-1000 runs/ckpt-2000 --scorer overall --scorer clip\n
+  unified-bench compare runs/base runs/ckpt-1000 runs/ckpt-2000 --gate overall --gate clip\n
   unified-bench compare base.json cand.json --format markdown >> "$GITHUB_STEP_SUMMARY"\n
-[bold]Exit codes[/]: 0 no significant regression, 1 significant regression (see --fail-on),
-2 the runs cannot be compared (other images, scorer weights or protocol) or bad input.
+  unified-bench compare baselines/main.json --recommend-n 0.01\n
+[bold]Exit codes[/]: 0 no significant regression on the gate, 1 significant regression on the gate
+(see --fail-on), 2 no verdict: bad input, runs that cannot be compared, or a gate that cannot reach
+--alpha at this number of samples. See docs/ci-gating.md.
 """
 
 _STYLE = {"better": "green", "worse": "bold red", "tied": "dim"}
 
 
-def comparison_table(comparison: Comparison) -> Table:
+def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table:
     from rich.table import Table
 
-    from unified_bench.compare import format_difference, format_p, scorer_label
+    from unified_bench.compare import format_difference, format_mde, format_p, p_label, scorer_label
 
     title = f"{comparison.candidate} vs {comparison.baseline} ({comparison.n_paired} paired samples)"
     table = Table(title=title, title_justify="left")
@@ -58,37 +60,72 @@ def comparison_table(comparison: Comparison) -> Table:
         ("baseline", "right"),
         ("candidate", "right"),
         ("Δ mean [95% CI]", "right"),
-        ("p (adj.)", "right"),
+        (p_label(settings), "right"),
+        ("test", "left"),
+        ("MDE (80%)", "right"),
         ("verdict", "left"),
     ):
         table.add_column(column, justify=justify)
-    for row in comparison.rows:
+    gated = sum(row.role == "gate" for row in comparison.rows)
+    for index, row in enumerate(comparison.rows):
         table.add_row(
-            scorer_label(row),
+            f"{scorer_label(row)} [bold](gate)[/]" if row.role == "gate" else scorer_label(row),
             f"{row.baseline_mean:.4f}",
             f"{row.candidate_mean:.4f}",
             format_difference(row),
             format_p(row.p_adjusted),
+            row.test,
+            format_mde(row),
             f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
+            end_section=index == gated - 1,
         )
     return table
+
+
+def _print_unsqueezed(table: Table) -> None:
+    """Print at the table's natural width: a CI log is 80 columns, and squeezing truncates numbers."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    natural = Measurement.get(out.stdout, out.stdout.options.update_width(10_000), table).maximum
+    if natural <= out.stdout.width:
+        out.stdout.print(table)
+        return
+    wide = Console(
+        file=out.stdout.file,
+        width=natural,
+        highlight=False,
+        force_terminal=out.stdout.is_terminal,
+        no_color=out.stdout.no_color,
+    )
+    wide.print(table)
 
 
 def compare(
     baseline: Annotated[Path, typer.Argument(help="Baseline: a results.json or a run folder.")],
     candidates: Annotated[
-        list[Path], typer.Argument(help="One or more candidates, each compared with the baseline.")
-    ],
+        list[Path] | None,
+        typer.Argument(help="One or more candidates, each compared with the baseline.", show_default=False),
+    ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gate",
+            "-g",
+            help="Scorer that decides the exit code (repeat; Holm across gated rows). Default: overall.",
+            show_default=False,
+        ),
+    ] = None,
     scorer: Annotated[
         list[str] | None,
         typer.Option(
             "--scorer",
             "-s",
-            help="Compare only NAME (repeat; 'overall' allowed). Default: all.",
+            help="Secondary rows to show (repeat; 'overall' allowed). Default: every scorer in both runs.",
             show_default=False,
         ),
     ] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level of the paired test.")] = 0.05,
+    alpha: Annotated[float, typer.Option(help="Significance level of the gate.")] = 0.05,
     min_effect: Annotated[
         float, typer.Option(help="Smallest mean difference that counts, in the scorer's units.")
     ] = 0.005,
@@ -96,33 +133,71 @@ def compare(
         Format, typer.Option("--format", "-f", help="table, markdown (PR comment) or json.")
     ] = (Format.table),
     fail_on: Annotated[
-        FailOn, typer.Option(help="Exit 1 on a significant regression, on any significant change, or never.")
+        FailOn,
+        typer.Option(
+            help="Exit 1 on a significant regression of a gated row, on any significant change of any "
+            "row, or never."
+        ),
     ] = FailOn.regression,
     correction: Annotated[
-        Correction, typer.Option(help="Multiple-testing correction across the scorers of one comparison.")
+        Correction, typer.Option(help="Multiple-testing correction within the gated and the secondary rows.")
     ] = Correction.holm,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples and permutation draws.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the permutation test.")] = 0,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial", help="Compare the shared sample ids when the runs' ids differ (says how many)."
+        ),
+    ] = False,
+    recommend_n: Annotated[
+        float | None,
+        typer.Option(
+            "--recommend-n",
+            metavar="EFFECT",
+            help="Print the --limit each gated row needs for 80% power to detect EFFECT, then exit 0.",
+            show_default=False,
+        ),
+    ] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples of the interval.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
 ) -> None:
-    """Compare runs sample by sample (paired bootstrap + permutation test); exit 1 on a regression."""
-    from unified_bench.compare import CompareSettings, compare_paths, to_markdown
+    """Gate a candidate on a pre-declared scorer (paired test by n); exit 1 on a regression."""
+    from unified_bench.compare import (
+        DEFAULT_GATE,
+        CompareSettings,
+        compare_paths,
+        recommend_sample_sizes,
+        to_markdown,
+    )
+    from unified_bench.errors import UserError
 
     settings = CompareSettings(
-        alpha=alpha, min_effect=min_effect, n_resamples=resamples, seed=seed, correction=correction.value
+        alpha=alpha,
+        min_effect=min_effect,
+        n_resamples=resamples,
+        seed=seed,
+        correction=correction.value,
+        gate=tuple(gate or DEFAULT_GATE),
+        allow_partial=allow_partial,
     )
+    if recommend_n is not None:
+        for advice in recommend_sample_sizes(baseline, candidates or [], recommend_n, settings=settings):
+            typer.echo(advice.line(settings.row_alpha))
+        raise typer.Exit(0)
+    if not candidates:
+        raise UserError("compare: give a candidate after the baseline (or --recommend-n EFFECT).")
     report = compare_paths(baseline, candidates, scorers=scorer, settings=settings)
     code = report.exit_code(fail_on.value)
     if format is Format.json:
-        typer.echo(json.dumps({**report.to_json(), "exit_code": code}, indent=2))
+        typer.echo(json.dumps(report.to_json(fail_on.value), indent=2))
     elif format is Format.markdown:
         typer.echo(to_markdown(report, fail_on.value), nl=False)
     else:
+        typer.echo(report.headline(fail_on.value))
         for comparison in report.comparisons:
-            out.stdout.print(comparison_table(comparison))
-            if comparison.n_unpaired:
-                out.note(f"{comparison.n_unpaired} sample ids are in only one run and were not compared.")
+            _print_unsqueezed(comparison_table(comparison, settings))
             if comparison.skipped:
                 out.note(f"Not compared (in one run only): {', '.join(comparison.skipped)}.")
-        verdict = "significant regression" if report.regressed else "no significant regression"
-        out.note(f"{verdict}; exit {code} (--fail-on {fail_on.value}).")
+    for comparison in report.comparisons:
+        for warning in comparison.warnings:
+            out.note(f"Warning: {warning}")
     raise typer.Exit(code)

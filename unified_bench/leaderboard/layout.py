@@ -13,7 +13,8 @@ DEFAULT_LEADERBOARD_DIR = Path("leaderboard")
 @dataclass(frozen=True)
 class LeaderboardDir:
     """``root/schema/submission.schema.json``, ``root/official-fingerprints.json``,
-    ``root/submissions/NAME.json`` and ``root/reported.json``."""
+    ``root/submissions/NAME.json``, ``root/verified/NAME.json`` (written by ``leaderboard verify``)
+    and ``root/reported.json``."""
 
     root: Path = DEFAULT_LEADERBOARD_DIR
 
@@ -34,6 +35,13 @@ class LeaderboardDir:
         return self.root / "submissions"
 
     @property
+    def verified(self) -> Path:
+        return self.root / "verified"
+
+    def verification_path(self, name: str) -> Path:
+        return self.verified / f"{name}.json"
+
+    @property
     def reported(self) -> Path:
         return self.root / "reported.json"
 
@@ -43,9 +51,10 @@ class LeaderboardDir:
     def submission_files(self) -> list[Path]:
         return sorted(self.submissions.glob("*.json")) if self.submissions.is_dir() else []
 
-    def check(self) -> LeaderboardDir:
-        """Raise one line when this is not a leaderboard folder."""
-        for path in (self.submission_schema, self.registry):
+    def check(self, needs_registry: bool = True) -> LeaderboardDir:
+        """Raise one line when this is not a leaderboard folder (``needs_registry``: with its own
+        official-fingerprints file, unless ``--registry`` names another)."""
+        for path in (self.submission_schema, self.registry)[: 2 if needs_registry else 1]:
             if not path.is_file():
                 raise InputError(
                     f"{self.root}: not a leaderboard folder ({path.name} missing); run from a clone of "

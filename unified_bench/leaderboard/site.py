@@ -2,8 +2,9 @@
 
 ``SITE_DIR/index.html`` (self-contained: inline CSS/JS, inline SVG dot plot, no network) plus the
 same numbers as ``leaderboard.json`` and ``leaderboard.csv``. Only submissions that pass every
-validation check are shown; if any file fails, nothing is built. Numbers from papers appear only
-in the separate "reported, not reproduced" table, never ranked with reproduced entries.
+validation check are shown; if any file fails, nothing is built. Each entry is marked "verified"
+(its outputs were re-scored by ``leaderboard verify``) or "self-reported". Numbers from papers
+appear only in the separate "reported, not reproduced" table, never ranked with reproduced entries.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Entry:
     scores: dict[str, Interval]
     rank: int
     tied_with: list[str]
+    verified: bool = False
 
 
 def _intervals(submission: Submission) -> dict[str, Interval]:
@@ -104,6 +106,7 @@ def rank_entries(submissions: Sequence[Submission]) -> list[Entry]:
                 scores=scores,
                 rank=1 + above,
                 tied_with=tied,
+                verified=submission.verified,
             )
         )
     entries.sort(key=lambda e: (-e.scores[OVERALL].mean, e.name.lower()))
@@ -124,6 +127,23 @@ def _link(url: str, text: str) -> str:
     return f"<a href='{esc(url)}' rel='noopener noreferrer'>{esc(text)}</a>"
 
 
+def _subline(entry: Entry) -> list[str]:
+    """Model (when it differs from the entry name) and protocol, under the name."""
+    return ([entry.model] if entry.model and entry.model != entry.name else []) + [entry.protocol]
+
+
+def _status_badge(entry: Entry) -> str:
+    if entry.verified:
+        return (
+            "<span class='badge verified' title='Outputs re-scored with the official scorers by "
+            "unified-bench leaderboard verify: every per-sample score reproduced'>verified</span>"
+        )
+    return (
+        "<span class='badge self-reported' title='Per-sample scores as submitted; the outputs were not "
+        "re-scored'>self-reported</span>"
+    )
+
+
 def _score_cell(interval: Interval | None) -> str:
     if interval is None:
         return "<td class='num' data-value=''>–</td>"
@@ -142,8 +162,7 @@ def _table(entries: Sequence[Entry]) -> str:
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
         "<th data-sort='text' data-first='ascending'>name</th>"
         + "".join(f"<th class='num' data-sort='number'>{esc(c)}</th>" for c in COLUMNS)
-        + "<th data-sort='text' data-first='ascending'>protocol</th>"
-        "<th class='num' data-sort='number'>params</th>"
+        + "<th class='num' data-sort='number'>params</th>"
         "<th data-sort='text' data-first='ascending'>org</th>"
         "<th data-sort='text' data-first='ascending'>license</th>"
         "<th class='num' data-sort='number'>seeds</th><th>tied with</th></tr>"
@@ -152,21 +171,21 @@ def _table(entries: Sequence[Entry]) -> str:
     for e in entries:
         tied = (
             f"<span class='badge tied' title='{esc(', '.join(e.tied_with))}'>tied</span> "
-            f"<span class='tied-names'>{esc(', '.join(e.tied_with))}</span>"
+            "<span class='tied-names'>"
+            + ", ".join(f"<span class='nowrap'>{esc(n)}</span>" for n in e.tied_with)
+            + "</span>"
             if e.tied_with
             else "–"
         )
         rows.append(
             f"<tr data-protocol='{esc(e.protocol)}' data-name='{esc(e.name)}'>"
             f"<td class='num' data-value='{e.rank}'>{e.rank}</td>"
-            f"<td class='name' data-value='{esc(e.name)}'>{_link(e.url, e.name)}"
-            + (f"<br><span class='dir'>{esc(e.model)}</span>" if e.model and e.model != e.name else "")
-            + "</td>"
+            f"<td class='name' data-value='{esc(e.name)}'>{_link(e.url, e.name)}<br>{_status_badge(e)}"
+            + f" <span class='dir'>{esc(' · '.join(_subline(e)))}</span></td>"
             + "".join(_score_cell(e.scores.get(c)) for c in COLUMNS)
-            + f"<td>{esc(e.protocol)}</td>"
-            f"<td class='num' data-value='{e.params or ''}'>{_params_text(e.params)}</td>"
+            + f"<td class='num' data-value='{e.params or ''}'>{_params_text(e.params)}</td>"
             f"<td class='nowrap'>{esc(e.org or '–')}</td><td class='nowrap'>{esc(e.license or '–')}</td>"
-            f"<td class='num' data-value='{e.seeds}'>{e.seeds}</td><td>{tied}</td></tr>"
+            f"<td class='num' data-value='{e.seeds}'>{e.seeds}</td><td class='tied'>{tied}</td></tr>"
         )
     body = "".join(rows)
     table = f"<table id='leaderboard' class='sortable'><thead>{head}</thead><tbody>{body}</tbody></table>"
@@ -174,43 +193,53 @@ def _table(entries: Sequence[Entry]) -> str:
 
 
 def _dot_plot_svg(entries: Sequence[Entry], protocol: str) -> str:
-    """An inline SVG for one protocol: a row per entry, dot at the overall mean, bar over its interval."""
-    width, left, right, top, step, bottom = 760, 200, 30, 10, 26, 30
+    """An inline SVG for one protocol: per entry its name, then a dot at the overall mean and a bar over
+    its interval.
+
+    Horizontal positions are percentages of the figure's width and text keeps its pixel size, so the
+    chart fills a 1280 px page and stays legible on a 390 px phone (names sit above their bars).
+    """
+    top, step, bottom = 6, 36, 28
     lo = min(e.scores[OVERALL].ci_low for e in entries)
     hi = max(e.scores[OVERALL].ci_high for e in entries)
     pad = (hi - lo) * 0.08 or 0.01
     lo, hi = lo - pad, hi + pad
 
-    def x(value: float) -> float:
-        return left + (value - lo) / (hi - lo) * (width - left - right)
+    def x(value: float) -> str:
+        return f"{2 + (value - lo) / (hi - lo) * 96:.2f}%"
 
     rows_end = top + len(entries) * step
     height = rows_end + bottom
     parts = [
-        f"<svg class='dotplot' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' role='img' font-family='system-ui, sans-serif' font-size='12' "
-        f"aria-label='Overall score with bootstrap intervals, protocol {esc(protocol)}'>"
+        f"<svg class='dotplot' xmlns='http://www.w3.org/2000/svg' width='100%' height='{height}' "
+        "role='img' font-family='system-ui, sans-serif' font-size='12' "
+        f"aria-label='Overall score with its bootstrap interval per entry, protocol {esc(protocol)}'>"
     ]
-    for i in range(6):
-        value = lo + (hi - lo) * i / 5
+    for i in range(5):  # interior ticks only: their labels never fall off either edge
+        value = lo + (hi - lo) * (0.1 + 0.2 * i)
         parts.append(
-            f"<line x1='{x(value):.1f}' x2='{x(value):.1f}' y1='{top}' y2='{rows_end}' stroke='#d1d9e0' "
+            f"<line x1='{x(value)}' x2='{x(value)}' y1='{top}' y2='{rows_end}' stroke='#d1d9e0' "
             "stroke-dasharray='3 3'/>"
-            f"<text x='{x(value):.1f}' y='{rows_end + 18}' text-anchor='middle' fill='#59636e'>"
+            f"<text x='{x(value)}' y='{rows_end + 18}' text-anchor='middle' fill='#59636e'>"
             f"{value:.3f}</text>"
         )
     for index, e in enumerate(entries):
-        o, y = e.scores[OVERALL], top + index * step + step / 2
+        o = e.scores[OVERALL]
+        label_y, y = top + index * step + 12, top + index * step + 25
+        # The label starts at the bar's left end, or ends at its right end in the right half.
+        right_half = (o.mean - lo) / (hi - lo) > 0.5
+        anchor = f"x='{x(o.ci_high)}' text-anchor='end'" if right_half else f"x='{x(o.ci_low)}'"
         parts.append(
             f"<g class='entry' data-name='{esc(e.name)}'>"
-            f"<text x='{left - 10}' y='{y + 4}' text-anchor='end' fill='#1f2328'>{esc(e.name)}</text>"
-            f"<line x1='{x(o.ci_low):.1f}' x2='{x(o.ci_high):.1f}' y1='{y}' y2='{y}' stroke='#8250df' "
+            f"<text {anchor} y='{label_y}' fill='#1f2328'>{esc(e.name)} "
+            f"<tspan fill='#59636e'>{fmt(o.mean)}</tspan></text>"
+            f"<line x1='{x(o.ci_low)}' x2='{x(o.ci_high)}' y1='{y}' y2='{y}' stroke='#8250df' "
             "stroke-width='2'/>"
             + "".join(
-                f"<line x1='{x(end):.1f}' x2='{x(end):.1f}' y1='{y - 5}' y2='{y + 5}' stroke='#8250df'/>"
+                f"<line x1='{x(end)}' x2='{x(end)}' y1='{y - 5}' y2='{y + 5}' stroke='#8250df'/>"
                 for end in (o.ci_low, o.ci_high)
             )
-            + f"<circle cx='{x(o.mean):.1f}' cy='{y}' r='4.5' fill='#8250df'><title>{esc(e.name)}: "
+            + f"<circle cx='{x(o.mean)}' cy='{y}' r='4.5' fill='#8250df'><title>{esc(e.name)}: "
             f"{fmt(o.mean)} [{fmt(o.ci_low)}, {fmt(o.ci_high)}]</title></circle></g>"
         )
     parts.append("</svg>")
@@ -277,12 +306,41 @@ def _reported_table(reported: Sequence[dict[str, Any]]) -> str:
     return f"<table id='reported'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
+    """What the checks behind this page actually were (HTML), from the registry it was built against."""
+    verified = sum(1 for e in entries if e.verified)
+    count = (
+        f"{len(entries)} reproduced {'entry' if len(entries) == 1 else 'entries'} "
+        f"({verified} verified, {len(entries) - verified} self-reported) on {esc(registry.dataset_name)}."
+    )
+    source = f"<code>{esc(Path(registry.source).name)}</code>" if registry.source else "its registry"
+    missing = registry.unrecorded()
+    if missing:
+        return (
+            f"{count} No official fingerprints are recorded yet for {esc(', '.join(missing))} ({source}), "
+            "so no submission can be accepted until a maintainer records them "
+            "(<code>unified-bench leaderboard record-official RUN</code>)."
+        )
+    boot = registry.bootstrap
+    scorers = ", ".join(esc(name) for name in registry.scorers)
+    return (
+        f"{count} Every entry was checked against {source}: the official images "
+        f"({_plural(len(registry.dataset_fingerprints), 'accepted fingerprint')}) and exactly their "
+        f"{len(registry.ids)} ids; {scorers} with official weights on every id, values in range; "
+        f"{boot.n_resamples:,} bootstrap resamples at {boot.confidence:.0%}; every aggregate recomputed "
+        "from the per-sample scores."
+    )
+
+
 def render_site(
     entries: Sequence[Entry],
     reported: Sequence[dict[str, Any]],
     *,
     registry: OfficialRegistry,
-    confidence: str = "95%",
     title: str = "Unified-Bench leaderboard",
 ) -> str:
     from unified_bench import __version__
@@ -294,13 +352,7 @@ def render_site(
         f"<option value='{esc(v)}'{' selected' if v == default else ''}>{esc(label)}</option>"
         for v, label in options
     )
-    count = f"{len(entries)} reproduced {'entry' if len(entries) == 1 else 'entries'}"
-    meta = (
-        f"{count} on {esc(registry.dataset_name)}"
-        + (f" ({registry.n_samples} images)" if registry.n_samples else "")
-        + "; every entry is checked: official images and scorer weights, aggregates recomputed "
-        "from the per-sample scores."
-    )
+    meta = checks_text(registry, entries)
     notice = f"<p class='notice' id='registry-notice'>{esc(registry.notice)}</p>" if registry.notice else ""
     return Template(template_text("leaderboard.html")).substitute(
         title=esc(title),
@@ -308,7 +360,7 @@ def render_site(
         notice=notice,
         protocol_options=protocol_options,
         table=_table(entries),
-        confidence=esc(confidence),
+        confidence=esc(f"{registry.bootstrap.confidence:.0%}"),
         plot=_dot_plots(entries, protocols),
         reported=_reported_table(reported),
         footer=f"Built by unified-bench {esc(__version__)} on {esc(utc_now())}.",
@@ -318,30 +370,45 @@ def render_site(
     )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula: a leading ``= + - @`` (or tab, CR) gets a ``'``.
+
+    >>> spreadsheet_safe("=HYPERLINK(1)"), spreadsheet_safe("Lab")
+    ("'=HYPERLINK(1)", 'Lab')
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _csv(entries: Sequence[Entry]) -> str:
+    """Numbers as numbers; every text cell through ``spreadsheet_safe``."""
     buffer = io.StringIO()
-    fields = ["rank", "name", "protocol"]
+    fields = ["rank", "name", "status", "protocol"]
     for c in COLUMNS:
         fields += [f"{c}_mean", f"{c}_ci_low", f"{c}_ci_high"]
     fields += ["params", "org", "license", "seeds", "n", "url", "tied_with", "submitted_at"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for e in entries:
-        row: dict[str, Any] = {"rank": e.rank, "name": e.name, "protocol": e.protocol}
+        row: dict[str, Any] = {"rank": e.rank}
         for c in COLUMNS:
             interval = e.scores.get(c)
             for part in ("mean", "ci_low", "ci_high"):
                 row[f"{c}_{part}"] = getattr(interval, part) if interval else ""
-        row.update(
-            params=e.params if e.params is not None else "",
-            org=e.org or "",
-            license=e.license or "",
-            seeds=e.seeds,
-            n=e.n,
-            url=e.url,
-            tied_with=";".join(e.tied_with),
-            submitted_at=e.submitted_at,
-        )
+        texts = {
+            "name": e.name,
+            "status": "verified" if e.verified else "self-reported",
+            "protocol": e.protocol,
+            "org": e.org or "",
+            "license": e.license or "",
+            "url": e.url,
+            "tied_with": ";".join(e.tied_with),
+            "submitted_at": e.submitted_at,
+        }
+        row.update({key: spreadsheet_safe(value) for key, value in texts.items()})
+        row.update(params=e.params if e.params is not None else "", seeds=e.seeds, n=e.n)
         writer.writerow(row)
     return buffer.getvalue()
 
@@ -359,7 +426,7 @@ def build_site(
         InvalidSubmissions: a submission fails validation (its first problem is named).
         InputError: not a leaderboard folder, or a malformed ``reported.json``.
     """
-    leaderboard = (leaderboard or LeaderboardDir()).check()
+    leaderboard = (leaderboard or LeaderboardDir()).check(registry is None)
     registry = registry or OfficialRegistry.read(leaderboard.registry)
     problems, submissions = validate_paths(None, leaderboard=leaderboard, registry=registry)
     if problems:
@@ -371,13 +438,8 @@ def build_site(
         raise InvalidSubmissions(f"not building the site: {problems[0]}{more}")
     entries = rank_entries(submissions)
     reported = read_reported(leaderboard)
-    confidences = {s.results.bootstrap["confidence"] for s in submissions}
-    confidence = f"{confidences.pop():.0%}" if len(confidences) == 1 else "bootstrap"
     output = Path(output)
-    atomic_write_text(
-        output / "index.html",
-        render_site(entries, reported, registry=registry, confidence=confidence, title=title),
-    )
+    atomic_write_text(output / "index.html", render_site(entries, reported, registry=registry, title=title))
     atomic_write_json(
         output / "leaderboard.json",
         {

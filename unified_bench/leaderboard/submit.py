@@ -1,12 +1,16 @@
 """``unified-bench submit``: turn a finished run into ``leaderboard/submissions/NAME.json``.
 
-The file carries the run's complete results (every per-sample score, provenance) plus a little
-metadata, and is written only if it passes every check ``leaderboard validate`` makes.
+The file carries the run's complete results (every per-sample score, provenance; for a
+``--repeats`` run also each seed's results) plus a little metadata, and is written only if it
+passes every check ``leaderboard validate`` makes. With ``outputs`` it also packs the run's captions
+and reconstructions into an archive and records its sha256, so ``leaderboard verify`` can re-score
+them: entries are "verified" only then, "self-reported" otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from typing import Any
 from unified_bench.errors import UserError
 from unified_bench.io import atomic_write_json
 from unified_bench.leaderboard.layout import LeaderboardDir
+from unified_bench.leaderboard.outputs import pack_outputs
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     SUBMISSION_KIND,
@@ -60,11 +65,12 @@ def make_submission(
     params: int | None = None,
     license: str | None = None,
     org: str | None = None,
+    seed_results: Sequence[Results] = (),
 ) -> dict[str, Any]:
     """The submission object (see ``leaderboard/schema/submission.schema.json``)."""
     from unified_bench import __version__
 
-    return {
+    obj: dict[str, Any] = {
         "schema_version": 1,
         "kind": SUBMISSION_KIND,
         "name": name,
@@ -78,6 +84,20 @@ def make_submission(
         },
         "results": results.to_json(),
     }
+    if seed_results:
+        obj["seed_results"] = [part.to_json() for part in seed_results]
+    return obj
+
+
+def _run_folder(run_dir: Path) -> Path:
+    return run_dir.parent if run_dir.is_file() else run_dir
+
+
+def read_seed_results(run_dir: Path, results: Results) -> list[Results]:
+    """The per-seed results of a ``--repeats`` run (``RUN/repeat-K/results.json``); none for a plain run."""
+    if not results.repeats:
+        return []
+    return [read_results(_run_folder(run_dir) / run) for run in results.repeats["runs"]]
 
 
 def submit_run(
@@ -91,16 +111,37 @@ def submit_run(
     leaderboard: LeaderboardDir | None = None,
     registry: OfficialRegistry | None = None,
     overwrite: bool = False,
+    outputs: Path | None = None,
+    outputs_url: str | None = None,
 ) -> tuple[Path, list[Problem]]:
     """Validate the run as a submission and write it; nothing is written when there are problems.
 
+    Args:
+        outputs: where to write the archive of the run's captions and reconstructions (its sha256 is
+            recorded in the submission).
+        outputs_url: the https URL the archive will be uploaded to (recorded instead of the path).
+
     Returns:
         (the submission path, problems): the file exists only when ``problems`` is empty.
+
+    Raises:
+        UnrecordedRegistry: the registry lists no official fingerprints yet.
     """
-    leaderboard = (leaderboard or LeaderboardDir()).check()
+    leaderboard = (leaderboard or LeaderboardDir()).check(registry is None)
     registry = registry or OfficialRegistry.read(leaderboard.registry)
-    results = leaderboard_results(read_results(run_dir), registry)
-    obj = make_submission(results, name=name, url=url, params=params, license=license, org=org)
+    registry.require_recorded()
+    if outputs_url is not None and (outputs is None or not outputs_url.startswith("https://")):
+        raise UserError(
+            "--outputs-url needs --outputs FILE (submit packs the archive there) and an https:// URL "
+            "where you upload it."
+        )
+    run_dir = Path(run_dir)
+    raw = read_results(run_dir)
+    results = leaderboard_results(raw, registry)
+    seed_results = [leaderboard_results(part, registry) for part in read_seed_results(run_dir, raw)]
+    obj = make_submission(
+        results, name=name, url=url, params=params, license=license, org=org, seed_results=seed_results
+    )
     target = leaderboard.submission_path(name) if re.fullmatch(r"[A-Za-z0-9._-]+", name) else None
     where = str(target or leaderboard.submissions / "NAME.json")
     problems, _ = validate_submission(
@@ -116,6 +157,13 @@ def submit_run(
     duplicates = [p for p in others if p.stem.lower() == name.lower()]
     if duplicates:
         return target, [Problem(where, f"duplicate name {name!r}: {duplicates[0]} already uses it")]
+    if outputs is not None:
+        if Path(outputs).exists() and not overwrite:
+            return target, [
+                Problem(str(outputs), "already exists; choose another --outputs or pass --overwrite")
+            ]
+        info = pack_outputs(_run_folder(run_dir), results, Path(outputs), location=outputs_url)
+        obj["outputs"] = info.to_json()
     atomic_write_json(target, obj)
     problems, _ = validate_paths([target], leaderboard=leaderboard, registry=registry)
     if problems:  # e.g. another file declares the same name inside: undo

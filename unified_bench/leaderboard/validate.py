@@ -3,35 +3,40 @@
 A submission is accepted only if
 
 * it follows ``leaderboard/schema/submission.schema.json`` and its ``results`` the results schema;
-* its file is named after its ``name`` and no other submission has that name;
-* it was run on the official images (dataset fingerprint in the registry), all of them, with a
-  protocol recorded, and scored by the paper's four scorers with official weights (each scorer
-  fingerprint in the registry; scorers the leaderboard does not list are refused);
-* every aggregate follows from the per-sample scores: n, mean, std, min, max and the bootstrap
-  interval (recomputed with the recorded seed and resamples) per scorer, and the per-sample
-  ``overall``, its mean and interval. A claimed number that does not follow is rejected.
+  its dates and versions are well-formed;
+* its file is named after its ``name``, no other submission has that name, and no other
+  submission has the same per-sample scores (the same results under a second name);
+* its results follow the benchmark's rules (``unified_bench.leaderboard.rules``): official images,
+  exactly the official ids, the official scorers and weights on every id, values in range,
+  official bootstrap settings, every aggregate recomputed from the per-sample scores, and a
+  ``repeats`` claim backed by its per-seed results;
+* a verification record (``verified/NAME.json``, written by ``leaderboard verify``), if any, still
+  matches the submission file and its outputs archive.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
-from unified_bench.results import PAPER_SCORERS, OverallSummary, Results, ScoreSummary, results_schema
-from unified_bench.stats import summarize
+from unified_bench.leaderboard.rules import identical_vector, repeat_problems, results_problems
+from unified_bench.results import OverallSummary, Results, ScoreSummary, results_schema
 
 SUBMISSION_KIND = "unified-bench/submission"
+VERIFICATION_KIND = "unified-bench/verification"
 MAX_SCHEMA_PROBLEMS = 10
-_ABS_TOLERANCE = 1e-9
+# PEP 440 release versions as unified-bench writes them (1.2.3, 1.2.3rc1, 1.2.3.dev4+gabc).
+_VERSION = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9]+(\.[A-Za-z0-9]+)*)?$")
+_CLOCK_SKEW = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,14 @@ class Submission:
     name: str
     metadata: dict[str, Any]
     results: Results
+    seed_results: tuple[Results, ...] = ()
+    outputs: dict[str, Any] | None = None
+    file_sha256: str = ""
+    verification: dict[str, Any] | None = None  # a matching verified/NAME.json
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is not None
 
 
 @cache
@@ -87,140 +100,48 @@ def results_from_json(obj: dict[str, Any]) -> Results:
     return Results(**{**obj, "scorers": scorers, "overall": overall})
 
 
-def _close(claimed: float, actual: float) -> bool:
-    return math.isclose(claimed, actual, rel_tol=1e-9, abs_tol=_ABS_TOLERANCE)
+# -- dates and versions --------------------------------------------------------------------------
+def _date_problem(label: str, value: Any, *, now: datetime) -> str | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return f"{label} {value!r} is not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00+00:00)"
+    if moment.tzinfo is None:
+        return f"{label} {value!r} has no time zone (e.g. +00:00)"
+    if moment > now + _CLOCK_SKEW:
+        return f"{label} {value!r} is in the future"
+    return None
 
 
-def _aggregate_problems(label: str, claimed: Any, values: list[float], results: Results) -> list[str]:
-    """Compare the claimed aggregates of ``label`` with those recomputed from ``values``."""
-    boot = results.bootstrap
-    actual = summarize(
-        values, seed=boot["seed"], n_resamples=boot["n_resamples"], confidence=boot["confidence"]
-    )
-    problems = []
-    if claimed.n != actual.n:
-        problems.append(f"{label}: n is {claimed.n} but there are {actual.n} per-sample scores")
-    fields = ("mean", "ci_low", "ci_high") + (("std", "min", "max") if hasattr(claimed, "std") else ())
-    for name in fields:
-        claimed_value, actual_value = getattr(claimed, name), getattr(actual, name)
-        if not _close(claimed_value, actual_value):
-            problems.append(
-                f"{label}: claimed {name} {claimed_value!r} does not follow from the per-sample scores "
-                f"(recomputed {actual_value!r})"
-            )
-    return problems
+def _version_problem(label: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not _VERSION.match(value):
+        return f"{label} {value!r} is not a version number (e.g. 0.3.1)"
+    return None
 
 
-def recomputation_problems(results: Results) -> list[str]:
-    """Every aggregate that does not follow from the per-sample scores (empty when all do)."""
-    problems: list[str] = []
-    ids = results.samples["ids"]
-    known = set(ids)
-    for name, summary in results.scorers.items():
-        strays = [i for i in summary.per_sample if i not in known]
-        if strays:
-            problems.append(
-                f"scorer {name}: per-sample scores for ids not in samples.ids (first: {strays[0]})"
-            )
-        values = [summary.per_sample[i] for i in ids if i in summary.per_sample]
-        if values:
-            problems += _aggregate_problems(f"scorer {name}", summary, values, results)
-    overall = results.overall
-    if overall is not None:
-        components = [c for c in PAPER_SCORERS if c in results.scorers]
-        if overall.components != components:
-            problems.append(
-                f"overall: components {overall.components} but the paper scorers present are {components}"
-            )
-        expected = {
-            i: sum(results.scorers[c].per_sample[i] for c in components) / len(components)
-            for i in ids
-            if components and all(i in results.scorers[c].per_sample for c in components)
-        }
-        if set(overall.per_sample) != set(expected):
-            problems.append("overall: per-sample ids differ from the samples all paper scorers scored")
-        else:
-            wrong = [i for i in expected if not _close(overall.per_sample[i], expected[i])]
-            if wrong:
-                first = wrong[0]
-                problems.append(
-                    f"overall: per-sample value of {first} ({overall.per_sample[first]!r}) is not the mean "
-                    f"of its paper scorers ({expected[first]!r}); {len(wrong)} such samples"
+def date_and_version_problems(obj: dict[str, Any], results: Sequence[Results]) -> list[str]:
+    """``metadata.submitted_at`` and ``unified_bench_version``, and the results' provenance dates/versions."""
+    now = datetime.now(timezone.utc)
+    meta = obj["metadata"]
+    found = [
+        _date_problem("metadata.submitted_at", meta["submitted_at"], now=now),
+        _version_problem("metadata.unified_bench_version", meta["unified_bench_version"]),
+    ]
+    for part in results:
+        provenance = part.provenance
+        for key in ("started_at", "finished_at"):
+            if provenance.get(key) is not None:
+                found.append(_date_problem(f"results provenance.{key}", provenance[key], now=now))
+        if provenance.get("unified_bench_version") is not None:
+            found.append(
+                _version_problem(
+                    "results provenance.unified_bench_version", provenance["unified_bench_version"]
                 )
-        if expected:
-            problems += _aggregate_problems(
-                "overall", overall, [expected[i] for i in ids if i in expected], results
             )
-    if results.repeats:
-        problems += _repeat_problems(results)
-    return problems
+    return list(dict.fromkeys(p for p in found if p))
 
 
-def _repeat_problems(results: Results) -> list[str]:
-    repeats = results.repeats or {}
-    k = repeats["k"]
-    problems = []
-    if len(repeats["seeds"]) != k or len(repeats["runs"]) != k:
-        problems.append(
-            f"repeats: k is {k} but {len(repeats['seeds'])} seeds and {len(repeats['runs'])} runs"
-        )
-    spreads = dict(repeats["scorers"])
-    if repeats.get("overall"):
-        spreads["overall"] = repeats["overall"]
-    for name, spread in spreads.items():
-        means = spread["means"]
-        if len(means) != k:
-            problems.append(f"repeats: {name} has {len(means)} seed means, expected {k}")
-            continue
-        actual = float(np.std(means, ddof=1))
-        if not _close(spread["std"], actual):
-            problems.append(
-                f"repeats: {name} claimed spread {spread['std']!r} != std of its seed means {actual!r}"
-            )
-    return problems
-
-
-def _official_problems(results: Results, registry: OfficialRegistry) -> list[str]:
-    problems = []
-    fingerprint = results.dataset.get("fingerprint")
-    if fingerprint not in registry.dataset_fingerprints:
-        listed = ", ".join(f[:19] + "…" for f in registry.dataset_fingerprints) or "none recorded yet"
-        problems.append(
-            f"dataset fingerprint {str(fingerprint)[:19]}… is not the official {registry.dataset_name} one "
-            f"({listed}); run on the official images (--dataset {registry.dataset_name})"
-        )
-    n_ids = len(results.samples["ids"])
-    if results.samples["missing"] or results.dataset.get("limit") is not None or results.dataset.get("shard"):
-        problems.append(
-            "the run does not cover the whole dataset (missing samples, --limit or an unmerged shard)"
-        )
-    elif registry.n_samples is not None and n_ids != registry.n_samples:
-        problems.append(f"{n_ids} samples scored, the official dataset has {registry.n_samples}")
-    if results.protocol is None:
-        problems.append(
-            "missing protocol: results.protocol is null (a scored folder); submit a run made by "
-            "`unified-bench run`, which records text or native"
-        )
-    for name, summary in results.scorers.items():
-        official = registry.scorers.get(name)
-        if official is None:
-            problems.append(
-                f"scorer {name} is not on the leaderboard (official: {', '.join(registry.scorers)}); "
-                "resubmit with `unified-bench submit`, which keeps only official scorers"
-            )
-        elif summary.fingerprint not in official.fingerprints:
-            problems.append(
-                f"unknown scorer weights for {name}: {summary.fingerprint} is not an official fingerprint; "
-                f"score with the official weights ({official.weights or 'see the registry'})"
-            )
-        elif summary.higher_is_better != official.higher_is_better:
-            problems.append(f"scorer {name}: higher_is_better is {summary.higher_is_better}, officially not")
-    absent = [name for name in PAPER_SCORERS if name not in results.scorers]
-    if absent:
-        problems.append(f"paper scorers missing: {', '.join(absent)}; the overall score needs all four")
-    return problems
-
-
+# -- one submission ------------------------------------------------------------------------------
 def validate_submission(
     obj: Any, *, where: str, registry: OfficialRegistry, schema: dict[str, Any], file_stem: str | None = None
 ) -> tuple[list[Problem], Submission | None]:
@@ -228,26 +149,44 @@ def validate_submission(
     lines = _schema_problems(obj, schema, "")
     if not lines:
         lines = _schema_problems(obj["results"], results_schema(), "results")
+        for index, part in enumerate(obj.get("seed_results", [])):
+            lines += _schema_problems(part, results_schema(), f"seed_results/{index}")
     if lines:
         return [Problem(where, line) for line in lines], None
     name = obj["name"]
     if file_stem is not None and file_stem != name:
         lines.append(f"file name {file_stem}.json does not match its name {name!r}; rename it to {name}.json")
     results = results_from_json(obj["results"])
-    lines += _official_problems(results, registry)
-    lines += recomputation_problems(results)
+    seed_results = tuple(results_from_json(part) for part in obj.get("seed_results", []))
+    lines += date_and_version_problems(obj, (results, *seed_results))
+    lines += results_problems(results, registry)
+    lines += repeat_problems(results, seed_results, registry)
     if lines:
         return [Problem(where, line) for line in lines], None
-    return [], Submission(path=Path(where), name=name, metadata=obj["metadata"], results=results)
+    return [], Submission(
+        path=Path(where),
+        name=name,
+        metadata=obj["metadata"],
+        results=results,
+        seed_results=seed_results,
+        outputs=obj.get("outputs"),
+    )
 
 
-def _read_json(path: Path) -> tuple[Any, Problem | None]:
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not a number JSON allows")
+
+
+def _read_json(path: Path) -> tuple[Any, bytes, Problem | None]:
     try:
-        return json.loads(path.read_text("utf-8")), None
+        data = path.read_bytes()
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant), data, None
     except FileNotFoundError:
-        return None, Problem(str(path), "no such file")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return None, Problem(str(path), f"not valid JSON ({error})")
+        return None, b"", Problem(str(path), "no such file")
+    except IsADirectoryError:
+        return None, b"", Problem(str(path), "a folder, not a submission file")
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+        return None, b"", Problem(str(path), f"not valid JSON ({error})")
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -257,6 +196,38 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+# -- verification records ------------------------------------------------------------------------
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _verification(
+    leaderboard: LeaderboardDir, submission: Submission
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the record, None) when ``verified/NAME.json`` matches the submission, (None, problem) when it
+    exists but does not, (None, None) when there is none."""
+    path = leaderboard.verification_path(submission.name)
+    if not path.is_file():
+        return None, None
+    record, _, problem = _read_json(path)
+    if problem is not None or not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
+        return (
+            None,
+            f"{path} is not a verification record; rerun `unified-bench leaderboard verify NAME`",
+        )
+    outputs_sha = (submission.outputs or {}).get("sha256")
+    if (
+        record.get("submission_sha256") != submission.file_sha256
+        or record.get("outputs_sha256") != outputs_sha
+    ):
+        return None, (
+            f"{path} verified another version of this submission or its outputs; "
+            f"rerun `unified-bench leaderboard verify {submission.name}` (or delete the record)"
+        )
+    return record, None
+
+
+# -- many files ----------------------------------------------------------------------------------
 def validate_paths(
     paths: Sequence[Path] | None = None,
     *,
@@ -265,20 +236,23 @@ def validate_paths(
 ) -> tuple[list[Problem], list[Submission]]:
     """Validate submission files (default: every file in ``leaderboard/submissions``).
 
-    Names must be unique across the files given and the submissions already in the leaderboard.
+    Names must be unique across the files given and the submissions already in the leaderboard, and
+    no two submissions may carry the same per-sample scores.
 
     Returns:
         (problems, accepted submissions); the files are valid when ``problems`` is empty.
     """
-    leaderboard = (leaderboard or LeaderboardDir()).check()
+    leaderboard = (leaderboard or LeaderboardDir()).check(registry is None)
     registry = registry or OfficialRegistry.read(leaderboard.registry)
     schema = submission_schema(leaderboard)
     files = _expand(paths) if paths else leaderboard.submission_files()
+    given = {p.resolve() for p in files}
+    existing = [p for p in leaderboard.submission_files() if p.resolve() not in given]
     problems: list[Problem] = []
     accepted: list[Submission] = []
     names: dict[str, Path] = {}
     for path in files:
-        obj, problem = _read_json(path)
+        obj, data, problem = _read_json(path)
         if problem is not None:
             problems.append(problem)
             continue
@@ -294,15 +268,65 @@ def validate_paths(
                 submission = None
             names[key] = path
         if submission is not None:
+            submission = replace(submission, file_sha256=sha256_hex(data))
+            record, stale = _verification(leaderboard, submission)
+            if stale:
+                problems.append(Problem(str(path), stale))
+                submission = None
+            else:
+                submission = replace(submission, verification=record)
+        if submission is not None:
             accepted.append(submission)
-    given = {p.resolve() for p in files}
-    for existing in leaderboard.submission_files():
-        if existing.resolve() in given:
-            continue
-        obj, problem = _read_json(existing)
+    for path in existing:
+        obj, _, problem = _read_json(path)
         name = obj.get("name") if problem is None and isinstance(obj, dict) else None
         if isinstance(name, str) and name.lower() in names:
             clash = names[name.lower()]
-            problems.append(Problem(str(clash), f"duplicate name {name!r}: {existing} already uses it"))
+            problems.append(Problem(str(clash), f"duplicate name {name!r}: {path} already uses it"))
             accepted = [s for s in accepted if s.path != clash]
-    return problems, accepted
+    problems += _duplicate_results(accepted, existing, schema)
+    refused = {p.where for p in problems}
+    problems += _orphan_records(leaderboard, paths)
+    return problems, [s for s in accepted if str(s.path) not in refused]
+
+
+def _duplicate_results(
+    accepted: Sequence[Submission], existing: Sequence[Path], schema: dict[str, Any]
+) -> list[Problem]:
+    """The same per-sample scores under two names: the later submission (by ``submitted_at``), and any
+    given file that copies an existing one, is refused."""
+    earlier: list[tuple[str, Results]] = []
+    for path in existing:  # only parsed: their own problems are reported when they are validated
+        obj, _, problem = _read_json(path)
+        if (
+            problem is None
+            and not _schema_problems(obj, schema, "")
+            and not _schema_problems(obj["results"], results_schema(), "results")
+        ):
+            earlier.append((obj["name"], results_from_json(obj["results"])))
+    problems = []
+    for submission in sorted(accepted, key=lambda s: (s.metadata["submitted_at"], s.name)):
+        for other_name, other in earlier:
+            scorer = identical_vector(submission.results, other)
+            if scorer:
+                problems.append(
+                    Problem(
+                        str(submission.path),
+                        f"same per-sample {scorer} scores as {other_name!r}: the same results under a second "
+                        "name are refused",
+                    )
+                )
+                break
+        earlier.append((submission.name, submission.results))
+    return problems
+
+
+def _orphan_records(leaderboard: LeaderboardDir, paths: Sequence[Path] | None) -> list[Problem]:
+    if paths or not leaderboard.verified.is_dir():
+        return []
+    names = {p.stem for p in leaderboard.submission_files()}
+    return [
+        Problem(str(record), "a verification record without its submission; delete it")
+        for record in sorted(leaderboard.verified.glob("*.json"))
+        if record.stem not in names
+    ]

@@ -24,8 +24,15 @@ from unified_bench.torch_utils import resolve_device, resolve_dtype
 
 
 def placement(context: BuildContext) -> tuple[torch.device, torch.dtype]:
-    """The device and compute dtype a context asks for."""
+    """The device and compute dtype a context asks for; float32 on every device unless asked.
+
+    The official scripts ran CLIP, DINOv2 and DINOv3 in float32 with PyTorch's default precision
+    flags (which we never change), so that is the default on a GPU too; ``--dtype bfloat16`` is an
+    opt-in speed option and shows up in the fingerprint.
+    """
     device = resolve_device(context.device)
+    if context.dtype in (None, "auto"):
+        return device, torch.float32
     return device, resolve_dtype(context.dtype, device)
 
 

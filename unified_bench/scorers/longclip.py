@@ -7,6 +7,13 @@ to the rest. Adding two masked tables equals one table that takes rows ``[:20]``
 and ``[20:]`` from the second, so we fold them into one and run open_clip's standard ``CLIP``
 (QuickGELU, argmax/EOT pooling), which has the same module layout and key names as OpenAI's.
 Images get Long-CLIP's transform: bicubic resize of the shortest side, center crop, CLIP mean/std.
+
+Loading follows Long-CLIP's ``load()``: its ``build_model`` converts the model's matmul weights
+(convolution, linear and attention weights and biases, both projections) to fp16 *before*
+``load_state_dict``, so those values are rounded to fp16 even though ``longclip-L.pt`` stores fp32;
+layer norms and embeddings keep the file's values. ``load()`` then computes in float32 on the CPU
+(``model.float()``) and leaves the model in that mixed fp16 state on CUDA. We do the same: the
+default compute dtype is float32 on CPU and float16 on CUDA, and the fingerprint says ``weights-fp16``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from PIL import Image
 
 from unified_bench.errors import InputError
 from unified_bench.scorers.base import EmbeddingScorer
-from unified_bench.scorers.embedding import dtype_name, placement, rgb
+from unified_bench.scorers.embedding import dtype_name, rgb
 from unified_bench.scorers.registry import BuildContext
 from unified_bench.scorers.text_image import ImageTextScorer
 from unified_bench.scorers.weights import ResolvedWeights, resolve_weights_file
@@ -33,6 +40,7 @@ SHORT_POSITIONS = 20  # Long-CLIP keeps CLIP's first 20 text positions as traine
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 HEAD_WIDTH = 64  # OpenAI CLIP: attention heads = width // 64
+WEIGHT_ROUNDING = "weights-fp16"  # fingerprint part: matmul weights rounded to fp16, as load() does
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 
 
@@ -55,7 +63,8 @@ def _count_blocks(state_dict: dict[str, torch.Tensor], prefix: str) -> int:
 def build_clip_from_state_dict(
     state_dict: dict[str, torch.Tensor], *, dtype: torch.dtype = torch.float32
 ) -> torch.nn.Module:
-    """An open_clip ``CLIP`` with the shapes read from an OpenAI/Long-CLIP ViT state dict, loaded strictly.
+    """An open_clip ``CLIP`` with the shapes read from an OpenAI/Long-CLIP ViT state dict, loaded strictly
+    the way Long-CLIP's ``load()`` loads it (matmul weights rounded to fp16), computing in ``dtype``.
 
     In half precision, layer norms still compute in float32, as in OpenAI's and Long-CLIP's code.
     """
@@ -85,9 +94,14 @@ def build_clip_from_state_dict(
     half = dtype in (torch.float16, torch.bfloat16)
     embed_dim = state_dict["text_projection"].shape[1]
     model = CLIP(embed_dim, vision_cfg, text_cfg, quick_gelu=True, cast_dtype=dtype if half else None)
+    # Long-CLIP's build_model: the same parameters as its convert_weights go to fp16, then the file's
+    # values are copied in (rounded to fp16 there); norms and embeddings stay float32.
+    convert_weights_to_lp(model, dtype=torch.float16)
     model.load_state_dict(state_dict, strict=True)
-    if half:  # like OpenAI's convert_weights: matmul weights in low precision, norms and embeddings float32
-        convert_weights_to_lp(model, dtype=dtype)
+    if dtype == torch.float32:
+        model.float()  # load() on the CPU: fp16-rounded values, float32 compute
+    elif dtype == torch.bfloat16:
+        convert_weights_to_lp(model, dtype=torch.bfloat16)  # opt-in only: fp16-rounded, then bf16
     return model.eval()
 
 
@@ -129,7 +143,7 @@ class LongClipImageScorer(EmbeddingScorer):
         size = self.image_size
         return (
             f"{self.name}:{self.weights.model_id}@sha256:{self.weights.short_sha}:"
-            f"clip-bicubic-short{size}-crop{size}:{dtype_name(self.dtype)}"
+            f"clip-bicubic-short{size}-crop{size}:{WEIGHT_ROUNDING}:{dtype_name(self.dtype)}"
         )
 
     def pixel_values(self, images: list[Image.Image]) -> torch.Tensor:
@@ -182,9 +196,19 @@ class LoadedLongClip:
     weights: ResolvedWeights
 
 
+def longclip_placement(context: BuildContext) -> tuple[torch.device, torch.dtype]:
+    """Long-CLIP's ``load()`` precision unless ``--dtype`` asks: float16 on CUDA, float32 elsewhere."""
+    from unified_bench.torch_utils import resolve_device, resolve_dtype
+
+    device = resolve_device(context.device)
+    if context.dtype in (None, "auto"):
+        return device, torch.float16 if device.type == "cuda" else torch.float32
+    return device, resolve_dtype(context.dtype, device)
+
+
 def load_longclip(ref: str, context: BuildContext, *, scorer: str) -> LoadedLongClip:
     """Load Long-CLIP (once per context) from a ``.pt`` file, a folder with ``longclip-L.pt``, or a hub id."""
-    device, dtype = placement(context)
+    device, dtype = longclip_placement(context)
 
     def load() -> LoadedLongClip:
         weights = resolve_weights_file(ref, LONGCLIP_FILENAME, scorer=scorer)
@@ -212,12 +236,12 @@ def _load_state_dict(path: Path, *, scorer: str) -> dict[str, torch.Tensor]:
 
 def build_longclip_scorer(model: str | None, context: BuildContext) -> LongClipImageScorer:
     loaded = load_longclip(model or LONGCLIP_REPO_ID, context, scorer="longclip")
-    device, dtype = placement(context)
+    device, dtype = longclip_placement(context)
     return LongClipImageScorer(loaded.model, weights=loaded.weights, device=device, dtype=dtype)
 
 
 def build_longclipscore_scorer(model: str | None, context: BuildContext) -> LongClipScoreScorer:
     loaded = load_longclip(model or LONGCLIP_REPO_ID, context, scorer="longclipscore")
-    device, dtype = placement(context)
+    device, dtype = longclip_placement(context)
     image_embedder = LongClipImageScorer(loaded.model, weights=loaded.weights, device=device, dtype=dtype)
     return LongClipScoreScorer(image_embedder)

@@ -109,7 +109,8 @@ def build_scorers(
     Args:
         specs: ``NAME`` (default weights) or ``NAME=MODEL`` (hub id, local folder or file).
         device: torch device (``None``/``"auto"``: cuda if available).
-        dtype: ``float32``/``bfloat16``/``float16`` (``None``/``"auto"``: bf16 on CUDA, fp32 on CPU).
+        dtype: ``float32``/``bfloat16``/``float16``; ``None``/``"auto"``: each scorer's official precision
+            (float32 for CLIP/DINOv2/DINOv3; Long-CLIP as its ``load()``: fp16 weights, fp16 on CUDA).
         image_backend: ``pil`` (default; the official preprocessing) or ``torchvision`` (opt-in speed).
 
     Raises:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from unified_bench.paths import cache_dir
 
-TINY_DIRNAME = "tiny-scorers-v1"
+# v2: the Long-CLIP file is stored in float32, like the released longclip-L.pt
+TINY_DIRNAME = "tiny-scorers-v2"
 SEED = 0
 _MARKER = "tiny-scorers.json"
 _SPECS = {
@@ -171,7 +172,7 @@ def _build_dinov3(folder: Path) -> None:
 
 
 def _build_longclip(folder: Path) -> None:
-    """A state dict shaped like ``longclip-L.pt``: OpenAI keys, 248 text positions, split position table."""
+    """A float32 state dict shaped like ``longclip-L.pt``: OpenAI keys, 248 text positions, split table."""
     import torch
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
@@ -186,7 +187,9 @@ def _build_longclip(folder: Path) -> None:
     state_dict = model.state_dict()
     state_dict["positional_embedding_res"] = torch.randn(248, width) * 0.01
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save({key: value.half() for key, value in state_dict.items()}, folder / "longclip-L.pt")
+    # float32, like the released longclip-L.pt (Long-CLIP's train.py saves fp32), so that tests see the
+    # fp16 rounding Long-CLIP's load() applies.
+    torch.save(state_dict, folder / "longclip-L.pt")
 
 
 def _build_lpips_backbone(folder: Path) -> None:
