@@ -109,7 +109,8 @@ def run(module: str, max_children: int) -> int:
         changed = [f"    {row}" for row in diff if row[:1] in "+-" and row[:3] not in ("+++", "---")]
         print(name, *changed, sep="\n")
     total = sum(len(names) for names in outcomes.values())
-    killed = len(outcomes.get("killed", []))
+    # A mutant that makes the tests hang (timeout) is caught too.
+    killed = len(outcomes.get("killed", [])) + len(outcomes.get("timeout", []))
     counts = ", ".join(f"{len(names)} {outcome}" for outcome, names in sorted(outcomes.items()))
     print(f"{module}: {killed}/{total} killed ({100 * killed / max(total, 1):.1f}%): {counts}")
     return code
