@@ -4,9 +4,8 @@ mutmut mutates every function of the module and runs, for each mutant, only the 
 module's selection that called the mutated function. A module's selection is the few test files
 that exercise it (MODULES below), which keeps a run to minutes on two cores.
 
-Each module runs in its own scratch copy (``.mutation/<name>/``, git-ignored, kept between runs so a
-re-run only re-tests what changed): the tracked files, with ``adapters/`` copied to
-``unified_bench_adapters/`` (the name it imports as: mutmut names mutants after file paths, and
+Each module runs in its own scratch copy (``.mutation/<name>/``, git-ignored): the tracked files,
+with ``adapters/`` copied to ``unified_bench_adapters/`` (the name it imports as: mutmut names mutants after file paths, and
 the editable install would otherwise import the unmutated folder), and a pyproject whose
 ``[tool.mutmut]`` table gets this module's ``only_mutate`` and test selection. It prints the count
 per outcome and each survivor's diff; docs/testing.md records the scores.
@@ -92,6 +91,8 @@ def run(module: str, max_children: int) -> int:
     target.mkdir(parents=True, exist_ok=True)
     sync_copy(target)
     write_config(target, module, MODULES[module])
+    # mutmut keeps verdicts across runs and re-tests only changed functions, not changed tests: start over.
+    shutil.rmtree(target / "mutants", ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
