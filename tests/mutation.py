@@ -4,11 +4,12 @@ mutmut mutates every function of the module and runs, for each mutant, only the 
 module's selection that called the mutated function. A module's selection is the few test files
 that exercise it (MODULES below), which keeps a run to minutes on two cores.
 
-Each module runs in its own scratch copy (``.mutation/<name>/``, git-ignored): the tracked files,
-with ``adapters/`` copied to ``unified_bench_adapters/`` (the name it imports as: mutmut names mutants after file paths, and
-the editable install would otherwise import the unmutated folder), and a pyproject whose
-``[tool.mutmut]`` table gets this module's ``only_mutate`` and test selection. It prints the count
-per outcome and each survivor's diff; docs/testing.md records the scores.
+Each module runs from scratch in its own copy (``.mutation/<name>/``, git-ignored): the tracked
+files, with ``adapters/`` copied to ``unified_bench_adapters/`` (the name it imports as: mutmut
+names mutants after file paths, and the editable install would otherwise import the unmutated
+folder), and a pyproject whose ``[tool.mutmut]`` table gets this module's ``only_mutate`` and test
+selection. It prints the count per outcome and each survivor's diff; docs/testing.md records the
+scores.
 """
 
 from __future__ import annotations
