@@ -87,33 +87,43 @@ def write_config(target: Path, module: str, tests: list[str]) -> None:
     (target / "pyproject.toml").write_text(text.rstrip() + "\n\n[tool.mutmut]\n" + table + "\n", "utf-8")
 
 
-def run(module: str, max_children: int) -> int:
+def run(module: str, max_children: int, *, survivors_only: bool = False, diffs: bool = False) -> int:
     target = SCRATCH / Path(module).with_suffix("").as_posix().replace("/", ".")
     target.mkdir(parents=True, exist_ok=True)
     sync_copy(target)
     write_config(target, module, MODULES[module])
-    # mutmut keeps verdicts across runs and re-tests only changed functions, not changed tests: start over.
-    shutil.rmtree(target / "mutants", ignore_errors=True)
+    if not survivors_only:
+        # mutmut keeps verdicts across runs and re-tests only changed functions, not changed tests.
+        shutil.rmtree(target / "mutants", ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "mutmut", *args]
         return subprocess.run(command, cwd=target, env=env, capture_output=capture, text=True)
 
-    code = mutmut("run", "--max-children", str(max_children)).returncode
-    outcomes: dict[str, list[str]] = {}
-    for line in mutmut("results", "--all", "true", capture=True).stdout.splitlines():
-        name, _, outcome = line.strip().rpartition(": ")
-        if name:
-            outcomes.setdefault(outcome, []).append(name)
-    for name in outcomes.get("survived", []):
-        diff = mutmut("show", name, capture=True).stdout.splitlines()
-        changed = [f"    {row}" for row in diff if row[:1] in "+-" and row[:3] not in ("+++", "---")]
+    def outcomes() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for line in mutmut("results", "--all", "true", capture=True).stdout.splitlines():
+            name, _, outcome = line.strip().rpartition(": ")
+            if name:
+                found.setdefault(outcome, []).append(name)
+        return found
+
+    # --survivors: re-test only the last run's survivors (after adding tests), keeping other verdicts.
+    previous = outcomes() if survivors_only else {}
+    names = previous.get("survived", []) + previous.get("no tests", [])
+    code = mutmut("run", "--max-children", str(max_children), *names).returncode
+    final = outcomes()
+    for name in final.get("survived", []):
+        changed = []
+        if diffs:
+            diff = mutmut("show", name, capture=True).stdout.splitlines()
+            changed = [f"    {row}" for row in diff if row[:1] in "+-" and row[:3] not in ("+++", "---")]
         print(name, *changed, sep="\n")
-    total = sum(len(names) for names in outcomes.values())
+    total = sum(len(names) for names in final.values())
     # A mutant that makes the tests hang (timeout) is caught too.
-    killed = len(outcomes.get("killed", [])) + len(outcomes.get("timeout", []))
-    counts = ", ".join(f"{len(names)} {outcome}" for outcome, names in sorted(outcomes.items()))
+    killed = len(final.get("killed", [])) + len(final.get("timeout", []))
+    counts = ", ".join(f"{len(names)} {outcome}" for outcome, names in sorted(final.items()))
     print(f"{module}: {killed}/{total} killed ({100 * killed / max(total, 1):.1f}%): {counts}")
     return code
 
@@ -122,8 +132,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES), help="the module file to mutate")
     parser.add_argument("--max-children", type=int, default=1, help="parallel test processes (default 1)")
+    parser.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
+    parser.add_argument("--diffs", action="store_true", help="print each survivor's diff (slow)")
     arguments = parser.parse_args()
-    raise SystemExit(run(arguments.module, arguments.max_children))
+    code = run(arguments.module, arguments.max_children, survivors_only=arguments.survivors, diffs=arguments.diffs)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
