@@ -135,8 +135,8 @@ def main() -> None:
     parser.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
     parser.add_argument("--diffs", action="store_true", help="print each survivor's diff (slow)")
     arguments = parser.parse_args()
-    code = run(arguments.module, arguments.max_children, survivors_only=arguments.survivors, diffs=arguments.diffs)
-    raise SystemExit(code)
+    options = {"survivors_only": arguments.survivors, "diffs": arguments.diffs}
+    raise SystemExit(run(arguments.module, arguments.max_children, **options))
 
 
 if __name__ == "__main__":
