@@ -6,10 +6,30 @@ the main specification.
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 
+from tests._synthetic import base_scores, make_results
+from unified_bench.compare import (
+    CompareReport,
+    CompareSettings,
+    Comparison,
+    ScorerComparison,
+    format_mde,
+    format_p,
+    method_note,
+    p_label,
+    recommend_sample_sizes,
+    to_markdown,
+)
+from unified_bench.errors import UserError
+from unified_bench.repeats import combine_repeats
+from unified_bench.results import write_results
 from unified_bench.stats import (
+    PAIRED_T,
     SIGN_FLIP,
     bootstrap_mean_ci,
     holm_adjust,
@@ -169,3 +189,189 @@ def test_recommended_sample_size_refuses_a_non_positive_effect_and_gives_up_past
     with pytest.raises(ValueError, match=r"^effect must be > 0$"):
         recommended_sample_size(0.0, 1.0, alpha=0.05)
     assert recommended_sample_size(1e-4, 1.0, alpha=0.05, max_n=1000) is None
+
+
+# -- compare: rendering, exit codes, JSON ----------------------------------------------------------
+def row(scorer="overall", role="gate", verdict="tied", mde=0.0123456, higher_is_better=True, n=40, p=0.2):
+    return ScorerComparison(
+        scorer=scorer, higher_is_better=higher_is_better, role=role, n=n, baseline_mean=0.5,
+        candidate_mean=0.49, difference=-0.01, ci_low=-0.02, ci_high=0.001, test=PAIRED_T, p_value=p,
+        p_adjusted=p, sd_difference=0.03, mde=mde, verdict=verdict,
+    )  # fmt: skip
+
+
+def report(*rows, settings=None, gate_can_fail=True, warnings=(), skipped=(), models=(None, None)):
+    comparison = Comparison(
+        baseline="base", candidate="cand", baseline_model=models[0], candidate_model=models[1], n_paired=40,
+        n_unpaired=0, rows=list(rows), skipped=list(skipped), warnings=list(warnings),
+        gate_can_fail=gate_can_fail,
+    )  # fmt: skip
+    return CompareReport(settings=settings or CompareSettings(), comparisons=[comparison])
+
+
+def test_p_values_and_mdes_are_printed_as_written_here():
+    assert [format_p(p) for p in (0.0009, 0.001, 0.01234, 1.0)] == ["<0.001", "0.001", "0.012", "1.000"]
+    assert format_mde(row(mde=None)) == "—"
+    assert format_mde(row(mde=math.inf)) == "∞ (cannot fail)"
+    assert format_mde(row(mde=0.0123456)) == "0.0123"
+    assert p_label(CompareSettings()) == "p (Holm)" and p_label(CompareSettings(correction="none")) == "p"
+
+
+def test_the_method_note_states_every_setting():
+    settings = CompareSettings(
+        alpha=0.01, min_effect=0.002, confidence=0.9, n_resamples=500, seed=7, correction="none",
+        gate=("clip", "overall"),
+    )  # fmt: skip
+    assert method_note(settings) == (
+        "Paired by sample id; Δ = candidate − baseline with a 90% paired bootstrap interval (500 resamples, "
+        "seed 7). Gate: clip, overall; p is unadjusted, for the gated rows and, separately, the secondary "
+        "rows. Test by n: exact sign-flip (n ≤ 16), paired t (n ≥ 17). A row is better/worse when p < 0.01 "
+        "and |Δ| ≥ 0.002; only gated rows fail the job (secondary rows too with --fail-on any). MDE: the "
+        "change a gated row finds with 80% power."
+    )
+    assert "p is Holm-adjusted within the gated rows" in method_note(CompareSettings())
+
+
+REGRESSION = "❌ significant regression on the gate (overall); exit {}"
+NO_REGRESSION = "✅ no significant regression on the gate (overall); exit 0"
+SECONDARY_BETTER = (row(), row("clip", "secondary", "better"))
+
+
+@pytest.mark.parametrize(
+    ("rows", "gate_can_fail", "fail_on", "code", "headline"),
+    [
+        ((row(verdict="worse"),), True, "regression", 1, REGRESSION.format(1)),
+        ((row(verdict="worse"),), True, "never", 0, REGRESSION.format(0)),
+        (SECONDARY_BETTER, True, "regression", 0, NO_REGRESSION),
+        (SECONDARY_BETTER, True, "any", 1, "❌ significant change (--fail-on any); exit 1"),
+        ((row(), row("clip", "secondary")), True, "any", 0, NO_REGRESSION),
+        (
+            (row(n=4), row("clip", "secondary", n=3)),
+            False,
+            "regression",
+            2,
+            "⚠️ no verdict: the gate (overall) cannot fail at n = 4 (alpha 0.05); exit 2",
+        ),
+        ((row(n=4),), False, "never", 0, NO_REGRESSION),
+    ],
+)
+def test_exit_code_and_headline_for_each_outcome(rows, gate_can_fail, fail_on, code, headline):
+    compared = report(*rows, gate_can_fail=gate_can_fail)
+    assert compared.exit_code(fail_on) == code
+    assert compared.headline(fail_on) == headline
+
+
+def test_an_unknown_fail_on_is_a_user_error():
+    with pytest.raises(UserError, match=r"^--fail-on sometimes: use one of regression, any, never\.$"):
+        report(row()).exit_code("sometimes")
+
+
+def test_json_carries_the_verdict_flags_and_turns_infinity_into_null():
+    compared = report(row(verdict="worse", mde=math.inf), row("clip", "secondary", "better"))
+    obj = compared.to_json("regression")
+    assert obj["verdict"] == compared.headline("regression") and obj["exit_code"] == 1
+    assert obj["regressed"] is True and list(obj["settings"]["gate"]) == ["overall"]
+    (comparison,) = obj["comparisons"]
+    assert comparison["regressed"] is True and comparison["changed"] is True
+    assert comparison["rows"][0]["mde"] is None and comparison["rows"][1]["mde"] == 0.0123456
+    json.dumps(obj, allow_nan=False)  # strict JSON
+    assert report(row()).to_json("any")["comparisons"][0]["changed"] is False
+
+
+def test_the_markdown_summary_as_a_reviewer_reads_it():
+    compared = report(
+        row(verdict="worse", p=0.0004),
+        row("lpips", "secondary", "better", mde=None, higher_is_better=False),
+        warnings=["the gate is underpowered"],
+        skipped=["ssim", "psnr"],
+        models=("uae", "uae-v2"),
+    )
+    assert to_markdown(compared) == (
+        "## unified-bench compare: ❌ significant regression on the gate (overall); exit 1\n"
+        "\n"
+        "> ⚠️ the gate is underpowered\n"
+        "\n"
+        "**Baseline** `base` vs **candidate** `cand` (uae → uae-v2), 40 paired samples\n"
+        "\n"
+        "| role | scorer | baseline | candidate | Δ mean [95% CI] | p (Holm) | test | MDE (80%) | verdict |\n"
+        "|---|---|---:|---:|---:|---:|---|---:|---|\n"
+        "| gate | **overall** | 0.5000 | 0.4900 | -0.0100 [-0.0200, +0.0010] | <0.001 | paired t | 0.0123 "
+        "| 🔴 worse |\n"
+        "| secondary | lpips (lower is better) | 0.5000 | 0.4900 | -0.0100 [-0.0200, +0.0010] | 0.200 | "
+        "paired t | — | 🟢 better |\n"
+        "\n"
+        "> Not compared (in one run only): ssim, psnr.\n"
+        "\n"
+        f"<sub>{method_note(CompareSettings())} Made by `unified-bench compare`.</sub>\n"
+    )
+    plain = to_markdown(report(row()))
+    assert "**Baseline** `base` vs **candidate** `cand`, 40 paired samples\n" in plain
+    assert "> ⚠️" not in plain and "Not compared" not in plain
+
+
+# -- compare --recommend-n -----------------------------------------------------------------------
+def brute_force_n(effect: float, sd: float, alpha: float) -> int:
+    return next(n for n in range(2, 100_000) if reference_mde(sd, n, alpha) <= effect)
+
+
+def test_recommend_n_from_a_plain_baseline_uses_each_gated_scorers_spread(tmp_path):
+    scores = base_scores(30, 1)
+    write_results(tmp_path / "base" / "results.json", make_results(scores))
+    settings = CompareSettings(gate=("clip", "dinov2"), alpha=0.1)
+    advice = recommend_sample_sizes(tmp_path / "base", [], 0.02, settings=settings)
+    assert [item.scorer for item in advice] == ["clip", "dinov2"]
+    for item, name in zip(advice, ("clip", "dinov2"), strict=True):
+        sd = float(np.std(scores[name], ddof=1))
+        assert item.sd == pytest.approx(sd) and item.effect == 0.02
+        assert item.n == brute_force_n(0.02, sd, 0.05)  # Holm's first step over two gated rows
+        assert (
+            item.source
+            == f"{tmp_path / 'base'}'s per-sample scores, assuming correlation 0.5 with the candidate"
+        )
+
+
+def test_recommend_n_with_a_candidate_uses_the_paired_differences(tmp_path):
+    scores = base_scores(30, 2)
+    shifted = {name: values + np.random.default_rng(3).normal(0, 0.01, 30) for name, values in scores.items()}
+    write_results(tmp_path / "base.json", make_results(scores))
+    write_results(tmp_path / "cand.json", make_results(shifted))
+    settings = CompareSettings(gate=("clip",), n_resamples=200)
+    (advice,) = recommend_sample_sizes(
+        tmp_path / "base.json", [tmp_path / "cand.json"], 0.005, settings=settings
+    )
+    sd = float(np.std(shifted["clip"] - scores["clip"], ddof=1))
+    assert advice.scorer == "clip" and advice.sd == pytest.approx(sd)
+    assert advice.n == brute_force_n(0.005, sd, 0.05)
+    assert advice.source == f"the paired differences with {tmp_path / 'cand.json'}"
+
+
+def test_recommend_n_of_a_repeats_baseline_uses_the_first_two_seeds(tmp_path):
+    scores = base_scores(20, 4)
+    rng = np.random.default_rng(5)
+    parts = [make_results({k: v + rng.normal(0, 0.02, 20) for k, v in scores.items()}) for _ in range(3)]
+    parts[1] = make_results(
+        {k: v + rng.normal(0, 0.02, 20) for k, v in scores.items()}, ids=sample_ids(20)[::-1]
+    )
+    run = tmp_path / "base"
+    names = ["repeat-1", "repeat-2", "repeat-3"]
+    for name, part in zip(names, parts, strict=True):
+        write_results(run / name / "results.json", part)
+    write_results(run / "results.json", combine_repeats(parts, runs=names, seeds=[0, 1, 2]))
+    settings = CompareSettings(gate=("clip", "dinov2"))
+    advice = recommend_sample_sizes(run, [], 0.01, settings=settings)
+    assert [item.scorer for item in advice] == ["clip", "dinov2"]  # every gated scorer, in order
+    for item in advice:
+        first = parts[0].scorers[item.scorer].per_sample
+        second = parts[1].scorers[item.scorer].per_sample
+        sd = float(np.std([second[i] - first[i] for i in first], ddof=1)) / np.sqrt(3)
+        assert item.sd == pytest.approx(sd)
+        assert item.source == f"the seed noise between {run}/repeat-1 and {run}/repeat-2 / sqrt(3)"
+    (run / "repeat-2" / "results.json").unlink()  # a seed folder gone: fall back to the per-sample spread
+    assert "per-sample scores" in recommend_sample_sizes(run, [], 0.01, settings=settings)[0].source
+
+
+def test_recommend_n_refuses_a_non_positive_effect(tmp_path):
+    with pytest.raises(
+        UserError, match=r"^--recommend-n 0: give the effect to detect, > 0, in the scorer's units\.$"
+    ):
+        recommend_sample_sizes(tmp_path / "nothing", [], 0)
