@@ -109,9 +109,10 @@ def run(module: str, max_children: int, *, survivors_only: bool = False, diffs: 
                 found.setdefault(outcome, []).append(name)
         return found
 
-    # --survivors: re-test only the last run's survivors (after adding tests), keeping other verdicts.
+    # --survivors: re-test only the last run's survivors and unchecked mutants (after adding tests),
+    # keeping the other verdicts.
     previous = outcomes() if survivors_only else {}
-    names = previous.get("survived", []) + previous.get("no tests", [])
+    names = [name for key in ("survived", "no tests", "not checked") for name in previous.get(key, [])]
     code = mutmut("run", "--max-children", str(max_children), *names).returncode
     final = outcomes()
     for name in final.get("survived", []):
