@@ -6,9 +6,10 @@ random scorers, built once per test session into the session cache.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,37 @@ def tiny_config(stage: str, **overrides: Any):
 
 def trainable_state(context) -> dict[str, Any]:
     return {name: p.detach().clone() for name, p in context.policy.trainable_named_parameters()}
+
+
+@contextmanager
+def preserved(context, stage=None) -> Iterator[None]:
+    """Run a block that trains, then put back everything it can change, even when it fails: trainable
+    weights, optimizer (Adam moments, step counts) and scheduler state, the step counter, the
+    gradients, and the stage's config (tests swap it with ``dataclasses.replace``)."""
+    import torch
+
+    weights = trainable_state(context)
+    optimizer = copy.deepcopy(context.optimizer.state_dict())
+    scheduler = copy.deepcopy(context.lr_scheduler.state_dict())
+    steps = context.optimizer_steps
+    config = context.config
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, parameter in context.policy.trainable_named_parameters():
+                parameter.copy_(weights[name])
+        context.optimizer.load_state_dict(optimizer)
+        context.lr_scheduler.load_state_dict(scheduler)
+        context.optimizer_steps = steps
+        context.optimizer.zero_grad(set_to_none=True)
+        context.config = config
+        if stage is not None:
+            stage.config = config
+
+
+def welch_p_value(first: Sequence[float], last: Sequence[float], *, alternative: str) -> float:
+    """One-sided Welch t-test of ``last`` against ``first`` (``greater``: last's mean is higher)."""
+    from scipy.stats import ttest_ind
+
+    return float(ttest_ind(last, first, equal_var=False, alternative=alternative).pvalue)

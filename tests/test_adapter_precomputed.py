@@ -113,3 +113,47 @@ def test_unified_bench_run_names_the_missing_ids(cli, tmp_path):
     result = cli(*run_args("precomputed", tmp_path / "run", "--adapter-arg", f"dir={root}"))
     assert result.code == 1
     assert "1 samples have no caption" in result.err and IDS[2] in result.err
+
+
+def test_changed_outputs_are_refused_as_a_different_run_and_redone_with_overwrite(cli, tmp_path):
+    root = write_outputs(tmp_path / "outputs")
+    output = tmp_path / "run"
+    command = run_args("precomputed", output, "--adapter-arg", f"dir={root}")
+    assert cli(*command).code == 0
+    before = read_results(output)
+    spec = json.loads((output / "run.json").read_text())
+    assert spec["adapter_source"].startswith("sha256:")
+
+    # Every image and caption replaced by another tool's second attempt.
+    for index, sample_id in enumerate(IDS):
+        Image.new("RGB", (24, 16), _color(index + 3)).save(root / "images" / f"{sample_id}.png")
+    lines = [json.dumps({"id": sample_id, "caption": f"second try at {sample_id}"}) for sample_id in IDS]
+    (root / "captions.jsonl").write_text("\n".join(lines) + "\n")
+
+    refused = cli(*command)
+    assert refused.code != 0 and "Traceback" not in refused.err
+    assert "stored outputs changed" in refused.err and "--overwrite" in refused.err
+    assert read_results(output) == before, "a refused rerun must leave the old run as it was"
+
+    redone = cli(*command, "--overwrite")
+    assert redone.code == 0, redone.err
+    captions = {sample_id: record.caption for sample_id, record in RunStore(output).captions().items()}
+    assert captions == {sample_id: f"second try at {sample_id}" for sample_id in IDS}
+    assert read_results(output).scorers["psnr"].per_sample != before.scorers["psnr"].per_sample
+
+
+@pytest.mark.parametrize("change", ["rename an image", "edit one caption", "add an image"])
+def test_the_source_fingerprint_follows_file_names_and_contents(tmp_path, change):
+    from unified_bench_adapters.precomputed.adapter import source_fingerprint
+
+    root = write_outputs(tmp_path / "outputs", caption_folder=True)
+    options = AdapterOptions(args={"dir": str(root)})
+    before = source_fingerprint(options)
+    assert source_fingerprint(options) == before
+    if change == "rename an image":
+        (root / "images" / f"{IDS[0]}.png").rename(root / "images" / "renamed.png")
+    elif change == "edit one caption":
+        (root / "captions" / f"{IDS[1]}.txt").write_text("another caption\n")
+    else:
+        Image.new("RGB", (4, 4)).save(root / "images" / "extra.png")
+    assert source_fingerprint(options) != before

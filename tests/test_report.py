@@ -134,7 +134,7 @@ def test_report_from_the_demo_run(cli, session_cache):
 
 
 def test_long_captions_fold_and_scored_folders_show_their_matched_files(tmp_path, samples):
-    run_dir, results = _run_dir(tmp_path, samples, caption="word " * 200, images=False)
+    _, results = _run_dir(tmp_path, samples, caption="word " * 200, images=False)
     generated = tmp_path / "generated"
     generated.mkdir()
     matched = {}
@@ -144,7 +144,7 @@ def test_long_captions_fold_and_scored_folders_show_their_matched_files(tmp_path
     scored_folder = replace(
         results, protocol=None, model=None, provenance={"generated_dir": str(generated), "matched": matched}
     )
-    write_results(run_dir / "results.json", scored_folder)
-    page = build_report(run_dir).read_text()
+    write_results(generated / "results.json", scored_folder)  # where `unified-bench score` writes it
+    page = build_report(generated).read_text()
     assert "no image" not in page and "scored folder" in page
     assert page.count("<details><summary>") >= len(matched)

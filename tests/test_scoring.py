@@ -180,7 +180,7 @@ def test_cache_layout_is_fingerprint_folder_then_image_sha(tmp_path):
     import hashlib
 
     cache = EmbeddingCache(tmp_path)
-    row = np.arange(4, dtype=np.float32)
+    row = np.array([0.6, 0.0, 0.8, 0.0], dtype=np.float32)  # rows are unit vectors
     cache.put("clip:model@sha256:abc:pre:float32", "ab" * 32, row)
     folder = tmp_path / hashlib.sha256(b"clip:model@sha256:abc:pre:float32").hexdigest()[:16]
     assert (folder / f"{'ab' * 32}.npy").is_file()

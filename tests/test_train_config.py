@@ -54,6 +54,10 @@ def test_flow_grpo_and_grpo_defaults():
     assert (u4g.lora_rank, u4g.lora_alpha, u4g.learning_rate) == (32, 64.0, 3e-4)
     g4u = STAGE_CONFIGS["g4u"](dataset="samples")
     assert (g4u.clip_epsilon, g4u.temperature, g4u.group_size) == (0.2, 1.0, 8)
+    # The z-score's std follows each stage's reference: Flow-GRPO's np.std, TRL's torch.std.
+    assert (u4g.advantage_std, g4u.advantage_std) == ("population", "bessel")
+    assert "np.std" in config_help(U4GConfig)["advantage_std"]
+    assert "torch.std" in config_help(STAGE_CONFIGS["g4u"])["advantage_std"]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +104,9 @@ def test_set_overrides_are_typed_like_the_fields():
         (["resolution=50"], "multiple of 16"),
         (["eval_every=5", "eval_dataset="], "eval_dataset"),
         (["stage=g4u"], "is a 'g4u' config but --stage is 'u4g'"),
+        (["dataset_limit=0"], "dataset_limit=0"),
+        (["dit_lora_targets=[]"], "dit_lora_targets is empty"),
+        (["advantage_std=sample"], "expected one of population, bessel"),
     ],
 )
 def test_bad_settings_are_one_line_errors_before_anything_loads(overrides, message):

@@ -135,6 +135,21 @@ def test_batch_scale_and_no_scale_options():
         group_advantages(rewards, 3)
 
 
+def test_bessel_correction_and_a_batch_std_gathered_elsewhere():
+    rewards = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    # Worked by hand: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5, Bessel std sqrt(5/3).
+    bessel = group_advantages(rewards, 4, eps=0.0, correction=1)
+    torch.testing.assert_close(bessel.values, torch.tensor([-1.5, -0.5, 0.5, 1.5]) / (5 / 3) ** 0.5)
+    population = group_advantages(rewards, 4, eps=0.0, correction=0)  # sqrt(5/4)
+    torch.testing.assert_close(population.values, torch.tensor([-1.5, -0.5, 0.5, 1.5]) / 1.25**0.5)
+    # scale="batch" divides by the std of the rewards it is given for the whole step (all processes)
+    everything = torch.tensor([1.0, 2.0, 3.0, 4.0, 10.0, 20.0])
+    batch = group_advantages(rewards, 2, eps=0.0, scale="batch", batch_rewards=everything)
+    torch.testing.assert_close(
+        batch.values, torch.tensor([-0.5, 0.5, -0.5, 0.5]) / everything.std(correction=0)
+    )
+
+
 # --- PPO-clip, KL, tokens ------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ def as_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def sample(image: Image.Image, name: str) -> Sample:
-    return Sample(id=name, image=image, image_sha256=f"{abs(hash(name)):064x}"[-64:])
+    return Sample.from_image(name, image)
 
 
 # ---------------------------------------------------------------- independent references

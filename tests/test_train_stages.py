@@ -1,31 +1,46 @@
-"""The four stages on uae-tiny: recorded log-probs, first-pass ratios, update directions, losses, grads."""
+"""The four stages on uae-tiny: train = inference, the reward -> advantage -> update path, the loss maths.
+
+The RL tests drive the stages' own code from rewards of a known sign: the reference image of a
+step is replaced by one of the step's own reconstructions, so the harness's scorer gives that
+sample the highest reward (cosine 1 with itself) without any hand-set advantage.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import statistics
 
 import numpy as np
 import pytest
 import torch
 from _tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
     cache_env,
+    preserved,
     single_torch_thread,
     tiny_config,
-    trainable_state,
     write_manifest,
 )
+from PIL import Image
 
-from unified_bench.datasets import load_dataset
-from unified_bench_adapters.uae.train.data import TrainData, derive_seed, generator, square_image, to_pil
+from unified_bench.datasets import Sample, load_dataset
+from unified_bench_adapters.uae.train.data import (
+    StepItem,
+    TrainData,
+    derive_seed,
+    generator,
+    square_image,
+    to_pil,
+)
 from unified_bench_adapters.uae.train.flow_matching import flow_matching_loss, noisy_latents, sample_timesteps
-from unified_bench_adapters.uae.train.grpo import Advantages
+from unified_bench_adapters.uae.train.lora import lora_named_parameters
 from unified_bench_adapters.uae.train.runtime import RunningMean
 from unified_bench_adapters.uae.train.sde import sde_step_with_logprob
 from unified_bench_adapters.uae.train.stages.cold_start import ColdStartStage, reconstruct
 from unified_bench_adapters.uae.train.stages.g4u import G4UStage, completion_log_probs
 from unified_bench_adapters.uae.train.stages.sft import SFTStage, predict_velocity
-from unified_bench_adapters.uae.train.stages.u4g import U4GStage, guided_velocity
+from unified_bench_adapters.uae.train.stages.u4g import ImageGroup, U4GStage, guided_velocity
 from unified_bench_adapters.uae.train.trainer import build_context
 
-SIGNS = torch.tensor([1.0, -1.0, 1.0, -1.0])
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
@@ -42,27 +57,39 @@ def make_stage(stage_cls, session_cache, manifest, stage: str, **overrides):
         return stage_cls(context), data
 
 
-def restore(context, state) -> None:
-    with torch.no_grad():
-        for name, parameter in context.policy.trainable_named_parameters():
-            parameter.copy_(state[name])
+def with_reference(item: StepItem, image: Image.Image) -> StepItem:
+    """The same sample (id, captions, stream position) with ``image`` as its reference image."""
+    return StepItem(item.position, Sample.from_image(item.sample.id, image, item.sample.captions))
+
+
+def update(stage, groups) -> None:
+    """The stage's own update of already-scored groups: its backward passes, then its optimizer step."""
+    stage.accumulate(groups, RunningMean())
+    stage.context.optimizer_step()
+
+
+def gradients(context) -> dict[str, torch.Tensor]:
+    return {
+        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
+        for name, p in context.policy.trainable_named_parameters()
+    }
 
 
 # --- g4u: GRPO on caption tokens -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def g4u(session_cache, manifest):
+def g4u_stage(session_cache, manifest):
     return make_stage(
-        G4UStage,
-        session_cache,
-        manifest,
-        "g4u",
-        group_size=4,
-        max_new_tokens=12,
-        kl_beta=0.0,
-        learning_rate=5e-3,
+        G4UStage, session_cache, manifest, "g4u", group_size=4, max_new_tokens=12, learning_rate=5e-3
     )
+
+
+@pytest.fixture
+def g4u(g4u_stage):
+    stage, data = g4u_stage
+    with preserved(stage.context, stage):
+        yield stage, data
 
 
 def caption_log_probs(stage: G4UStage, group) -> torch.Tensor:
@@ -78,103 +105,313 @@ def caption_log_probs(stage: G4UStage, group) -> torch.Tensor:
     return log_probs
 
 
-def test_g4u_token_log_probs_recorded_while_sampling_equal_a_fresh_forward_pass(g4u):
+def test_g4u_training_log_probs_equal_the_samplers_under_the_inputs_run_uses(g4u):
     stage, data = g4u
-    group = stage.sample_captions(data.step_items(0)[0], step=0)
-    assert group.completions.shape[0] == 4 and len(set(group.captions)) > 1  # really sampled
-    fresh = caption_log_probs(stage, group)
-    assert group.mask.sum() > 0
-    difference = ((fresh - group.old_log_probs) * group.mask).abs().max()
-    assert difference < 1e-4
-    again = stage.sample_captions(data.step_items(0)[0], step=0)
+    item = data.step_items(0)[0]
+    group = stage.sample_captions(item, step=0)
+    assert group.mask.sum() > 0 and len(set(group.captions)) > 1  # really sampled
+    # Reference, built here with transformers: every processor output `run` gives Qwen (image-token
+    # positions included), followed by the sampled tokens, in one plain forward pass.
+    rows = group.completions.shape[0]
+    run_inputs = stage.context.adapter.encoder.caption_inputs([item.sample.image])
+    assert "mm_token_type_ids" in run_inputs
+    inputs = {key: value.repeat(rows, *([1] * (value.dim() - 1))) for key, value in run_inputs.items()}
+    start = inputs["input_ids"].shape[1]
+    inputs["input_ids"] = torch.cat([inputs["input_ids"], group.completions], dim=1)
+    inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(group.completions)], 1)
+    text = torch.zeros_like(group.completions, dtype=inputs["mm_token_type_ids"].dtype)
+    inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], text], dim=1)
+    with torch.no_grad():
+        logits = stage.context.policy.encoder(**inputs).logits[:, start - 1 : -1].float()
+    logits = logits / stage.config.temperature
+    logits[..., stage.banned_token_ids] = float("-inf")
+    expected = torch.log_softmax(logits, -1).gather(-1, group.completions.unsqueeze(-1)).squeeze(-1)
+    mask = group.mask.bool()
+    training = caption_log_probs(stage, group)
+    torch.testing.assert_close(training[mask], expected[mask], rtol=0, atol=1e-5)
+    torch.testing.assert_close(group.old_log_probs[mask], expected[mask], rtol=0, atol=1e-5)
+    again = stage.sample_captions(item, step=0)
     assert torch.equal(again.completions, group.completions)  # seeded per (step, image, row)
 
 
-def test_g4u_one_step_raises_positive_and_lowers_negative_advantage_captions(g4u):
+def test_g4u_update_makes_the_caption_that_reconstructs_the_reference_more_likely(g4u):
+    """Rewards of known sign through the stage's own score -> advantages -> update (KL on)."""
     stage, data = g4u
-    context = stage.context
-    saved = trainable_state(context)
-    group = stage.sample_captions(data.step_items(1)[0], step=1)
-    group.advantages = Advantages(SIGNS.clone(), torch.zeros(4, dtype=torch.bool))
+    context, config = stage.context, stage.config
+    assert config.kl_beta > 0
+    item = data.step_items(1)[0]
+    group = stage.sample_captions(item, step=1)
+    # What the frozen decoder draws from caption 0 with the image's fixed seed becomes the reference.
+    seed = derive_seed(config.seed, "g4u-reconstruction", item.sample.id)
+    size = (config.resolution, config.resolution)
+    (target,) = context.adapter.generate(group.captions[:1], seeds=[seed], size=size)
+    group.item = with_reference(item, target)
+    stage.score([group])
+    rewards = group.rewards.total
+    assert rewards[0] == rewards.max() and rewards[0] > rewards.min()
+    worst = int(rewards.argmin())
     before = (caption_log_probs(stage, group) * group.mask).sum(dim=1)
-    with context.micro_step(last=True):
-        context.backward(stage.sample_losses(group, RunningMean()).sum() / 4)
-    context.optimizer_step()
-    after = (caption_log_probs(stage, group) * group.mask).sum(dim=1)
-    change = after - before
-    assert (change[SIGNS > 0] > 0).all() and (change[SIGNS < 0] < 0).all(), change
-    restore(context, saved)
+    update(stage, [group])
+    change = (caption_log_probs(stage, group) * group.mask).sum(dim=1) - before
+    assert change[0] > 0 and change[worst] < 0, (rewards, change)
+
+
+def test_g4u_advantages_are_bessel_z_scores_of_the_rewards(g4u):
+    stage, data = g4u
+    assert stage.config.advantage_std == "bessel" and stage.config.advantage_scale == "group"
+    group = stage.sample_captions(data.step_items(0)[0], step=0)
+    stage.score([group])
+    rewards = group.rewards.total.tolist()
+    mean, std = statistics.fmean(rewards), statistics.stdev(rewards)  # n - 1, TRL's torch.std
+    expected = torch.tensor([(r - mean) / (std + stage.config.advantage_eps) for r in rewards])
+    # float32 rewards a few 1e-4 apart: compare to 1e-3 (population vs Bessel differ by 15 % at G = 4)
+    torch.testing.assert_close(group.advantages.values, expected, rtol=1e-3, atol=1e-3)
 
 
 # --- u4g: Flow-GRPO on the decoder ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def u4g(session_cache, manifest):
+def u4g_stage(session_cache, manifest):
     return make_stage(
-        U4GStage,
-        session_cache,
-        manifest,
-        "u4g",
-        group_size=4,
-        micro_batch_size=2,
-        kl_beta=0.0,
-        learning_rate=1e-2,
+        U4GStage, session_cache, manifest, "u4g", group_size=4, micro_batch_size=2, learning_rate=1e-2
     )
+
+
+@pytest.fixture
+def u4g(u4g_stage):
+    stage, data = u4g_stage
+    with preserved(stage.context, stage):
+        yield stage, data
+
+
+def reconfigure(stage, **changes) -> None:
+    """Swap the stage's config (``preserved`` puts the fixture's back)."""
+    stage.config = stage.context.config = dataclasses.replace(stage.config, **changes)
 
 
 def trajectory_log_probs(stage: U4GStage, group, rows: slice) -> torch.Tensor:
     """Log-probs of the recorded steps under the current policy, ``[rows, trained steps]``."""
-    columns = []
+    return torch.stack(
+        [re_evaluate(stage, group, rows, index).log_prob for index in range(stage.trained_steps)], 1
+    )
+
+
+def re_evaluate(stage: U4GStage, group, rows: slice, index: int, *, reference: bool = False):
     with torch.no_grad():
-        for index in range(stage.trained_steps):
-            velocity, _ = guided_velocity(
-                stage.context.policy,
-                latents=group.latents[rows, index],
-                timestep=stage.schedule.timesteps[index],
-                positive=group.positive[rows],
-                negative=group.negative[rows],
-                guidance_scale=stage.training_guidance,
-            )
-            step = sde_step_with_logprob(
-                velocity,
-                group.latents[rows, index],
-                stage.schedule.sigmas,
-                index,
-                noise_level=stage.config.noise_level,
-                prev_sample=group.latents[rows, index + 1],
-            )
-            columns.append(step.log_prob)
-    return torch.stack(columns, dim=1)
+        velocity, reference_velocity = guided_velocity(
+            stage.context.policy,
+            latents=group.latents[rows, index],
+            timestep=stage.schedule.timesteps[index],
+            positive=group.positive[rows],
+            negative=group.negative[rows],
+            guidance_scale=stage.training_guidance,
+            with_reference=reference,
+        )
+        return sde_step_with_logprob(
+            reference_velocity if reference else velocity,
+            group.latents[rows, index],
+            stage.schedule.sigmas,
+            index,
+            noise_level=stage.config.noise_level,
+            prev_sample=group.latents[rows, index + 1],
+        )
 
 
-def test_u4g_first_ppo_pass_has_every_ratio_one(u4g):
+def test_u4g_rollout_equals_its_re_evaluation_under_the_unchanged_policy(u4g):
     stage, data = u4g
-    group = stage.rollout(data.step_items(0)[0], step=0)
-    assert group.latents.shape[:2] == (4, stage.config.num_inference_steps + 1)
+    config = stage.config
+    item = data.step_items(0)[0]
+    group = stage.rollout(item, step=0)
+    steps = config.num_inference_steps
+    assert group.latents.shape[:2] == (4, steps + 1)
     for rows in (slice(0, 2), slice(2, 4)):  # a training micro-batch is smaller than the rollout batch
         ratios = torch.exp(
             trajectory_log_probs(stage, group, rows) - group.log_probs[rows, : stage.trained_steps]
         )
         torch.testing.assert_close(ratios, torch.ones_like(ratios), rtol=0, atol=1e-5)
+    # The latents themselves: the re-evaluated step mean plus the step's seeded noise.
+    for index in range(steps):
+        step = re_evaluate(stage, group, slice(0, 4), index)
+        sigmas = stage.schedule.sigmas
+        scale = step.std_dev_t * torch.sqrt(sigmas[index] - sigmas[index + 1])
+        noise = torch.stack(
+            [
+                torch.randn(
+                    group.latents.shape[2:],
+                    generator=generator(config.seed, "u4g-sde", 0, item.position, m, index),
+                )
+                for m in range(4)
+            ]
+        )
+        torch.testing.assert_close(step.mean + scale * noise, group.latents[:, index + 1], rtol=0, atol=1e-5)
 
 
-def test_u4g_one_step_raises_positive_and_lowers_negative_advantage_images(u4g):
+def test_u4g_update_makes_the_image_that_is_the_reference_more_likely(u4g):
+    """Rewards of known sign through the stage's own score -> advantages -> update (KL on)."""
+    stage, data = u4g
+    assert stage.config.kl_beta > 0
+    item = data.step_items(1)[0]
+    group = stage.rollout(item, step=1)
+    group.item = with_reference(item, to_pil(group.images[:1])[0])
+    stage.score([group])
+    rewards = group.rewards.total
+    assert rewards[0] == rewards.max() and rewards[0] > rewards.min()
+    worst = int(rewards.argmin())
+    before = trajectory_log_probs(stage, group, slice(0, 4)).sum(dim=1)
+    update(stage, [group])
+    change = trajectory_log_probs(stage, group, slice(0, 4)).sum(dim=1) - before
+    assert change[0] > 0 and change[worst] < 0, (rewards, change)
+
+
+def test_u4g_kl_penalty_pulls_the_policy_back_to_the_reference(u4g):
     stage, data = u4g
     context = stage.context
-    saved = trainable_state(context)
-    group = stage.rollout(data.step_items(1)[0], step=1)
-    group.advantages = Advantages(SIGNS.clone(), torch.zeros(4, dtype=torch.bool))
-    before = trajectory_log_probs(stage, group, slice(0, 4)).sum(dim=1)
-    passes = [(rows, index) for rows in (slice(0, 2), slice(2, 4)) for index in range(stage.trained_steps)]
-    for number, (rows, index) in enumerate(passes):
-        with context.micro_step(last=number == len(passes) - 1):
-            loss = stage.step_losses(group, rows, index, RunningMean())
-            context.backward(loss.sum() / (4 * stage.trained_steps))
-    context.optimizer_step()
-    change = trajectory_log_probs(stage, group, slice(0, 4)).sum(dim=1) - before
-    assert (change[SIGNS > 0] > 0).all() and (change[SIGNS < 0] < 0).all(), change
-    restore(context, saved)
+    reconfigure(stage, kl_beta=1e3)  # the KL term dominates the step's gradient
+    lora = [p for name, p in context.policy.trainable_named_parameters() if ".lora_B." in name]
+    with torch.no_grad():  # move the policy away from the reference (LoRA B starts at zero)
+        for number, parameter in enumerate(lora):
+            parameter.copy_(
+                0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(number))
+            )
+    group = stage.rollout(data.step_items(0)[0], step=0)
+    stage.score([group])
+
+    def distance() -> float:
+        """Squared distance of policy and reference step means over the trained steps (the KL up to scale)."""
+        total = 0.0
+        for index in range(stage.trained_steps):
+            policy = re_evaluate(stage, group, slice(0, 4), index).mean
+            reference = re_evaluate(stage, group, slice(0, 4), index, reference=True).mean
+            total += float(((policy - reference) ** 2).mean())
+        return total
+
+    before = distance()
+    assert before > 0
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([group], RunningMean())  # the stage's loss, KL term included
+    step = gradients(context)
+    norm = torch.sqrt(sum((g**2).sum() for g in step.values()))
+    with torch.no_grad():  # a small plain gradient-descent step (Adam's first step is a sign step)
+        for name, parameter in context.policy.trainable_named_parameters():
+            parameter.sub_(0.05 * step[name] / norm)
+    assert distance() < 0.9 * before
+
+
+def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region(u4g):
+    stage, data = u4g
+    context = stage.context
+    reconfigure(stage, kl_beta=0.0)  # the KL term has a gradient whatever the clip does
+    group = stage.rollout(data.step_items(0)[0], step=0)
+    stage.score([group])
+    update(stage, [group])  # after one step at lr 1e-2 the ratios are far outside 1 ± 1e-4
+    epsilon = stage.config.clip_range
+    ratios = torch.exp(
+        trajectory_log_probs(stage, group, slice(0, 4)) - group.log_probs[:, : stage.trained_steps]
+    )
+    advantages = group.advantages.values
+    parameters = [p for _, p in context.policy.trainable_named_parameters()]
+    clipped = unclipped = 0
+    for row in range(4):
+        for index in range(stage.trained_steps):
+            ratio, advantage = float(ratios[row, index]), float(advantages[row])
+            loss = stage.step_losses(group, slice(row, row + 1), index, RunningMean()).sum()
+            grads = torch.autograd.grad(loss, parameters, allow_unused=True)
+            norm = sum(float(g.abs().sum()) for g in grads if g is not None)
+            if (advantage > 0 and ratio > 1 + epsilon) or (advantage < 0 and ratio < 1 - epsilon):
+                clipped += 1
+                assert norm == 0, (row, index, ratio, advantage)
+            elif advantage != 0:
+                unclipped += 1
+                assert norm > 0
+    assert clipped > 0  # the clip was exercised
+
+
+def test_u4g_gradient_flows_through_the_conditional_branch_only(u4g):
+    stage, data = u4g
+    policy, guidance = stage.context.policy, stage.config.guidance_scale
+    assert guidance > 1
+    group = stage.rollout(data.step_items(0)[0], step=0)
+    latents, timestep = group.latents[:2, 1], stage.schedule.timesteps[1]
+    parameters = [p for _, p in lora_named_parameters(policy.transformer)]
+    with torch.no_grad():  # a LoRA with an effect, so that both branches depend on every LoRA weight
+        for number, parameter in enumerate(parameters):
+            parameter.add_(
+                0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(number))
+            )
+    direction = torch.randn(latents.shape, generator=torch.Generator().manual_seed(0))
+    velocity, _ = guided_velocity(
+        policy,
+        latents=latents,
+        timestep=timestep,
+        positive=group.positive[:2],
+        negative=group.negative[:2],
+        guidance_scale=guidance,
+    )
+    ours = torch.autograd.grad((velocity * direction).sum(), parameters)
+    # Flow-GRPO: uncond.detach() + g (cond - uncond.detach()); its gradient is g ∂cond.
+    cond = policy.transformer(
+        hidden_states=latents,
+        timestep=timestep.expand(2),
+        encoder_hidden_states=group.positive[:2],
+        pooled_projections=policy.pooled(2),
+        return_dict=False,
+    )[0]
+    expected = torch.autograd.grad(guidance * (cond.float() * direction).sum(), parameters)
+    for got, want in zip(ours, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5 * float(want.abs().max()))
+
+
+def test_u4g_batch_advantages_divide_by_the_population_std_of_the_whole_step(u4g):
+    stage, data = u4g
+    reconfigure(stage, advantage_scale="batch")
+    assert stage.config.advantage_std == "population"
+    groups = [stage.rollout(item, step=0) for item in data.step_items(0) + data.step_items(1)]
+    stage.score(groups)
+    rewards = [group.rewards.total.tolist() for group in groups]
+    std = statistics.pstdev([r for group in rewards for r in group])  # n, Flow-GRPO's np.std
+    for group, values in zip(groups, rewards, strict=True):
+        mean = statistics.fmean(values)
+        expected = torch.tensor([(r - mean) / (std + stage.config.advantage_eps) for r in values])
+        torch.testing.assert_close(group.advantages.values, expected.clamp(-5, 5), rtol=1e-3, atol=1e-3)
+
+
+def test_u4g_loss_is_the_mean_over_samples_that_train_only(u4g):
+    """A group whose rewards are all equal (masked) leaves the step's gradient unchanged."""
+    stage, data = u4g
+    context = stage.context
+    varied = stage.rollout(data.step_items(0)[0], step=0)
+    stage.score([varied])
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied], RunningMean())
+    alone = gradients(context)
+    # Four copies of one trajectory: the scorer gives them equal rewards, so the group is masked.
+    copies = ImageGroup(
+        item=varied.item,
+        caption=varied.caption,
+        positive=varied.positive,
+        negative=varied.negative,
+        latents=varied.latents[:1].repeat(4, *([1] * (varied.latents.dim() - 1))),
+        log_probs=varied.log_probs[:1].repeat(4, 1),
+        images=varied.images[:1].repeat(4, 1, 1, 1),
+    )
+    stage.score([varied, copies])
+    assert bool(copies.advantages.zero_std.all()) and not bool(varied.advantages.zero_std.any())
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied, copies], RunningMean())
+    together = gradients(context)
+    assert any(g.abs().sum() > 0 for g in alone.values())
+    for name, gradient in alone.items():
+        torch.testing.assert_close(together[name], gradient, rtol=1e-5, atol=1e-9)
+
+
+def test_u4g_decoder_lora_wraps_the_configured_modules(u4g):
+    stage, _ = u4g
+    assert "proj_out" in stage.config.dit_lora_targets  # tiny-u4g adds the toy DiT's output layer
+    names = [name for name, _ in stage.context.policy.trainable_named_parameters()]
+    assert any(".proj_out.lora_B." in name for name in names)
+    assert any(".attn.to_q.lora_B." in name for name in names)
+    assert all(".lora_" in name for name in names)  # nothing but the LoRA trains
 
 
 def test_u4g_rollout_without_noise_draws_the_benchmark_image(u4g):
@@ -193,11 +430,12 @@ def test_u4g_rollout_without_noise_draws_the_benchmark_image(u4g):
         num_inference_steps=config.num_inference_steps,
         guidance_scale=config.guidance_scale,
     )
-    ours = to_pil(group.images[:1])[0]
-    difference = (
-        torch.tensor(np.asarray(ours), dtype=torch.int16) - torch.tensor(np.asarray(benchmark))
-    ).abs()
-    assert difference.max() <= 1
+    assert pixel_difference(to_pil(group.images[:1])[0], benchmark) <= 1
+
+
+def pixel_difference(ours: Image.Image, theirs: Image.Image) -> int:
+    difference = torch.tensor(np.asarray(ours), dtype=torch.int16) - torch.tensor(np.asarray(theirs))
+    return int(difference.abs().max())
 
 
 # --- sft: flow matching ---------------------------------------------------------------------------
@@ -245,21 +483,57 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
 # --- cold start: gradients through the sampler ----------------------------------------------------
 
 
-def test_cold_start_gradient_reaches_the_encoder_lora_and_the_projector(session_cache, manifest):
-    stage, data = make_stage(ColdStartStage, session_cache, manifest, "cold-start")
+@pytest.fixture(scope="module")
+def cold_start(session_cache, manifest):
+    """The encoder side alone (tiny-cold-start also trains a decoder LoRA)."""
+    return make_stage(ColdStartStage, session_cache, manifest, "cold-start", train_decoder_lora=False)
+
+
+def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start):
+    stage, data = cold_start
     context, config = stage.context, stage.config
     item = data.step_items(0)[0]
-    inputs, reply_mask = context.adapter.encoder.caption_answer_inputs(
-        item.sample.image, item.sample.captions[0]
+    caption = item.sample.captions[0]
+    # Inference: the adapter's native conditioning (encoder.py), drawn by the decoder's pipeline.
+    negative, positive = context.adapter.encoder.project_native_pair(item.sample.image, caption)
+    (native,) = context.adapter.decoder.render(
+        positive[None],
+        negative[None],
+        [7],
+        width=config.resolution,
+        height=config.resolution,
+        num_inference_steps=config.num_inference_steps,
+        guidance_scale=config.guidance_scale,
     )
+    trained_negative, trained_positive = context.policy.native_embeddings(item.sample.image, caption)
+    torch.testing.assert_close(trained_negative, negative.float(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(trained_positive, positive.float(), rtol=0, atol=1e-6)
+    latents = context.adapter.decoder.initial_latents([7], config.resolution, config.resolution).float()
+    with torch.no_grad():
+        images = reconstruct(
+            context.policy,
+            image=item.sample.image,
+            caption=caption,
+            latents=latents,
+            schedule=stage.schedule,
+            guidance_scale=config.guidance_scale,
+            recompute=False,
+        )
+    assert pixel_difference(to_pil(images)[0], native) <= 1
+
+
+def test_cold_start_gradient_reaches_the_encoder_lora_and_the_projector(cold_start):
+    stage, data = cold_start
+    context, config = stage.context, stage.config
+    item = data.step_items(0)[0]
     latents = context.adapter.decoder.initial_latents([7], config.resolution, config.resolution).float()
 
-    def gradients(recompute: bool) -> dict[str, torch.Tensor]:
+    def gradients_of_loss(recompute: bool) -> dict[str, torch.Tensor]:
         context.optimizer.zero_grad(set_to_none=True)
         images = reconstruct(
             context.policy,
-            inputs=dict(inputs),
-            reply_mask=reply_mask,
+            image=item.sample.image,
+            caption=item.sample.captions[0],
             latents=latents,
             schedule=stage.schedule,
             guidance_scale=config.guidance_scale,
@@ -272,12 +546,14 @@ def test_cold_start_gradient_reaches_the_encoder_lora_and_the_projector(session_
             if p.grad is not None
         }
 
-    grads = gradients(recompute=True)
+    grads = gradients_of_loss(recompute=True)
+    context.optimizer.zero_grad(set_to_none=True)
     lora = [name for name in grads if ".lora_B." in name and "language_model" in name]
     projector = [name for name in grads if name.startswith("encoder.projector.")]
     assert lora and all(grads[name].abs().sum() > 0 for name in lora)
     assert len(projector) == 4 and all(grads[name].abs().sum() > 0 for name in projector)
     assert not any(p.requires_grad for p in context.policy.transformer.parameters())  # decoder frozen
-    plain = gradients(recompute=False)
+    plain = gradients_of_loss(recompute=False)
+    context.optimizer.zero_grad(set_to_none=True)
     for name in lora + projector:  # step recomputation (gradient checkpointing) changes nothing
         torch.testing.assert_close(grads[name], plain[name], rtol=1e-4, atol=1e-7)

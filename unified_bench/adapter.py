@@ -74,6 +74,10 @@ class AdapterManifest:
     weights: tuple[WeightsRequirement, ...] = ()
     gpu_memory_gb: float | None = None  # peak at batch size 1 with the default settings (estimate)
     packages: tuple[str, ...] = ()  # pip distributions needed beyond unified-bench's own dependencies
+    # For adapters that serve outputs stored elsewhere (``precomputed``): a lazy ``module:callable``
+    # taking the ``AdapterOptions`` and returning a fingerprint of those outputs. It is part of the
+    # run spec, so changed outputs make a different run instead of being silently ignored.
+    source_fingerprint: str = ""
 
 
 def takes_sample_ids(adapter: object) -> bool:

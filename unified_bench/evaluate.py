@@ -6,27 +6,24 @@ Each step takes the previous one's output and never reaches back; the CLI only p
 from __future__ import annotations
 
 import gc
-import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from unified_bench.adapter import AdapterOptions
-from unified_bench.datasets.base import Dataset, Sample
-from unified_bench.errors import InputError, MissingSamplesError, UserError
-from unified_bench.images import read_image
+from unified_bench.datasets.base import Dataset, DatasetOptions, FileLocation, Sample
+from unified_bench.errors import MissingSamplesError, UserError
+from unified_bench.images import inspect_image_file, read_image
 from unified_bench.io import atomic_write_json
 from unified_bench.provenance import collect, utc_now
-from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
+from unified_bench.results import Results, build_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import SAMPLES_TABLE, RunSpec, RunStore
-
-ADAPTER_INFO_FILE = "adapter.json"
+from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
 
 
 class Hooks(Protocol):
@@ -77,6 +74,7 @@ class RunRequest:
     protocol: str = "text"
     overwrite: bool = False
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
+    dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
 
 
 def run_directory(request: RunRequest) -> Path:
@@ -95,7 +93,16 @@ def _device_for_local_rank(device: str | None) -> str | None:
 
 
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
-    """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists."""
+    """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists.
+
+    Raises:
+        RunFolderBusy: another process is writing the same run folder.
+    """
+    with exclusive_writer(run_directory(request)):
+        return _execute_run_locked(request, hooks)
+
+
+def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
@@ -113,7 +120,10 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
             f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
             f"{', '.join(manifest.protocols)}."
         )
-    dataset = load_dataset(request.dataset)
+    dataset = load_dataset(request.dataset, options=request.dataset_options)
+    for note in dataset.notes:
+        hooks.note(note)
+    # Descriptors only: nothing is decoded until a batch of the selected samples needs it.
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
     spec = RunSpec(
@@ -125,6 +135,9 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
         dtype=request.dtype,
         dataset_name=dataset.name,
         dataset_fingerprint=dataset.fingerprint,
+        adapter_source=registry.source_fingerprint(
+            manifest.name, AdapterOptions(args=dict(request.adapter_args))
+        ),
     )
     store.open(spec, overwrite=request.overwrite)
 
@@ -156,18 +169,16 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
         )
         del adapter
         _release_memory()
-    adapter_info = json.loads((store.root / ADAPTER_INFO_FILE).read_text("utf-8"))
+    adapter_info = store.read_adapter_info()
+    if adapter_info is None:  # the outputs are all there: score them rather than refuse
+        hooks.note(
+            f"{store.root / ADAPTER_INFO_FILE}: missing or unreadable; the results will lack the adapter's "
+            "info (model ids, revisions)."
+        )
+        adapter_info = {}
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
-    dataset_info = {
-        "name": dataset.name,
-        "source": dataset.source,
-        "fingerprint": dataset.fingerprint,
-        "n_total": len(dataset),
-        "n_selected": len(selected),
-        "limit": request.limit,
-        "shard": str(request.shard) if request.shard else None,
-    }
+    dataset_info = describe_dataset(dataset, len(selected), limit=request.limit, shard=request.shard)
     results = score_run(
         store,
         [s for _, s in selected],
@@ -194,11 +205,29 @@ def _release_memory() -> None:
         pass
 
 
+def describe_dataset(
+    dataset: Dataset, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
+) -> dict[str, Any]:
+    """The ``dataset`` section of results.json."""
+    info: dict[str, Any] = {
+        "name": dataset.name,
+        "source": dataset.source,
+        "fingerprint": dataset.fingerprint,
+        "n_total": len(dataset),
+        "n_selected": n_selected,
+        "limit": limit,
+        "shard": str(shard) if shard else None,
+    }
+    if dataset.card:
+        info["card"] = dict(dataset.card)
+    return info
+
+
 def _score(
     *,
     ids: list[str],
     references: list[Sample],
-    reconstructions: list[tuple[Any, str]],
+    reconstructions: list[Path],
     captions: dict[str, str] | None,
     options: ScoringOptions,
     hooks: Hooks,
@@ -210,28 +239,32 @@ def _score(
     specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
     hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
     scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
+    # Images are referenced, not decoded: score_items reads each batch when it comes.
     items = [
         ScoringItem(
             id=sample_id,
-            reference=ref.image,
+            reference=ref.load_image,
             reference_sha256=ref.image_sha256,
-            reconstruction=image,
-            reconstruction_sha256=sha,
+            reconstruction=partial(_decode_file, path),
             caption=(captions or {}).get(sample_id),
             reference_captions=ref.captions,
         )
-        for sample_id, ref, (image, sha) in zip(ids, references, reconstructions, strict=True)
+        for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
     ]
     hooks.stage("scoring", len(scorers) * len(items))
     scores = score_items(
         items,
         scorers,
         batch_size=options.batch_size,
-        cache=EmbeddingCache() if options.use_cache else None,
+        cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
         on_progress=lambda _name, n: hooks.advance("scoring", n),
     )
     meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
     return scores, meta
+
+
+def _decode_file(path: Path) -> Any:
+    return read_image(path)[0]
 
 
 def score_run(
@@ -256,7 +289,7 @@ def score_run(
             f"{store.root}: {len(missing)} samples lack a caption or image "
             f"(first: {missing[0]}); rerun the same command to finish them."
         )
-    reconstructions = [read_image(store.image_path(s.id)) for s in samples]
+    reconstructions = [store.image_path(s.id) for s in samples]
     ids = [s.id for s in samples]
     scores, meta = _score(
         ids=ids,
@@ -305,23 +338,56 @@ def score_folder(
 
     Files are paired as ``Score_i2i.py`` pairs them (see ``unified_bench.matching``); the pairs are
     listed in the results' provenance. Nothing is written per sample, so any file name is a valid id.
+
+    Raises:
+        RunFolderBusy: another process is writing results into the same folder.
     """
+    target = output or generated / "results.json"
+    with exclusive_writer(target.parent, create=output is not None):
+        return _score_folder_locked(
+            generated,
+            references,
+            options,
+            target=target,
+            allow_missing=allow_missing,
+            match=match,
+            seed=seed,
+            hooks=hooks,
+        )
+
+
+def _score_folder_locked(
+    generated: Path,
+    references: Path,
+    options: ScoringOptions,
+    *,
+    target: Path,
+    allow_missing: bool,
+    match: str,
+    seed: int,
+    hooks: Hooks | None,
+) -> Results:
     from unified_bench.datasets import make_dataset
+    from unified_bench.datasets.folder import skipped_entries, skipped_note
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
     _check_scorer_specs(options)
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)
+    note = skipped_note(references, skipped_entries(references))
+    if note:
+        hooks.note(note)
+    # References are hashed here and decoded per batch while scoring, like reconstructions.
     samples = {}
     for relative in matching.references:
-        image, sha256 = read_image(references / relative)
-        samples[relative] = Sample(id=relative.stem, image=image, image_sha256=sha256)
+        path = references / relative
+        samples[relative] = Sample(relative.stem, FileLocation(path), inspect_image_file(path))
     dataset: Dataset = make_dataset(
         references.resolve().name, list(samples.values()), str(references.resolve())
     )
     refs = [replace(samples[pair.reference], id=pair.id) for pair in matching.pairs]
-    reconstructions = [read_image(generated / pair.reconstruction) for pair in matching.pairs]
+    reconstructions = [generated / pair.reconstruction for pair in matching.pairs]
     ids = [pair.id for pair in matching.pairs]
     missing = [ref.stem for ref in matching.missing]
     if not ids:
@@ -332,15 +398,7 @@ def score_folder(
     scores, meta = _score(
         ids=ids, references=refs, reconstructions=reconstructions, captions=None, options=options, hooks=hooks
     )
-    dataset_info = {
-        "name": dataset.name,
-        "source": dataset.source,
-        "fingerprint": dataset.fingerprint,
-        "n_total": len(dataset),
-        "n_selected": len(dataset),
-        "limit": None,
-        "shard": None,
-    }
+    dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(
         started_at=started_at,
         device=options.device,
@@ -373,7 +431,6 @@ def score_folder(
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,
     )
-    target = output or generated / "results.json"
     write_results(target, results)
     if missing and not allow_missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -383,85 +440,3 @@ def score_folder(
             "pass --allow-missing to accept."
         )
     return results
-
-
-def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = False) -> Results:
-    """Join shard run dirs into one run equal to the unsharded one (captions, images, scores)."""
-    if not run_dirs:
-        raise UserError("merge: give at least one run folder.")
-    stores = [RunStore(d) for d in run_dirs]
-    specs = []
-    for store in stores:
-        spec = store.read_spec()
-        if spec is None:
-            raise InputError(f"{store.root}: not a run folder (no run.json).")
-        specs.append(spec)
-    if any(spec != specs[0] for spec in specs[1:]):
-        raise InputError(
-            "merge: the runs were made with different configurations (model, seed, dataset, ...)."
-        )
-    parts = [read_results(store.results_path) for store in stores]
-    _check_shards_complete(parts, run_dirs)
-    records = {}
-    for store in stores:
-        records.update(store.captions())
-    ordered = sorted(records.values(), key=lambda r: r.index)
-    ids = [r.id for r in ordered]
-    scores: dict[str, dict[str, float | None]] = {}
-    meta: dict[str, tuple[str, bool]] = {}
-    for part in parts:
-        for name, summary in part.scorers.items():
-            if name in meta and meta[name][0] != summary.fingerprint:
-                raise InputError(f"merge: scorer {name!r} has different fingerprints across shards.")
-            meta[name] = (summary.fingerprint, summary.higher_is_better)
-            scores.setdefault(name, {}).update(summary.per_sample)
-
-    target = RunStore(output)
-    target.open(specs[0], overwrite=overwrite)
-    existing = target.captions()
-    target.append_captions([r for r in ordered if r.id not in existing])
-    for store in stores:
-        for record in store.captions().values():
-            destination = target.image_path(record.id)
-            if not destination.exists():
-                shutil.copyfile(store.image_path(record.id), destination)
-    shutil.copyfile(stores[0].root / ADAPTER_INFO_FILE, target.root / ADAPTER_INFO_FILE)
-    first = parts[0]
-    dataset_info = {**first.dataset, "n_selected": len(ids), "shard": None}
-    provenance = {
-        **first.provenance,
-        "merged_from": [str(d) for d in run_dirs],
-        "shard_provenance": [p.provenance for p in parts],
-        "finished_at": utc_now(),
-    }
-    results = build_results(
-        ids=ids,
-        scores=scores,
-        scorer_meta=meta,
-        dataset=dataset_info,
-        protocol=first.protocol,
-        model=first.model,
-        captions={r.id: r.caption for r in ordered},
-        provenance=provenance,
-        bootstrap_seed=first.bootstrap["seed"],
-        n_resamples=first.bootstrap["n_resamples"],
-    )
-    write_results(target.results_path, results)
-    write_samples_table(target.root / SAMPLES_TABLE, results)
-    return results
-
-
-def _check_shards_complete(parts: Sequence[Results], run_dirs: Sequence[Path]) -> None:
-    shards = [p.dataset.get("shard") for p in parts]
-    if any(s is None for s in shards):
-        return  # merging whole runs (e.g. different limits) is allowed; ids must still be disjoint
-    counts = {int(s.split("/")[1]) for s in shards}
-    indices = sorted(int(s.split("/")[0]) for s in shards)
-    if len(counts) != 1 or indices != list(range(next(iter(counts)))):
-        raise InputError(
-            f"merge: shards {', '.join(shards)} do not cover 0..N-1 of one N exactly once; "
-            "pass every shard folder once."
-        )
-    limits = {p.dataset.get("limit") for p in parts}
-    if len(limits) != 1:
-        raise InputError("merge: shards were run with different --limit values.")

@@ -6,6 +6,7 @@ import hashlib
 import io
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -32,15 +33,58 @@ def decode_image(data: bytes, source: str) -> Image.Image:
                 raise Image.DecompressionBombError(f"{width}x{height}")
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InputError(
-            f"{source}: image too large ({error}); more than {MAX_IMAGE_PIXELS} pixels looks like a "
-            "decompression bomb. Resize it or remove it from the dataset."
-        ) from None
+        raise _too_large(source, str(error)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{source}: not a readable image ({error}); replace or remove the file.") from None
     if image.mode != "RGB":
         image = image.convert("RGB")
     return image
+
+
+def inspect_image_file(path: str | Path) -> str:
+    """Check an image file's header and hash its bytes in a stream, without decoding its pixels.
+
+    Returns the sha256 of the file's bytes. The header check catches files that are not images and
+    decompression bombs; a file truncated after its header is caught when it is decoded.
+
+    Raises:
+        InputError: The file cannot be read, is not an image, or is too large.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            _check_header(stream, str(path))
+            stream.seek(0)
+            while chunk := stream.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror}).") from None
+    return digest.hexdigest()
+
+
+_HASH_CHUNK = 1 << 20
+
+
+def _check_header(stream: BinaryIO, source: str) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as image:
+                width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _too_large(source, str(error)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{source}: not a readable image ({error}); replace or remove the file.") from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _too_large(source, f"{width}x{height}")
+
+
+def _too_large(source: str, detail: str) -> InputError:
+    return InputError(
+        f"{source}: image too large ({detail}); more than {MAX_IMAGE_PIXELS} pixels looks like a "
+        "decompression bomb. Resize it or remove it from the dataset."
+    )
 
 
 def read_image(path: str | Path) -> tuple[Image.Image, str]:

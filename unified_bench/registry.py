@@ -47,6 +47,14 @@ class AdapterRegistry:
         factory = getattr(importlib.import_module(module_name), attribute)
         return factory(options)
 
+    def source_fingerprint(self, name: str, options: AdapterOptions) -> str | None:
+        """The fingerprint of the stored outputs an adapter serves, or ``None`` if it computes them."""
+        manifest = self.manifest(name)
+        if not manifest.source_fingerprint:
+            return None
+        module_name, _, attribute = manifest.source_fingerprint.partition(":")
+        return getattr(importlib.import_module(module_name), attribute)(options)
+
 
 @lru_cache(maxsize=1)
 def default_registry() -> AdapterRegistry:

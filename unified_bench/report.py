@@ -25,6 +25,7 @@ from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
 from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.results_paths import check_report_paths
 from unified_bench.store import IMAGES_DIR
 
 THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
@@ -114,7 +115,9 @@ def distribution_plot_png(columns: Sequence[Column]) -> bytes:
         ax.hist(values, bins=bins, color=color, alpha=0.75, edgecolor="white", linewidth=0.5)
         ax.axvspan(column.ci_low, column.ci_high, color=color, alpha=0.15, linewidth=0)
         ax.axvline(column.mean, color="#1f2328", linewidth=1.2)
-        ax.set_title(f"{column.name}  ({direction_label(column)})", fontsize=9)
+        ax.set_title(
+            f"{column.name}  ({direction_label(column)})", fontsize=9, parse_math=False
+        )  # "$" is text
         ax.tick_params(labelsize=8)
         ax.set_yticks([])
         for side in ("top", "right", "left"):
@@ -255,7 +258,7 @@ class _Thumbs:
 # -- references ----------------------------------------------------------------------------------
 def load_references(
     results: Results, dataset: str | None = None
-) -> tuple[dict[str, Image.Image] | None, str]:
+) -> tuple[Mapping[str, Image.Image] | None, str]:
     """The run's reference images, found without any download, and a note for the page.
 
     Tries ``dataset`` (if given), else the bundled ``samples``, the recorded source path, or an
@@ -287,7 +290,7 @@ def load_references(
                 raise
             continue
         if loaded.fingerprint == expected:
-            return {s.id: s.image for s in loaded.samples}, ""
+            return loaded.images(), ""
         if dataset:
             raise InputError(
                 f"--dataset {dataset}: its fingerprint {loaded.fingerprint[:19]}… differs from the run's "
@@ -303,7 +306,7 @@ def reconstruction_paths(folder: Path, results: Results) -> dict[str, Path]:
     folder (``unified-bench score``) the matched file in the generated folder."""
     matched, generated = results.provenance.get("matched"), results.provenance.get("generated_dir")
     if isinstance(matched, dict) and isinstance(generated, str):
-        return {sample_id: Path(generated) / name for sample_id, name in matched.items()}
+        return {sample_id: folder / name for sample_id, name in matched.items()}  # generated_dir checked
     images = first_repeat_dir(folder, results) / IMAGES_DIR
     return {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
 
@@ -396,6 +399,7 @@ def build_report(
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
+    check_report_paths(results.to_json(), folder, str(run_dir))  # before any image is opened
     reconstructions = reconstruction_paths(folder, results)
     references, note = load_references(results, dataset)
     notes = [note] if note else []

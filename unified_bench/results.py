@@ -8,6 +8,7 @@ one place (plus its JSON Schema, ``unified_bench/schema/results.schema.json``).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Any
 
 from unified_bench.errors import InputError, SchemaVersionError
 from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.results_paths import check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 
@@ -212,17 +214,37 @@ def write_results(path: str | Path, results: Results) -> None:
     atomic_write_json(path, obj)
 
 
+def _first_non_finite(obj: Any, where: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], float] | None:
+    """(keys to, value of) the first NaN or infinity in parsed JSON (Python's json reads them)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where, obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        found = _first_non_finite(value, (*where, key))
+        if found is not None:
+            return found
+    return None
+
+
 def read_results(path: str | Path) -> Results:
     """Read and validate a results file (or a run dir containing results.json)."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
     try:
-        obj = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{path}: no results file; run `unified-bench run` or `score` first.") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror}).") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid JSON ({error}).") from None
+    non_finite = _first_non_finite(obj)
+    if non_finite is not None:
+        where, value = non_finite
+        raise InputError(
+            f"{path}: {value} at {' / '.join(map(repr, where))}; a results file holds finite numbers only."
+        )
     if not isinstance(obj, dict) or obj.get("kind") != RESULTS_KIND:
         raise InputError(f"{path}: not a unified-bench results file (no kind {RESULTS_KIND!r}).")
     if obj.get("schema_version") != SCHEMA_VERSION:
@@ -232,6 +254,7 @@ def read_results(path: str | Path) -> Results:
             "a matching unified-bench release."
         )
     _validate(obj, str(path))
+    check_results_ids(obj, str(path))  # ids become file names in every reader
     scorers = {name: ScoreSummary(**value) for name, value in obj["scorers"].items()}
     overall = OverallSummary(**obj["overall"]) if obj.get("overall") else None
     return Results(**{**obj, "scorers": scorers, "overall": overall})

@@ -1,6 +1,7 @@
 """The round trip: caption each reference (I2T), draw it back from the caption (T2I), store both.
 
-Batch by batch, writing as each batch finishes, so a killed run resumes where it stopped.
+Batch by batch, writing as each batch finishes, so a killed run resumes where it stopped. Only the
+current batch's references are decoded (and the next one's, in a background thread).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PIL import Image
 from unified_bench.adapter import Adapter, takes_sample_ids
 from unified_bench.datasets.base import Sample
 from unified_bench.errors import UserError
+from unified_bench.prefetch import DEFAULT_DEPTH, prefetched
 from unified_bench.seeds import sample_seed
 from unified_bench.store import CaptionRecord, RunStore
 
@@ -37,6 +39,7 @@ def run_round_trip(
     batch_size: int,
     size: tuple[int, int] | None = None,
     on_progress: ProgressCallback | None = None,
+    prefetch: int = DEFAULT_DEPTH,
 ) -> None:
     """Caption and regenerate every sample that is not finished yet.
 
@@ -44,40 +47,47 @@ def run_round_trip(
         samples: (dataset index, sample) pairs; the index is recorded so merged shards keep dataset order.
         batch_size: samples per adapter call. Outputs do not depend on it: every sample draws its
             randomness from ``sample_seed(run_seed, id, stage)``.
+        prefetch: batches of references decoded ahead in a background thread (0: none).
     """
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be at least 1.")
     captions = store.captions()
     todo = pending_samples(samples, store)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        to_caption = [(index, s) for index, s in batch if s.id not in captions]
+
+    def decode(batch: Sequence[tuple[int, Sample]]) -> list[tuple[int, Sample, Image.Image]]:
+        return [(index, sample, sample.load_image()) for index, sample in batch]
+
+    # The next batch's references are read and decoded while the adapter works on this one.
+    batches = (todo[start : start + batch_size] for start in range(0, len(todo), batch_size))
+    for batch in prefetched(batches, decode, depth=prefetch):
+        to_caption = [(index, s, image) for index, s, image in batch if s.id not in captions]
         if to_caption:
-            seeds = [sample_seed(run_seed, s.id, "caption") for _, s in to_caption]
-            ids = {"ids": [s.id for _, s in to_caption]} if takes_sample_ids(adapter) else {}
-            texts = adapter.caption([s.image for _, s in to_caption], seeds=seeds, **ids)
+            seeds = [sample_seed(run_seed, s.id, "caption") for _, s, _ in to_caption]
+            ids = {"ids": [s.id for _, s, _ in to_caption]} if takes_sample_ids(adapter) else {}
+            texts = adapter.caption([image for _, _, image in to_caption], seeds=seeds, **ids)
             _check_outputs("caption", texts, len(to_caption), str)
             records = [
                 CaptionRecord(id=s.id, index=index, caption=text, seed=seed)
-                for (index, s), text, seed in zip(to_caption, texts, seeds, strict=True)
+                for (index, s, _), text, seed in zip(to_caption, texts, seeds, strict=True)
             ]
             store.append_captions(records)
             captions.update({r.id: r for r in records})
             if on_progress:
                 on_progress("caption", len(records))
-        to_draw = [s for _, s in batch if not store.has_image(s.id)]
+        to_draw = [(s, image) for _, s, image in batch if not store.has_image(s.id)]
         if to_draw:
-            seeds = [sample_seed(run_seed, s.id, "generate") for s in to_draw]
-            extra: dict[str, list] = {"ids": [s.id for s in to_draw]} if takes_sample_ids(adapter) else {}
+            seeds = [sample_seed(run_seed, s.id, "generate") for s, _ in to_draw]
+            extra: dict[str, list] = {"ids": [s.id for s, _ in to_draw]} if takes_sample_ids(adapter) else {}
             if getattr(adapter, "generate_needs_references", False):  # protocol native
-                extra["references"] = [s.image for s in to_draw]
+                extra["references"] = [image for _, image in to_draw]
             images = adapter.generate(
-                [captions[s.id].caption for s in to_draw], seeds=seeds, size=size, **extra
+                [captions[s.id].caption for s, _ in to_draw], seeds=seeds, size=size, **extra
             )
             _check_outputs("generate", images, len(to_draw), Image.Image)
             # Before the images: a sample counts as done once its image exists.
-            _record_prompt_usage(adapter, store, to_draw, [captions[s.id].caption for s in to_draw])
-            for sample, image in zip(to_draw, images, strict=True):
+            drawn = [s for s, _ in to_draw]
+            _record_prompt_usage(adapter, store, drawn, [captions[s.id].caption for s in drawn])
+            for sample, image in zip(drawn, images, strict=True):
                 store.write_image(sample.id, image)
         if on_progress:
             on_progress("generate", len(batch))

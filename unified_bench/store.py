@@ -4,23 +4,37 @@
 ``RUN_DIR/captions.jsonl``  one line per captioned sample, appended and fsynced per batch
 ``RUN_DIR/images/ID.png``   one reconstruction per sample, each written atomically
 ``RUN_DIR/results.json``    scores (see ``unified_bench.results``), ``samples.csv`` the flat table
+``RUN_DIR/.lock``           held (``flock``) by the one process writing the folder; holds its pid
 
 A sample is finished when it has both a caption line and an image; nothing finished is redone.
+One process writes a run folder at a time (``exclusive_writer``); every file others read is
+replaced atomically, so a reader sees the old state or the new one, never a mix.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from unified_bench.errors import InputError, RunConfigMismatch
+from unified_bench.datasets.base import check_sample_id
+from unified_bench.errors import InputError, RunConfigMismatch, UserError
 from unified_bench.images import png_bytes
-from unified_bench.io import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from unified_bench.io import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_utf8_path,
+    read_jsonl,
+    remove_stale_temp_files,
+    write_error,
+)
 
 STORE_VERSION = 1
 RUN_FILE = "run.json"
@@ -29,8 +43,63 @@ PROMPT_USAGE_FILE = "prompt_usage.jsonl"  # per sample: caption tokens each text
 IMAGES_DIR = "images"
 RESULTS_FILE = "results.json"
 SAMPLES_TABLE = "samples.csv"
+ADAPTER_INFO_FILE = "adapter.json"  # the adapter's info(): model ids, revisions, settings
+LOCK_FILE = ".lock"
 # Only these are ever removed by --overwrite: the output folder may hold other things of the user's.
-_RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, PROMPT_USAGE_FILE, RESULTS_FILE, SAMPLES_TABLE)
+_RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, PROMPT_USAGE_FILE, RESULTS_FILE, SAMPLES_TABLE, ADAPTER_INFO_FILE)
+
+
+class RunFolderBusy(UserError):
+    """Another process is writing the same run folder."""
+
+    exit_code = 1
+
+
+@contextmanager
+def exclusive_writer(folder: str | os.PathLike[str], *, create: bool = True) -> Iterator[None]:
+    """Hold ``folder``'s writer lock (``flock`` on ``folder/.lock``) for the ``with`` block.
+
+    With ``create=False`` a missing folder is not created and nothing is locked (the caller reports
+    the missing folder).
+
+    The lock is the kernel's: it goes away with the process, so a killed run never leaves the folder
+    locked. The holder writes its pid into the file, for the message the next writer gets.
+
+    Raises:
+        RunFolderBusy: another process holds the lock (its pid is in the message).
+        WriteError: the folder cannot be created.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks, one writer per folder is up to the user
+        yield
+        return
+    folder = Path(folder)
+    if not create and not folder.is_dir():
+        yield
+        return
+    check_utf8_path(folder, "--output")
+    path = folder / LOCK_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise write_error(path, error) from error
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            who = f"process {holder}" if holder.isdigit() else "process"
+            raise RunFolderBusy(
+                f"{folder}: another unified-bench {who} is writing this run folder; wait for it to "
+                "finish or choose another --output."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @dataclass(frozen=True)
@@ -48,6 +117,9 @@ class RunSpec:
     dataset_name: str
     dataset_fingerprint: str
     store_version: int = field(default=STORE_VERSION)
+    # Adapters serving stored outputs (``precomputed``): their files' fingerprint, so a run over
+    # changed outputs is a different run. ``None`` for adapters that compute their outputs.
+    adapter_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -55,9 +127,24 @@ class RunSpec:
         return obj
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> RunSpec:
+    def from_json(cls, obj: Any) -> RunSpec:
+        """The spec in ``obj``; ``ValueError`` if ``obj`` is not a run spec (another shape of JSON)."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"expected an object, got {type(obj).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(obj) - known)
+        absent = sorted(known - set(obj) - {"store_version", "adapter_source"})
+        if unknown or absent:
+            raise ValueError(f"unknown keys {unknown}, missing keys {absent}")
         obj = dict(obj)
-        obj["size"] = tuple(obj["size"]) if obj.get("size") else None
+        size = obj.get("size")
+        if size is not None and not (
+            isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)
+        ):
+            raise ValueError(f"size {size!r} is not [width, height]")
+        obj["size"] = tuple(size) if size else None
+        if not isinstance(obj.get("adapter_args"), dict):
+            raise ValueError("adapter_args is not an object")
         return cls(**obj)
 
 
@@ -89,14 +176,22 @@ class RunStore:
     # -- opening ---------------------------------------------------------------------------------
     def read_spec(self) -> RunSpec | None:
         path = self.root / RUN_FILE
-        if not path.exists():
+        if not path.is_file():
             return None
         try:
-            return RunSpec.from_json(json.loads(path.read_text("utf-8")))
-        except (json.JSONDecodeError, TypeError, KeyError) as error:
+            return RunSpec.from_json(json.loads(path.read_bytes().decode("utf-8")))
+        except (ValueError, TypeError) as error:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
             raise InputError(
                 f"{path}: not a unified-bench run file ({error}); use another --output or pass --overwrite."
             ) from None
+
+    def read_adapter_info(self) -> dict[str, Any] | None:
+        """The adapter's ``info()`` saved by the run, or ``None`` if the file is absent or garbled."""
+        try:
+            info = json.loads((self.root / ADAPTER_INFO_FILE).read_bytes().decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) else None
 
     def open(self, spec: RunSpec, *, overwrite: bool = False) -> None:
         """Start or resume ``spec`` here; refuse a folder holding another run unless ``overwrite``."""
@@ -106,16 +201,27 @@ class RunStore:
         if existing is not None and existing != spec:
             if not overwrite:
                 differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
+                if differing == ["adapter_source"]:
+                    raise RunConfigMismatch(
+                        f"--output {self.root}: the adapter's stored outputs changed since this run was made "
+                        "(adapter_source differs), so this is a different run; pass --overwrite to redo it "
+                        "from the new outputs, or choose another --output."
+                    )
                 raise RunConfigMismatch(
                     f"--output {self.root}: holds a run with a different configuration "
                     f"({', '.join(differing)} differ); choose another --output or pass --overwrite to "
                     "replace it."
                 )
             self.clear()
-        self.images_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.images_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise write_error(self.images_dir, error) from error
         if existing != spec:
             atomic_write_json(self.root / RUN_FILE, spec.to_json())
         self._repair_torn_caption_tail()
+        for folder in (self.root, self.images_dir):  # left by a killed writer; we hold the lock
+            remove_stale_temp_files(folder)
 
     def clear(self) -> None:
         """Remove this run's own outputs (never anything else in the folder)."""
@@ -146,6 +252,7 @@ class RunStore:
                 record = CaptionRecord(
                     id=obj["id"], index=int(obj["index"]), caption=str(obj["caption"]), seed=int(obj["seed"])
                 )
+                check_sample_id(record.id, str(path))  # it becomes a file name under images/
             except (KeyError, TypeError, ValueError):
                 raise InputError(
                     f"{path}: malformed caption record {obj!r}; remove that line to redo the sample."

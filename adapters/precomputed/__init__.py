@@ -11,4 +11,5 @@ MANIFEST = AdapterManifest(
     description="Captions + images made elsewhere, by sample id: --adapter-arg dir=FOLDER "
     "(captions.jsonl + images/) or images=FOLDER captions=FILE_OR_FOLDER.",
     gpu_memory_gb=0.0,
+    source_fingerprint="unified_bench_adapters.precomputed.adapter:source_fingerprint",
 )

@@ -7,7 +7,9 @@ Layouts (a unified-bench run folder is the first one):
   ``{"id": ..., "caption": ...}`` lines or a folder of ``ID.txt`` files.
 
 Nothing is computed, so seeds, ``--size`` and the device are ignored. A sample without a caption or
-an image stops the run with the missing ids named.
+an image stops the run with the missing ids named. ``source_fingerprint`` (the names and sha256 of
+every caption and image file) goes into the run spec: when the stored outputs change, rerunning the
+same command is refused as a different run (``--overwrite`` redoes it from the new files).
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ class PrecomputedConfig:
         return Path(str(self.captions)).expanduser(), Path(str(self.images)).expanduser()
 
 
+def _read_caption_file(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8").strip()
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8.") from None
+
+
 def read_captions(source: Path) -> dict[str, str]:
     """Captions by id from a JSONL file or a folder of ``ID.txt`` files."""
     if source.is_dir():
-        return {path.stem: path.read_text("utf-8").strip() for path in sorted(source.glob("*.txt"))}
+        return {path.stem: _read_caption_file(path) for path in sorted(source.glob("*.txt"))}
     if not source.is_file():
         raise InputError(
             f"precomputed: no captions at {source}; expected a JSONL file or a folder of ID.txt."
@@ -92,6 +101,36 @@ def index_images(folder: Path) -> dict[str, Path]:
             )
         images[path.stem] = path
     return images
+
+
+def _source_files(captions: Path, images: Path) -> list[tuple[str, Path]]:
+    """(label, path) of every file the adapter serves from, in a fixed order."""
+    if captions.is_dir():
+        caption_files = [(f"{CAPTIONS_DIR}/{p.name}", p) for p in sorted(captions.glob("*.txt"))]
+    elif captions.is_file():
+        caption_files = [(CAPTIONS_FILE, captions)]
+    else:
+        raise InputError(
+            f"precomputed: no captions at {captions}; expected a JSONL file or a folder of ID.txt."
+        )
+    image_files = [(f"{IMAGES_DIR}/{p.name}", p) for _, p in sorted(index_images(images).items())]
+    return caption_files + image_files
+
+
+def source_fingerprint(options: AdapterOptions) -> str:
+    """``sha256:`` of the names and contents (sha256) of every caption and image file served."""
+    captions, images = config_from_args(PrecomputedConfig, options.args).locations()
+    digest = hashlib.sha256()
+    for label, path in _source_files(captions, images):
+        file_digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    file_digest.update(block)
+        except OSError as error:
+            raise InputError(f"precomputed: cannot read {path} ({error.strerror}).") from None
+        digest.update(f"{label}\0{file_digest.hexdigest()}\n".encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def _missing(kind: str, ids: list[str], where: Path) -> MissingSamplesError:

@@ -61,6 +61,16 @@ ScoreDtypeOpt = Annotated[
     ),
 ]
 ScoreBatchOpt = Annotated[int, typer.Option("--score-batch-size", help="Images per scorer forward pass.")]
+ImageColumnOpt = Annotated[
+    str | None, typer.Option(help="hf: datasets: the image column. Default: the one Image column.")
+]
+CaptionColumnOpt = Annotated[
+    str | None,
+    typer.Option(help="hf: datasets: the reference captions column ('' for none). Default: guessed."),
+]
+StreamingOpt = Annotated[
+    bool, typer.Option(help="hf: datasets: stream the split instead of downloading it first (large sets).")
+]
 
 RUN_EXAMPLES = """
 [bold]Examples[/]\n
@@ -96,7 +106,10 @@ def run(
         str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")
     ],
     dataset: Annotated[
-        str, typer.Option(help="unibench, samples, a folder of images or a JSONL manifest.")
+        str,
+        typer.Option(
+            help="unibench, samples, a folder of images, a JSONL manifest, or hf:OWNER/NAME[:CONFIG][@SPLIT]."
+        ),
     ] = "unibench",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
@@ -142,8 +155,12 @@ def run(
             "with the across-seed spread."
         ),
     ] = 1,
+    image_column: ImageColumnOpt = None,
+    caption_column: CaptionColumnOpt = None,
+    streaming: StreamingOpt = False,
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
+    from unified_bench.datasets.base import DatasetOptions
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
     from unified_bench.sharding import parse_shard, shard_from_environment
 
@@ -167,6 +184,7 @@ def run(
             device=device,
             dtype=score_dtype,
         ),
+        dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
     with out.progress_hooks() as hooks:
         if repeats != 1:
@@ -235,7 +253,7 @@ def merge(
     overwrite: Annotated[bool, typer.Option(help="Replace a different run in --output.")] = False,
 ) -> None:
     """Join the shards of one run into a single run, equal to the unsharded one."""
-    from unified_bench.evaluate import merge_runs
+    from unified_bench.merge import merge_runs
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))

@@ -18,7 +18,10 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    stderr.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    # The message is plain text: a path like "runs/a[/]b" must print as it is, not as markup.
+    stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def hint(message: str) -> None:
@@ -26,7 +29,7 @@ def hint(message: str) -> None:
 
 
 def note(message: str) -> None:
-    stderr.print(message)
+    stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
 
 
 class RichHooks:
@@ -44,7 +47,7 @@ class RichHooks:
             self._progress.advance(self._tasks[name], amount)
 
     def note(self, text: str) -> None:
-        self._progress.console.print(text)
+        self._progress.console.print(text, markup=False)  # library notes are plain text
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Reference datasets: a registered name, a folder of images, or a JSONL manifest.
+"""Reference datasets: a registered name, a folder of images, a JSONL manifest, or ``hf:`` a HF dataset.
 
 Importing this package is cheap: loaders are imported when a dataset is loaded.
 
@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from unified_bench.datasets.base import Dataset, Sample, check_sample_id, dataset_fingerprint, make_dataset
+from unified_bench.datasets.base import (
+    Dataset,
+    DatasetOptions,
+    Sample,
+    check_sample_id,
+    dataset_fingerprint,
+    make_dataset,
+)
 from unified_bench.errors import InputError
 
 
@@ -39,6 +46,7 @@ DATASET_NAMES: tuple[str, ...] = tuple(_NAMED_LOADERS)
 __all__ = [
     "DATASET_NAMES",
     "Dataset",
+    "DatasetOptions",
     "Sample",
     "check_sample_id",
     "dataset_fingerprint",
@@ -47,18 +55,32 @@ __all__ = [
 ]
 
 
-def load_dataset(spec: str, *, cache_root: Path | None = None) -> Dataset:
-    """Load a dataset from a registered name, a folder of images or a ``.jsonl`` manifest.
+def load_dataset(
+    spec: str, *, cache_root: Path | None = None, options: DatasetOptions | None = None
+) -> Dataset:
+    """Load a dataset's sample descriptors (nothing is decoded) from any supported source.
 
-    ``spec`` is tried in that order, so a folder named like a dataset needs a path (``./samples``).
+    ``spec`` is tried as ``hf:...``, a registered name, a folder, a manifest, in that order, so a
+    folder named like a dataset needs a path (``./samples``).
 
     Args:
-        spec: ``samples``, ``unibench``, a folder of images, or a JSONL manifest file.
+        spec: ``samples``, ``unibench``, a folder of images, a JSONL manifest file, or
+            ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (a Hugging Face dataset, hub id or local folder).
         cache_root: Where downloaded datasets live; defaults to ``cache_dir("datasets")``.
+        options: Columns and streaming for ``hf:`` datasets; other sources ignore them.
 
     Raises:
         InputError: ``spec`` is none of these, or the dataset it names is missing or malformed.
     """
+    if spec.startswith("hf:"):
+        from unified_bench.datasets.huggingface import load_hf
+
+        return load_hf(spec, options)
+    if options is not None and options != DatasetOptions():
+        raise InputError(
+            f"--dataset {spec}: --image-column, --caption-column and --streaming apply to hf: datasets "
+            "only; drop them or use --dataset hf:OWNER/NAME."
+        )
     if spec in _NAMED_LOADERS:
         return _NAMED_LOADERS[spec](cache_root)
     path = Path(spec).expanduser()
@@ -77,5 +99,5 @@ def load_dataset(spec: str, *, cache_root: Path | None = None) -> Dataset:
     )
     raise InputError(
         f"Dataset {spec!r} {problem}; use one of {', '.join(DATASET_NAMES)}, a folder of images, "
-        'or a .jsonl manifest with one {"id", "image", "captions"} object per line.'
+        'a .jsonl manifest with one {"id", "image", "captions"} object per line, or hf:OWNER/NAME.'
     )

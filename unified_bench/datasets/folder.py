@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
-from unified_bench.datasets.base import Dataset, Sample, check_sample_id, make_dataset
+from unified_bench.datasets.base import Dataset, FileLocation, Sample, check_sample_id, make_dataset
 from unified_bench.errors import InputError
-from unified_bench.images import IMAGE_SUFFIXES, read_image
+from unified_bench.images import IMAGE_SUFFIXES, inspect_image_file
 
 
 def is_image_file(path: Path) -> bool:
@@ -18,6 +19,48 @@ def is_image_file(path: Path) -> bool:
 def image_files(folder: Path) -> list[Path]:
     """The image files directly in ``folder``, sorted by name."""
     return sorted((path for path in folder.iterdir() if is_image_file(path)), key=lambda path: path.name)
+
+
+# Why an entry was skipped, in the singular and the plural.
+_SKIP_REASONS = {
+    "dangling": ("dangling symlink", "dangling symlinks"),
+    "link": ("symlink to a non-file", "symlinks to non-files"),
+    "special": ("non-file named like an image", "non-files named like images"),
+}
+
+
+def skipped_entries(folder: Path) -> list[tuple[Path, str]]:
+    """Entries of ``folder`` that look like images or links but cannot be read as image files.
+
+    Dangling symbolic links, links to folders or devices, and image-named entries that are not
+    regular files (a folder called ``x.png``, a FIFO), each with a key of ``_SKIP_REASONS``.
+    Hidden entries are left out on purpose.
+    """
+    skipped = []
+    for path in sorted(folder.iterdir(), key=lambda path: path.name):
+        if path.name.startswith(".") or path.is_file():
+            continue
+        if path.is_symlink():
+            reason = "dangling" if not path.exists() else "link"
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            reason = "special"
+        else:
+            continue
+        skipped.append((path, reason))
+    return skipped
+
+
+def skipped_note(folder: Path, skipped: list[tuple[Path, str]]) -> str | None:
+    """One line saying how many entries were skipped and why, or ``None`` when none were."""
+    if not skipped:
+        return None
+    counts = Counter(reason for _, reason in skipped)
+    reasons = ", ".join(
+        f"{count} {_SKIP_REASONS[reason][count > 1]}" for reason, count in sorted(counts.items())
+    )
+    shown = ", ".join(path.name for path, _ in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+    noun = "entry" if len(skipped) == 1 else "entries"
+    return f"{folder}: skipped {len(skipped)} {noun} that are not image files ({reasons}: {shown})."
 
 
 def find_image_folder(root: Path) -> Path | None:
@@ -52,7 +95,8 @@ def load_folder(folder: str | Path, *, name: str | None = None) -> Dataset:
 
     Raises:
         InputError: The folder is missing, holds no images, two files share a stem, a stem is not a
-            safe id, or an image is unreadable, truncated or a decompression bomb.
+            safe id, or a file is not an image or a decompression bomb. Images are hashed here and
+            decoded only when used, so a file truncated after its header fails then.
 
     Example:
         >>> dataset = load_folder("my_images")  # doctest: +SKIP
@@ -71,12 +115,14 @@ def load_folder(folder: str | Path, *, name: str | None = None) -> Dataset:
             "put the images there or point --dataset at the folder that holds them."
         )
     _refuse_clashing_stems(files)
-    samples = []
-    for path in files:
-        sample_id = check_sample_id(path.stem, str(path))
-        image, sha256 = read_image(path)
-        samples.append(Sample(id=sample_id, image=image, image_sha256=sha256))
-    return make_dataset(name or folder.resolve().name, samples, str(folder.resolve()))
+    samples = [
+        Sample(check_sample_id(path.stem, str(path)), FileLocation(path), inspect_image_file(path))
+        for path in files
+    ]
+    note = skipped_note(folder, skipped_entries(folder))
+    return make_dataset(
+        name or folder.resolve().name, samples, str(folder.resolve()), notes=[note] if note else []
+    )
 
 
 def _refuse_clashing_stems(files: list[Path]) -> None:

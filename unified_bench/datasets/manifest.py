@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from unified_bench.datasets.base import Dataset, Sample, check_sample_id, make_dataset
+from unified_bench.datasets.base import Dataset, FileLocation, Sample, check_sample_id, make_dataset
 from unified_bench.errors import InputError
-from unified_bench.images import read_image
+from unified_bench.images import inspect_image_file
 
 MANIFEST_KEYS = ("id", "image", "captions")
 
@@ -87,13 +87,13 @@ def _load_sample(record: dict[str, Any], sample_id: str, base: Path, where: str)
     if not image_path.is_file():
         raise InputError(f"{where}: image {image_path} not found; fix the path (relative to {base}).")
     try:
-        image, sha256 = read_image(image_path)
+        sha256 = inspect_image_file(image_path)
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
     captions = record.get("captions")
     return Sample(
         id=sample_id,
-        image=image,
+        location=FileLocation(image_path),
         image_sha256=sha256,
         captions=tuple(captions) if captions else None,
     )

@@ -13,9 +13,9 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from unified_bench.datasets.base import Dataset, Sample, make_dataset
+from unified_bench.datasets.base import Dataset, FileLocation, Sample, make_dataset
 from unified_bench.errors import InputError, MissingDependencyError
-from unified_bench.images import read_image
+from unified_bench.images import inspect_image_file
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,11 @@ def load_samples() -> Dataset:
                 f"{path}: missing from the scikit-image install; reinstall it with "
                 "`pip install --force-reinstall scikit-image`."
             )
-        image, sha256 = read_image(path)
+        sha256 = inspect_image_file(path)
         if sha256 != entry.sha256:
             raise InputError(
                 f"{path}: sha256 {sha256} differs from the pinned {entry.sha256}; the 'samples' dataset "
                 "needs scikit-image's original file (reinstall scikit-image)."
             )
-        samples.append(Sample(id=entry.id, image=image, image_sha256=sha256, captions=(entry.caption,)))
+        samples.append(Sample(entry.id, FileLocation(path), sha256, captions=(entry.caption,)))
     return make_dataset("samples", samples, f"scikit-image data ({data_dir})")

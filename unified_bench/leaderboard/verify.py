@@ -191,7 +191,7 @@ def verify_submission(
             items = [
                 ScoringItem(
                     id=i,
-                    reference=references[i].image,
+                    reference=references[i].load_image,
                     reference_sha256=references[i].image_sha256,
                     reconstruction=found.images[i][0],
                     reconstruction_sha256=found.images[i][1],

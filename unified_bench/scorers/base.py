@@ -16,7 +16,7 @@ from different scorer weights are never compared as if equal.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +38,19 @@ class EmbeddingScorer(Scorer):
     @abstractmethod
     def embed(self, images: list[Image.Image]) -> torch.Tensor:
         """Embed a batch of RGB images -> float32 CPU tensor ``[N, D]``, rows L2-normalised."""
+
+    def prepare(self, images: list[Image.Image]) -> Any:
+        """CPU-side preprocessing of a batch, safe to run in a loader thread ahead of ``embed_prepared``.
+
+        ``embed_prepared(prepare(images))`` equals ``embed(images)``; rows of the result can be
+        selected (``prepared[rows]`` for a tensor) and embed the same as those images alone. The
+        default keeps the images as they are.
+        """
+        return list(images)
+
+    def embed_prepared(self, prepared: Any) -> torch.Tensor:
+        """``embed`` of what ``prepare`` returned."""
+        return self.embed(prepared)
 
     def embed_tensor(self, pixels: torch.Tensor) -> torch.Tensor:
         """Differentiable twin of ``embed`` for float images ``[N, 3, H, W]`` in [0, 1].

@@ -133,11 +133,20 @@ class TransformersImageEmbedder(EmbeddingScorer):
 
     def pixel_values(self, images: list[Image.Image]) -> torch.Tensor:
         """Preprocess a batch exactly as the model's image processor does."""
-        inputs = self.processor(images=rgb(images), return_tensors="pt")
-        return inputs["pixel_values"].to(self.device, self.dtype)
+        return self.prepare(images).to(self.device, self.dtype)
+
+    def prepare(self, images: list[Image.Image]) -> torch.Tensor:
+        """The image processor's ``pixel_values`` on the CPU (pinned for a fast copy to a GPU)."""
+        pixel_values = self.processor(images=rgb(images), return_tensors="pt")["pixel_values"]
+        return pixel_values.pin_memory() if self.device.type == "cuda" else pixel_values
+
+    def embed_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        return self._embed_pixel_values(prepared.to(self.device, self.dtype, non_blocking=True))
 
     def embed(self, images: list[Image.Image]) -> torch.Tensor:
-        pixel_values = self.pixel_values(images)
+        return self._embed_pixel_values(self.pixel_values(images))
+
+    def _embed_pixel_values(self, pixel_values: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             features = self.features(pixel_values)
         return F.normalize(features.float(), dim=-1).cpu()

@@ -147,10 +147,19 @@ class LongClipImageScorer(EmbeddingScorer):
         )
 
     def pixel_values(self, images: list[Image.Image]) -> torch.Tensor:
-        return torch.stack([self.transform(image) for image in rgb(images)]).to(self.device, self.dtype)
+        return self.prepare(images).to(self.device, self.dtype)
+
+    def prepare(self, images: list[Image.Image]) -> torch.Tensor:
+        pixel_values = torch.stack([self.transform(image) for image in rgb(images)])
+        return pixel_values.pin_memory() if self.device.type == "cuda" else pixel_values
+
+    def embed_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        return self._embed_pixel_values(prepared.to(self.device, self.dtype, non_blocking=True))
 
     def embed(self, images: list[Image.Image]) -> torch.Tensor:
-        pixel_values = self.pixel_values(images)
+        return self._embed_pixel_values(self.pixel_values(images))
+
+    def _embed_pixel_values(self, pixel_values: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             features = self.model.encode_image(pixel_values)
         return F.normalize(features.float(), dim=-1).cpu()

@@ -8,6 +8,7 @@ files, so a local copy of the official weights fingerprints like the hub downloa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unified_bench.errors import MissingWeightsError
-from unified_bench.io import atomic_write_text
+from unified_bench.io import WriteError, atomic_write_text
 from unified_bench.paths import cache_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -97,17 +98,21 @@ def file_sha256(path: Path) -> str:
         return real.name  # LFS blobs in the HF cache are stored under their sha256
     stat = real.stat()
     memo_key = hashlib.sha256(f"{real}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
-    memo = cache_dir("file-sha256") / memo_key
-    if memo.is_file():
-        cached = memo.read_text().strip()
-        if _SHA256.match(cached):
-            return cached
+    try:  # the memo is an optimisation: an unusable cache (full, read-only, a file) only costs time
+        memo: Path | None = cache_dir("file-sha256") / memo_key
+        cached = memo.read_text().strip() if memo.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        memo, cached = None, ""
+    if _SHA256.match(cached):
+        return cached
     hasher = hashlib.sha256()
     with open(real, "rb") as handle:
         while chunk := handle.read(1 << 20):
             hasher.update(chunk)
     digest = hasher.hexdigest()
-    atomic_write_text(memo, digest)
+    if memo is not None:
+        with contextlib.suppress(WriteError):  # disk full or read-only: the digest stands without its memo
+            atomic_write_text(memo, digest)
     return digest
 
 

@@ -79,6 +79,14 @@ class TrainConfig:
     # --- Trainable LoRA ----------------------------------------------------------------------------
     lora_rank: int = _field(32, "Rank of the LoRA this stage trains (UAE's encoder and Flow-GRPO: 32).")
     lora_alpha: float = _field(64.0, "LoRA alpha (UAE's encoder and Flow-GRPO: 64).")
+    dit_lora_targets: list[str] = field(
+        default_factory=lambda: list(DIT_LORA_TARGETS),
+        metadata={
+            "help": "Modules of the SD3 transformer a fresh decoder LoRA wraps (PEFT target_modules). "
+            "Default: the joint-attention projections (Flow-GRPO, the release's dit_lora); the tiny "
+            "configs add proj_out, the output layer, which a 2-layer toy DiT needs to move its images."
+        },
+    )
     # --- Data --------------------------------------------------------------------------------------
     dataset: str = _field(
         "",
@@ -87,6 +95,9 @@ class TrainConfig:
     )
     images_per_step: int = _field(
         8, "Reference images per optimizer step, across all processes (must divide by the process count)."
+    )
+    dataset_limit: int | None = _field(
+        None, "Train on the first N images of `dataset` only (the tiny configs overfit a fixed handful)."
     )
     seed: int = _field(0, "Seed of the data order and of every per-sample random draw.")
     resolution: int = _field(512, "Side of the square images the decoder draws (multiple of 16).")
@@ -162,6 +173,10 @@ class TrainConfig:
             raise ValueError("dataset is empty: give a JSONL manifest, a folder of images or a dataset name.")
         _positive(self, "images_per_step", "max_steps", "resolution", "num_inference_steps", "lora_rank")
         _positive(self, "reward_batch_size", "log_every")
+        if self.dataset_limit is not None and self.dataset_limit < 1:
+            raise ValueError(f"dataset_limit={self.dataset_limit}: use a positive number or null (all).")
+        if not self.dit_lora_targets:
+            raise ValueError("dit_lora_targets is empty: name the transformer modules the LoRA wraps.")
         if self.resolution % 16:
             raise ValueError(f"resolution={self.resolution}: use a multiple of 16 (SD3 latent grid).")
         if self.learning_rate <= 0:
@@ -185,7 +200,8 @@ class SFTConfig(TrainConfig):
 
     dit_training: Literal["lora", "full"] = _field(
         "lora",
-        "Train a LoRA on the DiT (lora_rank/alpha) or the whole DiT (full; needs FSDP/DeepSpeed at size).",
+        "Train a LoRA on the DiT (lora_rank/alpha) or the whole DiT (full: fine for small DiTs; the 8B "
+        "DiT's optimizer states need sharding, which the trainer does not support, see the train README).",
     )
     train_projector: bool = _field(True, "Train the Qwen -> SD3 projector too.")
     micro_batch_size: int = _field(4, "Images per forward/backward on each process (gradient accumulation).")
@@ -268,7 +284,14 @@ class G4UConfig(TrainConfig):
         "token_mean (sum / completion tokens of the whole step, DAPO).",
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group", "Divide centred rewards by the group std (GRPO), the batch std, or not at all (Dr. GRPO)."
+        "group",
+        "Divide centred rewards by the group std (GRPO), the std of every reward of the step across "
+        "all processes (batch; TRL scale_rewards=batch), or not at all (Dr. GRPO).",
+    )
+    advantage_std: Literal["population", "bessel"] = _field(
+        "bessel",
+        "Std of the z-score: bessel (divides by n - 1, TRL's torch.std: GRPO practice) or population "
+        "(divides by n, Flow-GRPO's np.std; advantages x1.069 larger at G = 8).",
     )
     advantage_eps: float = _field(1e-4, "Added to the std in the advantage denominator (TRL, Flow-GRPO).")
     num_inner_epochs: int = _field(
@@ -318,7 +341,14 @@ class U4GConfig(TrainConfig):
         _unknown("Flow-GRPO (CLIPScore config)", "Weight of the KL of step means to the LoRA-off model."),
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group", "Divide centred rewards by the group std, the batch std (Flow-GRPO global_std) or nothing."
+        "group",
+        "Divide centred rewards by the group std, the std of every reward of the step across all "
+        "processes (batch; Flow-GRPO global_std) or nothing.",
+    )
+    advantage_std: Literal["population", "bessel"] = _field(
+        "population",
+        "Std of the z-score: population (divides by n, Flow-GRPO's np.std) or bessel (divides by "
+        "n - 1, TRL's torch.std; advantages /1.069 at G = 8).",
     )
     advantage_eps: float = _field(1e-4, "Added to the std in the advantage denominator (Flow-GRPO).")
     cfg_in_training: bool = _field(

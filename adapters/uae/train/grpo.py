@@ -28,13 +28,22 @@ class Advantages:
 
 
 def group_advantages(
-    rewards: torch.Tensor, group_size: int, *, eps: float = 1e-4, scale: str = "group"
+    rewards: torch.Tensor,
+    group_size: int,
+    *,
+    eps: float = 1e-4,
+    scale: str = "group",
+    correction: int = 0,
+    batch_rewards: torch.Tensor | None = None,
 ) -> Advantages:
     """Per-group z-scores ``(r - mean_g) / (std_g + eps)`` of rewards laid out group after group.
 
-    ``std`` is the population standard deviation (Flow-GRPO's ``np.std``). ``scale="batch"`` divides
-    by the std of all rewards instead (Flow-GRPO's ``global_std``), ``"none"`` only centres
-    (Dr. GRPO). Groups whose rewards are all equal get advantage exactly 0 and are flagged.
+    ``correction`` is the std's degrees-of-freedom correction: 0 is the population std
+    (Flow-GRPO's ``np.std``), 1 Bessel's (TRL's ``torch.std``; x1.069 smaller at G = 8).
+    ``scale="batch"`` divides by the std of the whole step's rewards instead (Flow-GRPO's
+    ``global_std``, TRL's ``scale_rewards="batch"``): ``batch_rewards`` are those rewards, gathered
+    from every process (default: ``rewards`` themselves). ``"none"`` only centres (Dr. GRPO).
+    Groups whose rewards are all equal get advantage exactly 0 and are flagged.
 
     >>> group_advantages(torch.tensor([1.0, 3.0, 2.0, 2.0]), 2).values
     tensor([-0.9999,  0.9999,  0.0000,  0.0000])
@@ -48,9 +57,10 @@ def group_advantages(
     grouped = rewards.float().view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
     if scale == "group":
-        centred = centred / (grouped.std(dim=1, correction=0, keepdim=True) + eps)
+        centred = centred / (grouped.std(dim=1, correction=correction, keepdim=True) + eps)
     elif scale == "batch":
-        centred = centred / (rewards.float().std(correction=0) + eps)
+        everything = rewards if batch_rewards is None else batch_rewards
+        centred = centred / (everything.float().std(correction=correction) + eps)
     zero_std = (grouped.amax(dim=1) == grouped.amin(dim=1)).unsqueeze(1).expand_as(grouped)
     values = torch.where(zero_std, torch.zeros_like(centred), centred)
     return Advantages(values.reshape(-1), zero_std.reshape(-1))

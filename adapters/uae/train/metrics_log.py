@@ -1,8 +1,9 @@
 """Training metrics: ``DIR/metrics.jsonl`` (one object per step or evaluation), plus TensorBoard / W&B.
 
 ``metrics.jsonl`` is the record ``unified-bench train plot`` reads; every line has ``step`` and
-``kind`` (``train`` or ``eval``). TensorBoard and W&B are optional: used when installed and asked
-for (``report_to``), silently skipped under ``auto`` when not installed.
+``kind`` (``train`` or ``eval``). TensorBoard and W&B go through accelerate's tracking API and are
+optional extras (``pip install unified-bench[tensorboard]`` / ``[wandb]``): used when asked for
+(``report_to``), and under ``auto`` when installed (W&B also needs WANDB_API_KEY or WANDB_MODE).
 """
 
 from __future__ import annotations
@@ -47,36 +48,36 @@ def resolve_report_to(report_to: list[str]) -> set[str]:
     return chosen
 
 
-class MetricsLog:
-    """Appends records to ``metrics.jsonl`` (flushed per record) and mirrors scalars to the backends."""
+def tracker_config(run_config: dict[str, Any]) -> dict[str, Any]:
+    """The run's config as the trackers' hyper-parameters: scalars kept, anything else as JSON text."""
+    return {
+        key: value if isinstance(value, (bool, int, float, str)) else json.dumps(value, sort_keys=True)
+        for key, value in run_config.items()
+    }
 
-    def __init__(
-        self, directory: Path, *, report_to: list[str], run_config: dict[str, Any], enabled: bool = True
-    ) -> None:
+
+class MetricsLog:
+    """Appends records to ``metrics.jsonl`` (flushed per record) and mirrors their scalars to the
+    trackers started on ``accelerator`` (accelerate's tracking API: ``init_trackers`` / ``log`` /
+    ``end_training``; it logs from the main process only)."""
+
+    def __init__(self, directory: Path, *, accelerator: Any = None, enabled: bool = True) -> None:
         self.path = Path(directory) / METRICS_FILE
         self.enabled = enabled
-        self.writers: list[Any] = []
-        if not enabled:
-            return
-        backends = resolve_report_to(report_to)
-        if "tensorboard" in backends:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writers.append(_TensorBoard(SummaryWriter(str(Path(directory) / "tensorboard"))))
-        if "wandb" in backends:
-            import wandb
-
-            wandb.init(config=run_config, dir=str(directory), resume="allow")
-            self.writers.append(_WandB(wandb))
+        self.accelerator = accelerator if accelerator is not None and accelerator.trackers else None
 
     def log(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
         clean = {key: _json_number(value) for key, value in record.items()}
-        append_jsonl(self.path, [clean])
-        scalars = {k: v for k, v in clean.items() if isinstance(v, (int, float)) and k not in ("step",)}
-        for writer in self.writers:
-            writer.log(int(record["step"]), f"{record.get('kind', 'train')}/", scalars)
+        if self.enabled:
+            append_jsonl(self.path, [clean])
+        if self.accelerator is not None:
+            prefix = f"{record.get('kind', 'train')}/"
+            scalars = {
+                (key if "/" in key else prefix + key): value
+                for key, value in clean.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step"
+            }
+            self.accelerator.log(scalars, step=int(record["step"]))
 
     def truncate_after(self, step: int) -> None:
         """Drop records of steps after ``step`` (a resumed run redoes them)."""
@@ -86,37 +87,11 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))
 
     def close(self) -> None:
-        for writer in self.writers:
-            writer.close()
+        if self.accelerator is not None:
+            self.accelerator.end_training()
 
 
 def _json_number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-class _TensorBoard:
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-
-    def log(self, step: int, prefix: str, scalars: dict[str, float]) -> None:
-        for key, value in scalars.items():
-            self.writer.add_scalar(key if "/" in key else prefix + key, value, step)
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class _WandB:
-    def __init__(self, module: Any) -> None:
-        self.module = module
-
-    def log(self, step: int, prefix: str, scalars: dict[str, float]) -> None:
-        self.module.log(
-            {(key if "/" in key else prefix + key): value for key, value in scalars.items()}, step=step
-        )
-
-    def close(self) -> None:
-        self.module.finish()

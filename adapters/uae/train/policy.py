@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 import torch
 from peft import PeftModel
+from PIL import Image
 from torch import nn
 
 from ..adapter import UAEAdapter
-from ..config import NEGATIVE_PROMPT
+from ..encoder import UAEEncoder
 from .lora import (
     add_decoder_lora,
     add_encoder_lora,
@@ -30,7 +31,10 @@ from .lora import (
 )
 
 T = TypeVar("T")
-QWEN_INPUT_KEYS = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw")
+# What `run` passes to Qwen2.5-VL (the processor's outputs). transformers >= 5 computes the 3-D
+# (M-RoPE) positions of image tokens only when `mm_token_type_ids` is given: without it, training
+# would run a different encoder than the benchmark.
+QWEN_INPUT_KEYS = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids")
 
 
 class UAEPolicy(nn.Module):
@@ -123,21 +127,21 @@ class UAEPolicy(nn.Module):
         hidden = self.encoder.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.project(hidden)
 
-    def negative_embeddings(self, batch: int) -> torch.Tensor:
-        """The negative prompt's embeddings ``[batch, L, D]`` (through the projector, with gradients)."""
-        ids = self.adapter.encoder.generate_role_ids([self.adapter.config.negative_prompt or NEGATIVE_PROMPT])
-        return self.prompt_embeddings(ids, torch.ones_like(ids)).expand(batch, -1, -1)
+    def native_embeddings(self, image: Image.Image, caption: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(negative, positive)`` ``[L, D]`` exactly as the ``native`` protocol conditions the decoder
+        (``UAEEncoder.project_native_pair``: caption-token states with the image in context, the
+        negative prompt padded to one length), but with gradients.
 
-    def reply_embeddings(self, inputs: dict[str, torch.Tensor], reply_mask: torch.Tensor) -> torch.Tensor:
-        """Projected states of the reply tokens, computed with the image in context: ``[1, R, D]``."""
-        hidden = self.encoder.model(
-            **{k: inputs[k] for k in QWEN_INPUT_KEYS if k in inputs}
-        ).last_hidden_state
-        return self.project(hidden[reply_mask].unsqueeze(0))
-
-    def sequence_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Vocabulary logits of a captioning chat (image in context): ``[B, L, V]``."""
-        return self.encoder(**{k: inputs[k] for k in QWEN_INPUT_KEYS if k in inputs}).logits
+        The encoder's own function runs here (without its inference mode), so training conditions on
+        what inference conditions on. Under a low-precision load it runs in autocast, as the
+        trainable float32 projector would otherwise meet bf16 states.
+        """
+        native = UAEEncoder.project_native_pair.__wrapped__  # the undecorated function
+        frozen = self.encoder.model.language_model.embed_tokens.weight.dtype
+        device = self.encoder.projector[0].weight.device
+        with torch.autocast(device.type, dtype=frozen, enabled=frozen != torch.float32):
+            negative, positive = native(self.adapter.encoder, image, caption)
+        return negative.to(self.transformer_dtype), positive.to(self.transformer_dtype)
 
     # --- decoder -------------------------------------------------------------------------------
 
@@ -152,12 +156,16 @@ class UAEPolicy(nn.Module):
         positive: torch.Tensor,
         negative: torch.Tensor | None,
         guidance_scale: float,
+        *,
+        detach_uncond: bool = False,
     ) -> torch.Tensor:
         """The transformer's velocity with classifier-free guidance, float32 ``[B, C, H, W]``.
 
         ``uncond + g (cond - uncond)`` as ``StableDiffusion3Pipeline`` computes it (one batched call
         ``[negative, positive]`` when their lengths match, two calls otherwise); no guidance when
-        ``negative`` is None or ``guidance_scale <= 1``.
+        ``negative`` is None or ``guidance_scale <= 1``. ``detach_uncond`` stops the gradient through
+        the unconditional branch (Flow-GRPO's policy-gradient pass: the policy is the conditional
+        branch; otherwise it would add ``(1 - g) ∂uncond``, -4x at g = 5).
         """
         batch = latents.shape[0]
         timestep = torch.as_tensor(timestep, device=latents.device).float().expand(batch)
@@ -182,6 +190,8 @@ class UAEPolicy(nn.Module):
             uncond, cond = both.chunk(2)
         else:
             uncond, cond = run(hidden, negative, timestep), run(hidden, positive, timestep)
+        if detach_uncond:
+            uncond = uncond.detach()
         return uncond + guidance_scale * (cond - uncond)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:

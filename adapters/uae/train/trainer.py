@@ -7,6 +7,7 @@ for several processes; each process takes its slice of every step's images.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from .config import TrainConfig, render_config
 from .data import TrainData, derive_seed
 from .ema import EMA
 from .evaluation import evaluate_checkpoint
-from .metrics_log import METRICS_FILE, MetricsLog
+from .metrics_log import METRICS_FILE, MetricsLog, resolve_report_to, tracker_config
 from .policy import UAEPolicy, freeze
 from .rewards import ReconstructionReward
 from .runtime import StageContext
@@ -111,9 +112,12 @@ def _summary(step: int, total: int, metrics: dict[str, Any]) -> str:
     return f"step {step}/{total}: " + ", ".join(parts)
 
 
-def build_context(config: TrainConfig, hooks: Hooks | None = None) -> StageContext:
+def build_context(
+    config: TrainConfig, hooks: Hooks | None = None, *, project_dir: Path | None = None
+) -> StageContext:
     """Everything a stage runs with: accelerate, the adapter's model with the stage's trainable parts,
-    optimizer, learning-rate schedule, rewards and EMA (no data, no output folder)."""
+    optimizer, learning-rate schedule, rewards and EMA (no data). With ``project_dir`` (the run
+    folder) the trackers of ``report_to`` are set up there (accelerate's ``log_with``)."""
     from accelerate import Accelerator
     from transformers import get_scheduler
 
@@ -121,7 +125,13 @@ def build_context(config: TrainConfig, hooks: Hooks | None = None) -> StageConte
 
     # Several processes and no GPU: accelerate's CPU mode is what sets up gloo (MULTI_CPU).
     multi_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=multi_cpu)
+    trackers = sorted(resolve_report_to(config.report_to)) if project_dir is not None else []
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        cpu=multi_cpu,
+        log_with=trackers or None,
+        project_dir=str(project_dir) if trackers else None,
+    )
     device = accelerator.device
     if hooks is not None:
         hooks.note(f"Loading {config.model} for stage {config.stage} on {device} ...")
@@ -217,10 +227,18 @@ def train(
     output = Path(output)
     _prepare_output(output, resume)
     dataset = load_dataset(config.dataset)
-    context = build_context(config, hooks)
+    if config.dataset_limit is not None:
+        dataset = dataclasses.replace(dataset, samples=dataset.samples[: config.dataset_limit])
+    context = build_context(config, hooks, project_dir=output)
     accelerator = context.accelerator
     is_main = accelerator.is_main_process
-    log = MetricsLog(output, report_to=config.report_to, run_config=vars(config), enabled=is_main)
+    if accelerator.log_with:
+        accelerator.init_trackers(
+            "unified-bench",  # the TensorBoard subfolder of the run; the W&B project
+            config=tracker_config(vars(config)),
+            init_kwargs={"wandb": {"dir": str(output), "resume": "allow"}},
+        )
+    log = MetricsLog(output, accelerator=accelerator, enabled=is_main)
     start = 0
     if resume:
         checkpoint = _resume_point(output)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 
 import torch
+from PIL import Image
 from torch.utils.checkpoint import checkpoint
 
-from ..config import DIT_LORA_TARGETS, ColdStartConfig
+from ..config import ColdStartConfig
 from ..data import StepItem, derive_seed, pick_caption
 from ..policy import UAEPolicy
 from ..runtime import RunningMean, StageContext
@@ -27,22 +28,27 @@ def configure(policy: UAEPolicy, config: ColdStartConfig) -> None:
     if config.train_projector:
         policy.train_projector()
     if config.train_decoder_lora:
-        policy.train_decoder_lora(rank=config.lora_rank, alpha=config.lora_alpha, targets=DIT_LORA_TARGETS)
+        policy.train_decoder_lora(
+            rank=config.lora_rank, alpha=config.lora_alpha, targets=tuple(config.dit_lora_targets)
+        )
 
 
 def reconstruct(
     policy: UAEPolicy,
     *,
-    inputs: dict[str, torch.Tensor],
-    reply_mask: torch.Tensor,
+    image: Image.Image,
+    caption: str,
     latents: torch.Tensor,
     schedule: Schedule,
     guidance_scale: float,
     recompute: bool,
 ) -> torch.Tensor:
-    """Caption-token conditioning -> Euler sampling -> VAE decode, all differentiable: ``[1, 3, H, W]``."""
-    positive = policy.reply_embeddings(inputs, reply_mask)
-    negative = policy.negative_embeddings(1)
+    """Native conditioning -> Euler sampling -> VAE decode, all differentiable: ``[1, 3, H, W]``.
+
+    The conditioning is the ``native`` protocol's (caption-token states with the image in context,
+    the negative prompt padded to the same length), so training reconstructs as inference does.
+    """
+    negative, positive = (embedding.unsqueeze(0) for embedding in policy.native_embeddings(image, caption))
     sigmas = schedule.sigmas.to(latents.device)
 
     def euler_step(sample: torch.Tensor, index: int) -> torch.Tensor:
@@ -84,14 +90,13 @@ class ColdStartStage:
         running = RunningMean()
         for index, item in enumerate(items):
             caption = self.caption_for(item)
-            inputs, reply_mask = adapter.encoder.caption_answer_inputs(item.sample.image, caption)
             seed = derive_seed(config.seed, "cold-start-latent", item.position)
             latents = adapter.decoder.initial_latents([seed], config.resolution, config.resolution).float()
             with context.micro_step(last=index == len(items) - 1):
                 images = context.model(
                     reconstruct,
-                    inputs=dict(inputs),
-                    reply_mask=reply_mask,
+                    image=item.sample.image,
+                    caption=caption,
                     latents=latents,
                     schedule=self.schedule,
                     guidance_scale=config.guidance_scale,

@@ -1,4 +1,4 @@
-"""Pieces the stages share: the decoder's sampling schedule and the reward summary of a step."""
+"""Pieces the stages share: the decoder's sampling schedule, the step's advantages and reward summary."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 
 from ...adapter import UAEAdapter
 from ..data import StepItem
+from ..grpo import Advantages, group_advantages
 from ..rewards import RewardBatch
 from ..runtime import StageContext
 
 T = TypeVar("T")
+
+
+class ScoredGroup(Protocol):
+    rewards: RewardBatch | None
+
+
+STD_CORRECTION = {"population": 0, "bessel": 1}
 
 
 class Stage(Protocol):
@@ -75,3 +83,27 @@ def reward_metrics(context: StageContext, rewards: Sequence[RewardBatch]) -> dic
         column = context.gather(torch.cat([batch.per_scorer[name] for batch in rewards]))
         metrics[f"reward_{name}"] = float(column.mean())
     return metrics
+
+
+def step_advantages(context: StageContext, groups: Sequence[ScoredGroup]) -> list[Advantages]:
+    """Each group's advantages from the rewards of the whole step.
+
+    ``advantage_scale="batch"`` divides by the std of every reward of the step, gathered from all
+    processes; ``advantage_std`` picks the population or Bessel-corrected std.
+    """
+    config = context.config
+    rewards = torch.cat([group.rewards.total for group in groups if group.rewards is not None])
+    everything = context.gather(rewards) if config.advantage_scale == "batch" else None
+    advantages = group_advantages(
+        rewards,
+        config.group_size,
+        eps=config.advantage_eps,
+        scale=config.advantage_scale,
+        correction=STD_CORRECTION[config.advantage_std],
+        batch_rewards=everything,
+    )
+    size = config.group_size
+    return [
+        Advantages(advantages.values[start : start + size], advantages.zero_std[start : start + size])
+        for start in range(0, rewards.numel(), size)
+    ]

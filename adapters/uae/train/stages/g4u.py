@@ -25,7 +25,6 @@ from ..grpo import (
     Advantages,
     aggregate_token_loss,
     completion_mask,
-    group_advantages,
     k3_kl,
     ppo_clip_loss,
     token_log_probs,
@@ -33,7 +32,7 @@ from ..grpo import (
 from ..policy import QWEN_INPUT_KEYS, UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
-from .common import reward_metrics
+from .common import reward_metrics, step_advantages
 
 
 def configure(policy: UAEPolicy, config: G4UConfig) -> None:
@@ -56,7 +55,11 @@ class CaptionGroup:
 
 def repeat_inputs(inputs: dict[str, torch.Tensor], times: int) -> dict[str, torch.Tensor]:
     """The processor outputs of one image, repeated for ``times`` sequences (pixel patches included)."""
-    return {key: inputs[key].repeat(times, *([1] * (inputs[key].dim() - 1))) for key in QWEN_INPUT_KEYS}
+    return {
+        key: inputs[key].repeat(times, *([1] * (inputs[key].dim() - 1)))
+        for key in QWEN_INPUT_KEYS
+        if key in inputs
+    }
 
 
 def completion_log_probs(
@@ -77,6 +80,9 @@ def completion_log_probs(
     sequence = dict(inputs)
     sequence["input_ids"] = torch.cat([inputs["input_ids"], completions], dim=1)
     sequence["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(completions)], dim=1)
+    if "mm_token_type_ids" in inputs:  # completion tokens are text (type 0)
+        text = torch.zeros_like(completions, dtype=inputs["mm_token_type_ids"].dtype)
+        sequence["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], text], dim=1)
 
     def log_probs() -> torch.Tensor:
         hidden = policy.encoder.model(**sequence).last_hidden_state[:, start - 1 : -1]
@@ -158,21 +164,21 @@ class G4UStage:
         return CaptionGroup(item, prompt, completions, mask, old_log_probs, captions)
 
     @torch.no_grad()
-    def score(self, group: CaptionGroup) -> None:
-        """Reconstruct every caption with the image's fixed seed (frozen decoder) and score it."""
+    def score(self, groups: list[CaptionGroup]) -> None:
+        """Reconstruct every caption with its image's fixed seed (frozen decoder), score, advantages."""
         config, context = self.config, self.context
-        seed = derive_seed(config.seed, "g4u-reconstruction", group.item.sample.id)
-        conditioning = context.policy.reference() if config.condition_with == "reference" else nullcontext()
-        with conditioning:
-            images = context.adapter.generate(
-                group.captions,
-                seeds=[seed] * len(group.captions),
-                size=(config.resolution, config.resolution),
-            )
-        group.rewards = context.reward.score([group.item.sample] * len(images), images)
-        group.advantages = group_advantages(
-            group.rewards.total, config.group_size, eps=config.advantage_eps, scale=config.advantage_scale
-        )
+        reference = config.condition_with == "reference"
+        for group in groups:
+            seed = derive_seed(config.seed, "g4u-reconstruction", group.item.sample.id)
+            with context.policy.reference() if reference else nullcontext():
+                images = context.adapter.generate(
+                    group.captions,
+                    seeds=[seed] * len(group.captions),
+                    size=(config.resolution, config.resolution),
+                )
+            group.rewards = context.reward.score([group.item.sample] * len(images), images)
+        for group, advantages in zip(groups, step_advantages(context, groups), strict=True):
+            group.advantages = advantages
 
     # --- update -------------------------------------------------------------------------------
 
@@ -209,26 +215,30 @@ class G4UStage:
         )
         return per_sample * group.advantages.sample_weights
 
-    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
+    def accumulate(self, groups: list[CaptionGroup], running: RunningMean) -> None:
+        """One backward pass per group: the gradient of the step's loss (mean over its captions)."""
         context, config = self.context, self.config
-        started = time.perf_counter()
-        groups = [self.sample_captions(item, step) for item in items]
-        for group in groups:
-            self.score(group)
-        samples = len(groups) * config.group_size
         if config.loss_aggregation == "token_mean":
             global_tokens = context.sum(float(sum(group.mask.sum() for group in groups)))
             normaliser = global_tokens / context.accelerator.num_processes
         else:
-            normaliser = float(samples)
+            normaliser = float(len(groups) * config.group_size)
+        for index, group in enumerate(groups):
+            with context.micro_step(last=index == len(groups) - 1):
+                per_sample = self.sample_losses(group, running)
+                context.backward(per_sample.sum() / normaliser)
+            running.add("loss", per_sample.detach().sum() / config.group_size)
+
+    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
+        context, config = self.context, self.config
+        started = time.perf_counter()
+        groups = [self.sample_captions(item, step) for item in items]
+        self.score(groups)
+        samples = len(groups) * config.group_size
         running = RunningMean()
         metrics: dict[str, float] = {}
         for _ in range(config.num_inner_epochs):
-            for index, group in enumerate(groups):
-                with context.micro_step(last=index == len(groups) - 1):
-                    per_sample = self.sample_losses(group, running)
-                    context.backward(per_sample.sum() / normaliser)
-                running.add("loss", per_sample.detach().sum() / config.group_size)
+            self.accumulate(groups, running)
             metrics = context.optimizer_step()
         metrics.update(running.means(context))
         metrics.update(

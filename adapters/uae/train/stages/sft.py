@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from ..config import DIT_LORA_TARGETS, SFTConfig
+from ..config import SFTConfig
 from ..data import StepItem, generator, pick_caption, square_image
 from ..flow_matching import flow_matching_loss, noisy_latents, sample_timesteps, training_scheduler
 from ..policy import UAEPolicy
@@ -23,7 +23,9 @@ def configure(policy: UAEPolicy, config: SFTConfig) -> None:
     if config.dit_training == "full":
         policy.train_decoder_fully()
     else:
-        policy.train_decoder_lora(rank=config.lora_rank, alpha=config.lora_alpha, targets=DIT_LORA_TARGETS)
+        policy.train_decoder_lora(
+            rank=config.lora_rank, alpha=config.lora_alpha, targets=tuple(config.dit_lora_targets)
+        )
     if config.train_projector:
         policy.train_projector()
 

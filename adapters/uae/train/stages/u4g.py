@@ -18,18 +18,20 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import DIT_LORA_TARGETS, U4GConfig
+from ..config import U4GConfig
 from ..data import StepItem, derive_seed, generator, pick_caption, to_pil
-from ..grpo import Advantages, group_advantages, ppo_clip_loss
+from ..grpo import Advantages, ppo_clip_loss
 from ..policy import UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
 from ..sde import mean_kl, sde_step_with_logprob
-from .common import Schedule, caption_tokens, reward_metrics, sampling_schedule
+from .common import Schedule, caption_tokens, reward_metrics, sampling_schedule, step_advantages
 
 
 def configure(policy: UAEPolicy, config: U4GConfig) -> None:
-    policy.train_decoder_lora(rank=config.lora_rank, alpha=config.lora_alpha, targets=DIT_LORA_TARGETS)
+    policy.train_decoder_lora(
+        rank=config.lora_rank, alpha=config.lora_alpha, targets=tuple(config.dit_lora_targets)
+    )
 
 
 def guided_velocity(
@@ -42,12 +44,19 @@ def guided_velocity(
     guidance_scale: float,
     with_reference: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Velocity under the policy and, optionally, under the reference (LoRA off, no gradients)."""
+    """Velocity under the policy and, optionally, under the reference (LoRA off, no gradients).
+
+    The policy's unconditional branch is detached, as in Flow-GRPO: the gradient is the
+    conditional branch's, ``g ∂cond``.
+    """
     reference = None
     if with_reference:
         with torch.no_grad(), policy.reference():
             reference = policy.velocity(latents, timestep, positive, negative, guidance_scale)
-    return policy.velocity(latents, timestep, positive, negative, guidance_scale), reference
+    policy_velocity = policy.velocity(
+        latents, timestep, positive, negative, guidance_scale, detach_uncond=True
+    )
+    return policy_velocity, reference
 
 
 def sde_trajectory(
@@ -173,18 +182,43 @@ class U4GStage:
             images=images,
         )
 
-    def score(self, group: ImageGroup) -> None:
+    def score(self, groups: list[ImageGroup]) -> None:
+        """Rewards from the harness's scorers, then the step's advantages (clamped to ``±adv_clip_max``)."""
         config = self.config
-        group.rewards = self.context.reward.score(
-            [group.item.sample] * config.group_size, to_pil(group.images)
-        )
-        advantages = group_advantages(
-            group.rewards.total, config.group_size, eps=config.advantage_eps, scale=config.advantage_scale
-        )
-        clamped = advantages.values.clamp(-config.adv_clip_max, config.adv_clip_max)
-        group.advantages = Advantages(clamped, advantages.zero_std)
+        for group in groups:
+            group.rewards = self.context.reward.score(
+                [group.item.sample] * config.group_size, to_pil(group.images)
+            )
+        for group, advantages in zip(groups, step_advantages(self.context, groups), strict=True):
+            clamped = advantages.values.clamp(-config.adv_clip_max, config.adv_clip_max)
+            group.advantages = Advantages(clamped, advantages.zero_std)
 
     # --- update -------------------------------------------------------------------------------
+
+    def accumulate(self, groups: list[ImageGroup], running: RunningMean) -> None:
+        """One backward pass per (micro-batch, trained step): the gradient of the step's loss.
+
+        The loss is the mean over the samples that train (zero-variance groups carry weight 0 and
+        are left out of the count, as Flow-GRPO drops them) and over the trained steps, across
+        every process.
+        """
+        context, config = self.context, self.config
+        micro = config.micro_batch_size
+        passes = [
+            (group, slice(start, start + micro), index)
+            for group in groups
+            for start in range(0, config.group_size, micro)
+            for index in range(self.trained_steps)
+        ]
+        weights = torch.cat([group.advantages.sample_weights for group in groups if group.advantages])
+        # Each process divides by the global count over the process count: DDP averages gradients.
+        trained = context.sum(float(weights.sum())) / context.accelerator.num_processes
+        normaliser = max(trained, 1e-8) * self.trained_steps
+        for number, (group, rows, index) in enumerate(passes):
+            with context.micro_step(last=number == len(passes) - 1):
+                per_sample = self.step_losses(group, rows, index, running)
+                context.backward(per_sample.sum() / normaliser)
+            running.add("loss", per_sample.detach().mean())
 
     def step_losses(self, group: ImageGroup, rows: slice, index: int, running: RunningMean) -> torch.Tensor:
         """Per-sample loss of trained step ``index`` for rows ``rows`` of a group (masked groups give 0)."""
@@ -237,24 +271,12 @@ class U4GStage:
         context, config = self.context, self.config
         started = time.perf_counter()
         groups = [self.rollout(item, step) for item in items]
-        for group in groups:
-            self.score(group)
+        self.score(groups)
         samples = len(groups) * config.group_size
-        micro = config.micro_batch_size
-        passes = [
-            (group, slice(start, start + micro), index)
-            for group in groups
-            for start in range(0, config.group_size, micro)
-            for index in range(self.trained_steps)
-        ]
         running = RunningMean()
         metrics: dict[str, float] = {}
         for _ in range(config.num_inner_epochs):
-            for number, (group, rows, index) in enumerate(passes):
-                with context.micro_step(last=number == len(passes) - 1):
-                    per_sample = self.step_losses(group, rows, index, running)
-                    context.backward(per_sample.sum() / (samples * self.trained_steps))
-                running.add("loss", per_sample.detach().mean())
+            self.accumulate(groups, running)
             metrics = context.optimizer_step()
         metrics.update(running.means(context))
         metrics.update(

@@ -1,0 +1,203 @@
+"""`unified-bench merge`: shards written anywhere join into the unsharded run; any inconsistent set is
+refused in one line before anything is written.
+
+Runs use the `precomputed` adapter (stored captions and images) and the weightless scorers, so each
+run takes a fraction of a second while going through the same CLI, store and scoring code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.test_cli_errors import _assert_one_line_error
+from unified_bench.cli.app import main
+from unified_bench.datasets import load_dataset
+from unified_bench.results import read_results
+
+IDS = [sample.id for sample in load_dataset("samples").samples]
+LIMIT = 7  # odd: the two shards differ in size
+
+
+def _main(*args: object) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    assert exit_info.value.code == 0
+
+
+def _outputs_folder(root: Path) -> Path:
+    """Captions and images for every bundled sample, as another tool would have written them."""
+    (root / "images").mkdir(parents=True)
+    lines = []
+    for index, sample_id in enumerate(IDS):
+        Image.new("RGB", (20, 16), (30 * index, 90, 255 - 25 * index)).save(
+            root / "images" / f"{sample_id}.png"
+        )
+        lines.append(json.dumps({"id": sample_id, "caption": f"picture number {index}"}))
+    (root / "captions.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _run(source: Path, output: Path, *extra: object, limit: int = LIMIT) -> None:
+    _main(
+        "run", "--model", "precomputed", "--adapter-arg", f"dir={source}", "--dataset", "samples",
+        "--limit", limit, "--output", output, "--scorer", "ssim", "--scorer", "psnr", "--device", "cpu",
+        *extra,
+    )  # fmt: skip
+
+
+def _state(run_dir: Path) -> tuple[dict, dict, dict]:
+    """(captions by id, image bytes by id, per-sample scores by scorer)."""
+    captions = {}
+    for line in (run_dir / "captions.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        captions[record["id"]] = (record["index"], record["caption"])
+    images = {p.stem: p.read_bytes() for p in sorted((run_dir / "images").glob("*.png"))}
+    results = read_results(run_dir)
+    return captions, images, {name: s.per_sample for name, s in results.scorers.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """An unsharded run and its two shards, each shard written to its own --output (a job array)."""
+    root = tmp_path_factory.mktemp("merge")
+    source = _outputs_folder(root / "source")
+    _run(source, root / "whole")
+    _run(source, root / "task0", "--shard", "0/2")
+    _run(source, root / "task1", "--shard", "1/2")
+    _run(source, root / "task1-seed1", "--shard", "1/2", "--seed", "1")
+    _run(source, root / "task1-limit5", "--shard", "1/2", limit=5)
+    return {
+        "source": source,
+        "whole": root / "whole",
+        "task0": root / "task0",
+        "task1": root / "task1",
+        "task1-seed1": root / "task1-seed1",
+        "task1-limit5": root / "task1-limit5",
+    }
+
+
+@pytest.fixture
+def shard1(runs, tmp_path) -> Path:
+    """A private copy of shard 1's --output folder, for tests that damage it."""
+    copy = tmp_path / "task1"
+    shutil.copytree(runs["task1"], copy)
+    return copy
+
+
+def _shard_dir(task: Path) -> Path:
+    (shard,) = task.glob("shard-*")
+    return shard
+
+
+def test_two_distinct_output_folders_merge_to_the_unsharded_run(runs, tmp_path, cli):
+    result = cli("merge", runs["task0"], runs["task1"], "--output", tmp_path / "merged")
+    assert result.code == 0, result.err
+    assert _state(tmp_path / "merged") == _state(runs["whole"])
+    merged, whole = read_results(tmp_path / "merged"), read_results(runs["whole"])
+    assert merged.scorers == whole.scorers
+    assert merged.samples["ids"] == whole.samples["ids"] == IDS[:LIMIT]
+    assert merged.samples["missing"] == []
+    assert merged.dataset["shard"] is None and merged.dataset["n_selected"] == LIMIT
+
+
+def test_shard_folders_and_output_folders_can_be_mixed(runs, tmp_path, cli):
+    result = cli("merge", _shard_dir(runs["task1"]), runs["task0"], "--output", tmp_path / "merged")
+    assert result.code == 0, result.err
+    assert _state(tmp_path / "merged") == _state(runs["whole"])
+
+
+def test_merging_again_into_the_same_output_gives_the_same_run(runs, tmp_path, cli):
+    for _ in range(2):
+        result = cli("merge", runs["task0"], runs["task1"], "--output", tmp_path / "merged")
+        assert result.code == 0, result.err
+    assert _state(tmp_path / "merged") == _state(runs["whole"])
+    assert not (tmp_path / "merged" / ".merge-staging").exists()
+
+
+def test_the_shards_output_folder_can_receive_the_merge_again_and_again(runs, tmp_path, cli):
+    """``merge OUTPUT --output OUTPUT``: the shards inside win over the merged run beside them."""
+    output = tmp_path / "sharded"
+    shutil.copytree(runs["task0"], output)
+    shutil.copytree(_shard_dir(runs["task1"]), output / _shard_dir(runs["task1"]).name)
+    for _ in range(2):
+        result = cli("merge", output, "--output", output)
+        assert result.code == 0, result.err
+    assert _state(output) == _state(runs["whole"])
+
+
+def _refused(cli, tmp_path, *parts: Path, fragments: tuple[str, ...]) -> None:
+    output = tmp_path / "merged"
+    result = cli("merge", *parts, "--output", output)
+    _assert_one_line_error(result, *fragments)
+    assert not output.exists(), "a refused merge must not create its output"
+
+
+def test_shards_of_different_configurations_are_refused(runs, tmp_path, cli):
+    _refused(
+        cli, tmp_path, runs["task0"], runs["task1-seed1"], fragments=("different configurations", "seed")
+    )
+
+
+def test_shards_run_with_different_limits_are_refused(runs, tmp_path, cli):
+    _refused(cli, tmp_path, runs["task0"], runs["task1-limit5"], fragments=("--limit", "5 vs 7"))
+
+
+def test_an_incomplete_set_is_refused(runs, tmp_path, cli):
+    _refused(cli, tmp_path, runs["task0"], fragments=("incomplete", "1/2 missing"))
+
+
+def test_a_shard_given_twice_is_refused(runs, tmp_path, cli):
+    _refused(
+        cli, tmp_path, runs["task0"], _shard_dir(runs["task0"]), runs["task1"], fragments=("given twice",)
+    )
+
+
+def test_the_same_shard_from_two_folders_overlaps(runs, tmp_path, cli):
+    copy = tmp_path / "task0-again"
+    shutil.copytree(runs["task0"], copy)
+    _refused(
+        cli, tmp_path, runs["task0"], copy, runs["task1"], fragments=("shard 0/2 is given twice", "overlap")
+    )
+
+
+def test_two_whole_runs_overlap(runs, tmp_path, cli):
+    copy = tmp_path / "whole-again"
+    shutil.copytree(runs["whole"], copy)
+    _refused(cli, tmp_path, runs["whole"], copy, fragments=("overlap",))
+
+
+def test_a_folder_without_runs_is_refused(runs, tmp_path, cli):
+    (tmp_path / "empty").mkdir()
+    _refused(cli, tmp_path, runs["task0"], tmp_path / "empty", fragments=("empty", "no shard-* run folders"))
+
+
+def test_a_shard_missing_an_image_is_refused(runs, shard1, tmp_path, cli):
+    (_shard_dir(shard1) / "images" / f"{IDS[1]}.png").unlink()
+    _refused(cli, tmp_path, runs["task0"], shard1, fragments=(f"{IDS[1]} has no image", "rerun that shard"))
+
+
+def test_a_shard_killed_between_caption_and_image_is_refused(runs, shard1, tmp_path, cli):
+    """The issue's case: shard 1 rerun with --limit 8 and killed after captioning sample #7."""
+    record = {"id": IDS[7], "index": 7, "caption": "half done", "seed": 1}
+    with open(_shard_dir(shard1) / "captions.jsonl", "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    _refused(cli, tmp_path, runs["task0"], shard1, fragments=(f"{IDS[7]} (#7) is not in this shard",))
+
+
+def test_a_shard_without_results_is_refused(runs, shard1, tmp_path, cli):
+    (_shard_dir(shard1) / "results.json").unlink()
+    _refused(cli, tmp_path, runs["task0"], shard1, fragments=("unfinished", "no results.json"))
+
+
+def test_a_refused_merge_leaves_an_earlier_merge_intact(runs, tmp_path, cli):
+    output = tmp_path / "merged"
+    assert cli("merge", runs["task0"], runs["task1"], "--output", output).code == 0
+    before = _state(output)
+    result = cli("merge", runs["task0"], runs["task1-seed1"], "--output", output)
+    _assert_one_line_error(result, "different configurations")
+    assert _state(output) == before
