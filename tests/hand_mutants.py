@@ -28,6 +28,7 @@ class HandMutant:
 
 
 TRAIN_REWARDS = "tests/test_train_rewards.py"
+STAGES = "tests/test_train_stages.py"
 MUTANTS = (
     HandMutant(
         "lpips-counted-positively",
@@ -77,6 +78,36 @@ MUTANTS = (
         "        handle.flush()\n        os.fsync(handle.fileno())\n\n",
         "        handle.flush()\n\n",
         ("tests/test_store.py::test_every_write_reaches_the_disk_before_the_run_goes_on",),
+    ),
+    # The RL-stage mutants, killed by the grpo helper's stage tests.
+    HandMutant(
+        "u4g-advantage-sign-flipped",
+        "adapters/uae/train/stages/u4g.py",
+        "group.advantages = Advantages(clamped, advantages.zero_std)",
+        "group.advantages = Advantages(-clamped, advantages.zero_std)",
+        (f"{STAGES}::test_u4g_update_makes_the_image_that_is_the_reference_more_likely",),
+    ),
+    HandMutant(
+        "g4u-rewards-negated",
+        "adapters/uae/train/stages/g4u.py",
+        "group.rewards = context.reward.score([group.item.sample] * len(images), images)",
+        "group.rewards = (lambda r: RewardBatch(-r.total, r.per_scorer))("
+        "context.reward.score([group.item.sample] * len(images), images))",
+        (f"{STAGES}::test_g4u_update_makes_the_caption_that_reconstructs_the_reference_more_likely",),
+    ),
+    HandMutant(
+        "u4g-kl-sign-flipped",
+        "adapters/uae/train/stages/u4g.py",
+        "loss = loss + config.kl_beta * kl",
+        "loss = loss - config.kl_beta * kl",
+        (f"{STAGES}::test_u4g_kl_penalty_pulls_the_policy_back_to_the_reference",),
+    ),
+    HandMutant(
+        "u4g-ppo-clip-disabled",
+        "adapters/uae/train/stages/u4g.py",
+        "clip_low=config.clip_range,",
+        "clip_low=1e9,",
+        (f"{STAGES}::test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region",),
     ),
     # The two tautologies the issue names: the tests that replaced them must see these.
     HandMutant(
