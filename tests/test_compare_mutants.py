@@ -18,6 +18,7 @@ from unified_bench.compare import (
     CompareSettings,
     Comparison,
     ScorerComparison,
+    compare_results,
     format_mde,
     format_p,
     method_note,
@@ -377,3 +378,38 @@ def test_recommend_n_refuses_a_non_positive_effect(tmp_path):
         UserError, match=r"^--recommend-n 0: give the effect to detect, > 0, in the scorer's units\.$"
     ):
         recommend_sample_sizes(tmp_path / "nothing", [], 0)
+
+
+def test_the_default_fail_on_is_regression():
+    compared = report(row(), row("clip", "secondary", "better"))
+    assert compared.exit_code() == compared.exit_code("regression") == 0  # "any" would give 1
+    assert compared.headline() == NO_REGRESSION
+    assert compared.to_json()["exit_code"] == 0
+
+
+def test_a_row_uses_the_settings_bootstrap():
+    scores = base_scores(30, 6)
+    noise = np.random.default_rng(7).normal(0, 0.01, 30)
+    shifted = {name: values + 0.01 + noise for name, values in scores.items()}
+    settings = CompareSettings(gate=("clip",), n_resamples=300, confidence=0.8, seed=3)
+    comparison = compare_results(make_results(scores), make_results(shifted), settings=settings)
+    clip = next(item for item in comparison.rows if item.scorer == "clip")
+    expected = reference_bootstrap(shifted["clip"] - scores["clip"], 3, 300, 0.8)
+    assert (clip.ci_low, clip.ci_high) == pytest.approx(expected, abs=1e-12)
+    assert clip.verdict == "better"
+
+
+@pytest.mark.parametrize(
+    ("difference", "p", "higher_is_better", "verdict"),
+    [
+        (0.01, 0.05, True, "tied"),  # p must be below alpha, not equal to it
+        (0.002, 0.001, True, "better"),  # |Δ| equal to min_effect counts
+        (-0.002, 0.001, False, "better"),
+        (0.002, 0.001, False, "worse"),
+    ],
+)
+def test_verdict_boundaries(difference, p, higher_is_better, verdict):
+    from unified_bench.compare import _verdict
+
+    settings = CompareSettings(alpha=0.05, min_effect=0.002)
+    assert _verdict(difference, p, higher_is_better, settings) == verdict
