@@ -29,6 +29,23 @@ def isolated_cache(session_cache, monkeypatch) -> Path:
     return session_cache
 
 
+@pytest.fixture(scope="session")
+def tiny_sd3_composite(tmp_path_factory) -> dict[str, str]:
+    """The composite adapter's default pair at tiny size: a Qwen2.5-VL captioner and an SD3 pipeline.
+
+    Saved once per session with ``save_pretrained``; returns ``{"captioner": DIR, "generator": DIR}``,
+    the adapter arguments that load them through ``from_pretrained`` as users do.
+    """
+    from tests._tiny_adapters import build_tiny_qwen2_5_vl, build_tiny_sd3, one_torch_thread
+
+    root = tmp_path_factory.mktemp("tiny-sd3-composite")
+    with one_torch_thread():
+        return {
+            "captioner": str(build_tiny_qwen2_5_vl(root / "qwen2.5-vl-tiny")),
+            "generator": str(build_tiny_sd3(root / "sd3-tiny")),
+        }
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err

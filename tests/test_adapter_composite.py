@@ -1,4 +1,4 @@
-"""composite: a tiny Qwen2-VL captioner (AutoModelForImageTextToText) + a tiny StableDiffusionPipeline."""
+"""composite: its default pair at tiny size (Qwen2.5-VL + StableDiffusion3Pipeline), and another family."""
 
 from __future__ import annotations
 
@@ -28,11 +28,9 @@ def _single_thread():
 
 
 @pytest.fixture(scope="module")
-def adapter_args(tmp_path_factory):
-    root = tmp_path_factory.mktemp("composite")
+def adapter_args(tiny_sd3_composite):
     return {
-        "captioner": str(build_tiny_qwen2_vl(root / "qwen2-vl-tiny")),
-        "generator": str(build_tiny_stable_diffusion(root / "sd-tiny")),
+        **tiny_sd3_composite,
         "caption_max_new_tokens": "8",
         "num_inference_steps": "2",
         "width": "32",
@@ -71,17 +69,18 @@ def test_batch_denoise_draws_the_same_images_up_to_rounding(adapter_args):
 
 
 def test_size_overrides_the_configured_resolution(adapter):
-    assert adapter.generate(["a cat"], seeds=[1], size=(48, 16))[0].size == (48, 16)
+    assert adapter.generate(["a cat"], seeds=[1], size=(32, 16))[0].size == (32, 16)
 
 
 def test_info_names_both_models_and_their_classes(adapter, adapter_args):
     info = adapter.info()
     assert info["captioner"]["source"] == adapter_args["captioner"]
-    assert info["captioner"]["class"] == "Qwen2VLForConditionalGeneration"
-    assert info["generator"]["class"] == "StableDiffusionPipeline"
-    # A StableDiffusionPipeline draws with its family's card guidance; the steps given win.
-    assert info["drawing"]["family"] == "sd"
-    assert info["drawing"]["settings"] == {"num_inference_steps": 2, "guidance_scale": 7.5}
+    assert info["captioner"]["class"] == "Qwen2_5_VLForConditionalGeneration"
+    assert info["generator"]["class"] == "StableDiffusion3Pipeline"
+    # SD3 draws with UAE's decoder settings (guidance 5.0, T5 at 512); the steps given win.
+    assert info["drawing"]["family"] == "sd3"
+    assert info["drawing"]["settings"]["guidance_scale"] == 5.0
+    assert info["drawing"]["settings"]["num_inference_steps"] == 2
 
 
 def test_memory_options_reach_the_pipeline(adapter_args):
@@ -112,5 +111,35 @@ def test_unified_bench_run_end_to_end(cli, tmp_path, adapter_args):
     results = read_results(output)
     assert results.model["name"] == "composite" and len(RunStore(output).captions()) == 3
     assert (
-        json.loads((output / "adapter.json").read_text())["generator"]["class"] == "StableDiffusionPipeline"
+        json.loads((output / "adapter.json").read_text())["generator"]["class"] == "StableDiffusion3Pipeline"
     )
+
+
+def test_max_sequence_length_reaches_the_sd3_t5_prompt(adapter_args):
+    def draw(length: str):
+        args = {**adapter_args, "max_sequence_length": length}
+        adapter = default_registry().build("composite", AdapterOptions(args=args, device="cpu"))
+        return adapter.generate(["a big red dog running on a green hill"], seeds=[3])[0]
+
+    # The T5 prompt is padded or cut to max_sequence_length tokens, all of which the MMDiT attends to.
+    assert (pixels(draw("8")) != pixels(draw("24"))).any()
+    assert (pixels(draw("8")) == pixels(draw("8"))).all()
+
+
+def test_another_captioner_and_pipeline_family_load_the_same_way(tmp_path):
+    args = {
+        "captioner": str(build_tiny_qwen2_vl(tmp_path / "qwen2-vl-tiny")),
+        "generator": str(build_tiny_stable_diffusion(tmp_path / "sd-tiny")),
+        "caption_max_new_tokens": "4",
+        "num_inference_steps": "2",
+        "width": "32",
+        "height": "32",
+    }
+    adapter = default_registry().build("composite", AdapterOptions(args=args, device="cpu"))
+    info = adapter.info()
+    assert info["generator"]["class"] == "StableDiffusionPipeline"
+    # A StableDiffusionPipeline draws with its family's card guidance; the steps given win.
+    assert info["drawing"]["family"] == "sd"
+    assert info["drawing"]["settings"] == {"num_inference_steps": 2, "guidance_scale": 7.5}
+    assert isinstance(adapter.caption(random_images(1), seeds=[1])[0], str)
+    assert adapter.generate(["a cat"], seeds=[1])[0].size == (32, 32)

@@ -24,6 +24,28 @@ def test_greedy_argmax_of_the_noisy_scores_is_a_sample_of_the_softmax():
     assert torch.allclose(frequencies, torch.softmax(LOGITS, -1), atol=0.03)
 
 
+@pytest.mark.parametrize(
+    ("sampling", "expected"),
+    [
+        # softmax(logits / T), written out: T = 0.7 sharpens the distribution
+        (TokenSampling(temperature=0.7), torch.exp(LOGITS / 0.7) / torch.exp(LOGITS / 0.7).sum()),
+        # top-p 0.8 keeps the smallest head whose mass reaches 0.8: tokens 0 and 1, renormalised
+        (
+            TokenSampling(temperature=1.0, top_p=0.8),
+            torch.tensor([LOGITS[0].exp(), LOGITS[1].exp(), 0, 0]) / (LOGITS[0].exp() + LOGITS[1].exp()),
+        ),
+        # top-k 3 drops the last token
+        (TokenSampling(temperature=1.0, top_k=3), torch.cat([torch.softmax(LOGITS[:3], -1), torch.zeros(1)])),
+    ],
+    ids=["temperature-0.7", "top-p-0.8", "top-k-3"],
+)
+def test_warped_draws_follow_the_warped_softmax(sampling, expected):
+    rows = 4000
+    tokens = _draws(PerRowSampler(list(range(rows)), sampling), LOGITS.repeat(rows, 1), steps=1).flatten()
+    frequencies = torch.bincount(tokens, minlength=4).float() / rows
+    assert torch.allclose(frequencies, expected.float(), atol=0.03)
+
+
 def test_a_row_draws_the_same_tokens_alone_or_in_a_batch():
     scores = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
     batched = _draws(PerRowSampler([7, 8, 9], TokenSampling(0.8)), scores, steps=20)

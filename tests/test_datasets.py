@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import json
+import shutil
 import socket
 import stat
 import subprocess
@@ -442,7 +443,11 @@ def test_unibench_downloads_verifies_and_installs_the_zip_on_first_use(
     assert source["zip_sha256"] == hashlib.sha256(served).hexdigest()
     assert source["url"] == f"{url}/Image.zip" and source["image_count"] == 3
     assert source["folder_in_zip"] == "Image"
-    assert [path.name for path in unibench_env.iterdir()] == ["unibench"]  # no temp folders left
+    # no temp folders left; the first download's hash is trusted from now on
+    assert sorted(path.name for path in unibench_env.iterdir()) == ["unibench", "unibench.trust.json"]
+    trusted = json.loads((unibench_env / "unibench.trust.json").read_text())
+    assert trusted["zip_sha256"] == hashlib.sha256(served).hexdigest()
+    assert dataset.source.endswith(f"(Image.zip sha256:{hashlib.sha256(served).hexdigest()})")
 
 
 def test_unibench_second_load_reads_the_installed_images_without_network(
@@ -482,6 +487,32 @@ def test_unibench_refuses_a_zip_whose_sha256_differs_from_the_pin(
             load_dataset("unibench", cache_root=unibench_env)
     assert "sha256" in one_line(error)
     assert not (unibench_env / "unibench").exists()
+
+
+def test_unibench_refuses_a_later_download_that_differs_from_the_first(
+    unibench_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_files({"/Image.zip": zip_bytes(UNIBENCH_IMAGES)}) as (url, _):
+        monkeypatch.setenv(unibench_module.URL_ENV, f"{url}/Image.zip")
+        load_dataset("unibench", cache_root=unibench_env)
+    shutil.rmtree(unibench_env / "unibench")  # the user deletes the images to download them again
+    changed = {**UNIBENCH_IMAGES, "Image/0.png": png_bytes((1, 2, 3))}
+    with serve_files({"/Image.zip": zip_bytes(changed)}) as (url, _):
+        monkeypatch.setenv(unibench_module.URL_ENV, f"{url}/Image.zip")
+        with pytest.raises(InputError) as error:
+            load_dataset("unibench", cache_root=unibench_env)
+    assert "unibench.trust.json" in one_line(error) and "sha256" in one_line(error)
+    assert not (unibench_env / "unibench").exists()
+
+
+def test_unibench_accepts_a_later_download_identical_to_the_first(
+    unibench_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_files({"/Image.zip": zip_bytes(UNIBENCH_IMAGES)}) as (url, _):
+        monkeypatch.setenv(unibench_module.URL_ENV, f"{url}/Image.zip")
+        first = load_dataset("unibench", cache_root=unibench_env)
+        shutil.rmtree(unibench_env / "unibench")
+        assert load_dataset("unibench", cache_root=unibench_env).fingerprint == first.fingerprint
 
 
 def test_unibench_refuses_a_zip_with_the_wrong_image_count(

@@ -7,7 +7,6 @@ scorers -> results.json); only the weights are tiny and random.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._tiny_training import cache_env
 from tests.conftest import subprocess_env
 from unified_bench.demo import demo_scorer_specs
 from unified_bench.results import read_results
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def scorer_args(tmp_path_factory) -> list[str]:
-    os.environ.setdefault("UNIFIED_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    return [arg for spec in demo_scorer_specs() for arg in ("--scorer", spec)]
+def scorer_args(session_cache: Path) -> list[str]:
+    with cache_env(session_cache):  # module-wide: the autouse per-test cache is not set up yet
+        return [arg for spec in demo_scorer_specs() for arg in ("--scorer", spec)]
 
 
 def _run_args(output: Path, scorer_args: list[str], *extra: str) -> list[str]:
@@ -56,12 +56,12 @@ def _outputs(run_dir: Path) -> tuple[dict, dict, dict]:
 
 
 @pytest.fixture(scope="module")
-def reference_run(tmp_path_factory, scorer_args) -> Path:
+def reference_run(tmp_path_factory, session_cache: Path, scorer_args) -> Path:
     """One uninterrupted run at batch size 4: the yardstick the other runs must equal."""
     from unified_bench.cli.app import main
 
     output = tmp_path_factory.mktemp("runs") / "reference"
-    with pytest.raises(SystemExit) as exit_info:
+    with cache_env(session_cache), pytest.raises(SystemExit) as exit_info:
         main(_run_args(output, scorer_args, "--batch-size", "4"))
     assert exit_info.value.code == 0
     return output
@@ -107,10 +107,10 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path, reference_run, scor
     assert combined.scorers == reference.scorers
 
 
-def test_a_run_killed_mid_way_resumes_to_the_same_result(tmp_path, reference_run, scorer_args):
+def test_a_run_killed_mid_way_resumes_to_the_same_result(tmp_path, reference_run, scorer_args, session_cache):
     output = tmp_path / "killed"
     command = [sys.executable, "-m", "unified_bench", *_run_args(output, scorer_args, "--batch-size", "1")]
-    env = subprocess_env(Path(os.environ["UNIFIED_BENCH_CACHE"]))
+    env = subprocess_env(session_cache)
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     images = output / "images"
     deadline = time.monotonic() + 240

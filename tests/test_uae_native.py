@@ -49,6 +49,42 @@ def test_positive_embeddings_are_the_caption_token_states_with_the_image_in_cont
     torch.testing.assert_close(positive[: expected.shape[0]], expected, rtol=1e-4, atol=1e-5)
 
 
+def test_positive_rows_are_exactly_the_reply_tokens_counted_by_hand(native):
+    """The chat is built here with the processor alone; the reply is its last ``n`` tokens."""
+    encoder = native.encoder
+    processor, caption = encoder.processor, "a red square on a blue field"
+    image = _image(2).resize((56, 56))  # on the 28-pixel grid and at min_pixels: no resizing
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": encoder.config.caption_prompt}, {"type": "image"}],
+        }
+    ]
+    prompt_text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt = processor(text=[prompt_text], images=[image], return_tensors="pt")
+    reply_ids = processor.tokenizer(caption + "<|im_end|>", add_special_tokens=False, return_tensors="pt")
+    reply_length = reply_ids["input_ids"].shape[1]
+    full_ids = torch.cat([prompt["input_ids"], reply_ids["input_ids"]], dim=1)
+    inputs = {
+        "input_ids": full_ids,
+        "attention_mask": torch.ones_like(full_ids),
+        "pixel_values": prompt["pixel_values"],
+        "image_grid_thw": prompt["image_grid_thw"],
+    }
+    if "mm_token_type_ids" in prompt:
+        inputs["mm_token_type_ids"] = torch.cat(
+            [prompt["mm_token_type_ids"], torch.zeros_like(reply_ids["input_ids"])], dim=1
+        )
+    with torch.inference_mode():
+        hidden = encoder.model.model(**inputs).last_hidden_state
+        expected = encoder.model.projector(hidden[0, -reply_length:])
+
+    negative, positive = encoder.project_native_pair(image, caption)
+    negative_length = encoder.generate_role_ids([encoder.config.negative_prompt]).shape[1]
+    assert positive.shape[0] == max(reply_length, negative_length) == negative.shape[0]
+    torch.testing.assert_close(positive[:reply_length], expected, rtol=1e-4, atol=1e-5)
+
+
 def test_native_images_depend_on_the_reference_image_and_text_images_do_not(tiny_root, native):
     caption = "a red square on a blue field"
     first = native.generate([caption], seeds=[3], references=[_image(0)])[0]

@@ -3,16 +3,22 @@
 The first use downloads the authors' ``Image.zip``, checks it, and installs its images into
 ``<cache>/datasets/unibench/`` next to a ``SOURCE.json`` that records where they came from and
 the zip's sha256. Later uses read that folder and never touch the network.
+
+The zip is trusted on first use: its sha256 is also kept in ``<cache>/datasets/unibench.trust.json``,
+which outlives the image folder, so a later download (after the folder is deleted) whose bytes
+differ is refused. ``ZIP_SHA256``, once a maintainer pins it, takes precedence over that record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,9 +31,10 @@ from unified_bench.paths import cache_dir
 
 DEFAULT_URL = "https://github.com/PKU-YuanGroup/UAE/releases/download/v1.0/Image.zip"
 URL_ENV = "UNIFIED_BENCH_UNIBENCH_URL"
-# The official zip's sha256 is not published. Once known (SOURCE.json of a download records it),
-# pin it here so a changed or corrupted archive is refused.
+# The official zip's sha256 is not published. To pin it: download once, read "zip_sha256" from
+# <cache>/datasets/unibench.trust.json (or SOURCE.json), check it with the authors, and set it here.
 ZIP_SHA256: str | None = None
+TRUST_FILE = "unibench.trust.json"
 EXPECTED_IMAGE_COUNT: int | None = 100  # "Reference images (100 samples)", UAE README
 DOWNLOAD_TIMEOUT_S = 60.0
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
@@ -60,7 +67,12 @@ def load_unibench(*, cache_root: Path | None = None) -> Dataset:
             f"{target}: holds no Unified-Bench images; delete it to download them again, "
             f"or unzip Image.zip ({DEFAULT_URL}) there."
         )
-    return load_folder(folder, name="unibench")
+    dataset = load_folder(folder, name="unibench")
+    zip_sha256 = _installed_zip_sha256(folder)
+    if zip_sha256 is None:
+        return dataset
+    # The source string is what results.json records about the dataset: name the zip it came from.
+    return replace(dataset, source=f"{dataset.source} (Image.zip sha256:{zip_sha256})")
 
 
 def install_unibench(target: Path) -> None:
@@ -71,11 +83,7 @@ def install_unibench(target: Path) -> None:
         work = Path(work_dir)
         archive = work / "Image.zip"
         sha256, size = _download(url, archive, target)
-        if ZIP_SHA256 is not None and sha256 != ZIP_SHA256:
-            raise InputError(
-                f"{url}: the zip's sha256 is {sha256}, expected {ZIP_SHA256}; the file changed or is "
-                "corrupt. Check the URL, or set it with " + URL_ENV + "."
-            )
+        _verify_zip_sha256(url, sha256, trust_file=target.parent / TRUST_FILE)
         extracted = work / "extracted"
         extract_images_safely(archive, extracted)
         images = find_image_folder(extracted) if extracted.is_dir() else None
@@ -99,11 +107,54 @@ def install_unibench(target: Path) -> None:
                 "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
         )
+        if not (target.parent / TRUST_FILE).exists():
+            atomic_write_json(target.parent / TRUST_FILE, {"zip_sha256": sha256, "url": url})
         try:
             os.rename(images, target)
         except OSError:
             if not target.is_dir():  # another process installing at the same time wins the rename
                 raise
+
+
+def _verify_zip_sha256(url: str, sha256: str, *, trust_file: Path) -> None:
+    """Refuse a zip that differs from the pinned hash, or else from the one trusted on first use."""
+    if ZIP_SHA256 is not None:
+        if sha256 != ZIP_SHA256:
+            raise InputError(
+                f"{url}: the zip's sha256 is {sha256}, expected the pinned {ZIP_SHA256}; the file changed "
+                f"or is corrupt. Check the URL, or set it with {URL_ENV}."
+            )
+        return
+    trusted = _read_trusted_sha256(trust_file)
+    if trusted is not None and sha256 != trusted:
+        raise InputError(
+            f"{url}: the zip's sha256 is {sha256}, but the first download recorded in {trust_file} was "
+            f"{trusted}; the file changed or is corrupt. Check the URL ({URL_ENV}); delete {trust_file} "
+            "only if you know the new zip is the official one."
+        )
+
+
+def _read_trusted_sha256(trust_file: Path) -> str | None:
+    if not trust_file.exists():
+        return None
+    try:
+        trusted = json.loads(trust_file.read_text("utf-8"))["zip_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        trusted = None
+    if not isinstance(trusted, str) or len(trusted) != 64:
+        raise InputError(
+            f"{trust_file}: unreadable record of the trusted Image.zip sha256; delete it to trust the "
+            "next download, or restore it."
+        )
+    return trusted
+
+
+def _installed_zip_sha256(folder: Path) -> str | None:
+    try:
+        recorded = json.loads((folder / SOURCE_FILE).read_text("utf-8")).get("zip_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) else None
 
 
 def _download(url: str, destination: Path, target: Path) -> tuple[str, int]:
