@@ -10,6 +10,7 @@ is drawn on the CPU, so a seed gives the same draws on any device.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from transformers import (
@@ -28,7 +29,7 @@ from transformers import (
 
 _LIBRARY_TOP_K = 50  # what generate() uses when neither the caller nor the checkpoint sets top_k
 # Sampling-only fields that a greedy GenerationConfig must not carry (transformers warns about them).
-_SAMPLING_FIELDS = (
+SAMPLING_FIELDS = (
     "temperature",
     "top_k",
     "top_p",
@@ -40,6 +41,14 @@ _SAMPLING_FIELDS = (
 )
 # Below this top-p (or at top-k 1) sampling keeps a single token almost always: effectively greedy.
 _GREEDY_TOP_P = 0.01
+
+
+class CaptionSamplingConfig(Protocol):
+    """The caption settings every sampling adapter's config carries."""
+
+    caption_temperature: float
+    caption_top_k: int | None
+    caption_top_p: float | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,11 @@ class TokenSampling:
             eta_cutoff=getattr(checkpoint, "eta_cutoff", None),
             top_h=getattr(checkpoint, "top_h", None),
         )
+
+    @classmethod
+    def for_captions(cls, checkpoint: GenerationConfig, config: CaptionSamplingConfig) -> TokenSampling:
+        """``resolve`` with an adapter config's caption settings."""
+        return cls.resolve(checkpoint, config.caption_temperature, config.caption_top_k, config.caption_top_p)
 
     @property
     def greedy(self) -> bool:
@@ -180,7 +194,7 @@ def greedy_generation_config(base: GenerationConfig, **overrides: object) -> Gen
     # The library defaults, not None: generate() would refill None from the checkpoint's sampling
     # values and warn that greedy decoding ignores them.
     defaults = GenerationConfig._get_default_generation_params()
-    for name in _SAMPLING_FIELDS:
+    for name in SAMPLING_FIELDS:
         if hasattr(config, name):
             setattr(config, name, defaults.get(name))
     config.max_length = None

@@ -204,12 +204,7 @@ class CompositeAdapter:
         return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
 
     def caption_sampling(self) -> TokenSampling:
-        return TokenSampling.resolve(
-            self.captioner.generation_config,
-            self.config.caption_temperature,
-            self.config.caption_top_k,
-            self.config.caption_top_p,
-        )
+        return TokenSampling.for_captions(self.captioner.generation_config, self.config)
 
     # -- T2I ---------------------------------------------------------------------------------------
     @torch.inference_mode()

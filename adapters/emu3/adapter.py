@@ -191,12 +191,7 @@ class Emu3Adapter:
         return [text.strip() for text in texts]
 
     def caption_sampling(self) -> TokenSampling:
-        return TokenSampling.resolve(
-            self.chat_model.generation_config,
-            self.config.caption_temperature,
-            self.config.caption_top_k,
-            self.config.caption_top_p,
-        )
+        return TokenSampling.for_captions(self.chat_model.generation_config, self.config)
 
     # -- T2I ---------------------------------------------------------------------------------------
     def _generation_size(self, size: tuple[int, int] | None) -> tuple[str, int]:

@@ -133,12 +133,7 @@ class JanusProAdapter:
         return {**inputs, "generation_config": generation_config, "logits_processor": processors}
 
     def caption_sampling(self) -> TokenSampling:
-        return TokenSampling.resolve(
-            self.model.generation_config,
-            self.config.caption_temperature,
-            self.config.caption_top_k,
-            self.config.caption_top_p,
-        )
+        return TokenSampling.for_captions(self.model.generation_config, self.config)
 
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:

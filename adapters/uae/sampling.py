@@ -24,22 +24,11 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from unified_bench.sampling import gumbel_noise
+from unified_bench.sampling import SAMPLING_FIELDS, gumbel_noise
 
 # What `generate` uses when neither the caller nor the checkpoint sets them (transformers defaults).
 _LIBRARY_TOP_K = 50
 _LIBRARY_TOP_P = 1.0
-# Sampling-only fields a greedy GenerationConfig must not carry (transformers warns about them).
-_SAMPLING_FIELDS = (
-    "temperature",
-    "top_k",
-    "top_p",
-    "min_p",
-    "typical_p",
-    "epsilon_cutoff",
-    "eta_cutoff",
-    "top_h",
-)
 
 
 @dataclass(frozen=True)
@@ -104,7 +93,7 @@ class SamplingSettings:
         """The checkpoint's config (EOS, pad, repetition penalty...) switched to greedy decoding."""
         config = GenerationConfig.from_dict(checkpoint_config.to_dict())
         config.do_sample = False
-        for name in _SAMPLING_FIELDS:
+        for name in SAMPLING_FIELDS:
             if hasattr(config, name):
                 setattr(config, name, None)
         config.max_new_tokens = self.max_new_tokens
