@@ -13,7 +13,7 @@ def _summary_directions(page: str) -> dict[str, str]:
     summary = page[
         page.index("<table id='summary'") : page.index("</table>", page.index("<table id='summary'"))
     ]
-    rows = re.findall(r"<tr><td><strong>([^<]+)</strong>.*?</td><td class='dir'>([^<]+)</td>", summary)
+    rows = re.findall(r"<tr><td><strong>([^<]+)</strong>.*?</td><td class='dir[^']*'>([^<]+)</td>", summary)
     return dict(rows)
 
 
