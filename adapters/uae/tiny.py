@@ -1,6 +1,6 @@
 """``uae-tiny``: UAE's exact classes at toy sizes with seeded random weights, in the release layout.
 
-Built once into ``cache_dir("models", "uae-tiny-v1")`` and loaded back through
+Built once into ``cache_dir("models", "uae-tiny-v3")`` and loaded back through
 ``UAEAdapter.from_pretrained``, so the demo and the tests run the code users run. The encoder is
 written the way the release was (transformers-4.50 flat config and ``model.layers``/``visual``
 tensor names, ``llm_lora/`` as a PEFT-wrapped state dict), which exercises the conversion path.
@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from unified_bench.paths import cache_dir
 
-TINY_NAME = "uae-tiny-v1"  # bump when the build below changes
+TINY_NAME = "uae-tiny-v3"  # bump when the build below changes
 TINY_SEED = 0
 # Written last: its presence marks a complete build.
 _COMPLETE_MARKER = "uae_tiny.json"
@@ -76,6 +76,14 @@ _TOKENIZER_CORPUS = (
 )
 _QWEN_VOCAB_WITHOUT_SPECIALS = 480
 _PROJECTOR_DIM = 32  # = the tiny SD3 transformer's joint_attention_dim
+# Two weights are set at the scale of a trained model rather than the 0.02 init, so that g4u has
+# something to learn (measured on v1, where both were 0.02-init, in the train README): the token
+# embeddings (tied to the LM head) give the captioner logits of std ~1.1 (entropy 4.4 of 6.0 nats
+# at temperature 1; at 0.02 they were near uniform and no LoRA could move them by more than ~0.6),
+# and the projector's output layer writes states of norm ~1 per token, so SD3's context embedder
+# reads the caption rather than its own bias (at 0.02: norm 0.05, the decoder was caption-blind).
+_TOKEN_EMBEDDING_STD = 0.2
+_PROJECTOR_OUTPUT_GAIN = 20.0
 _CLIP_PROJECTION_DIM = 32  # two CLIPs -> pooled width 64 = pooled_projection_dim
 _DIT_LORA_TARGETS = [
     "attn.add_k_proj",
@@ -222,6 +230,9 @@ def _build_tiny_qwen(release_config: dict):
     from .modeling import Qwen2_5_VLWithProjector
 
     model = Qwen2_5_VLWithProjector(Qwen2_5_VLConfig(**release_config)).eval()
+    with torch.no_grad():  # trained-model scales (see _TOKEN_EMBEDDING_STD)
+        model.projector[2].weight.mul_(_PROJECTOR_OUTPUT_GAIN)
+        model.model.language_model.embed_tokens.weight.normal_(std=_TOKEN_EMBEDDING_STD)  # tied: LM head too
     model.generation_config = GenerationConfig(
         bos_token_id=release_config["bos_token_id"],
         pad_token_id=release_config["pad_token_id"],
