@@ -75,8 +75,8 @@ MUTANTS = (
     HandMutant(
         "store-append-without-fsync",
         "unified_bench/io.py",
-        "        handle.flush()\n        os.fsync(handle.fileno())\n\n",
-        "        handle.flush()\n\n",
+        "handle.write(lines)\n            handle.flush()\n            os.fsync(handle.fileno())\n",
+        "handle.write(lines)\n            handle.flush()\n",
         ("tests/test_store.py::test_every_write_reaches_the_disk_before_the_run_goes_on",),
     ),
     # The RL-stage mutants, killed by the grpo helper's stage tests.
