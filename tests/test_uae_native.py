@@ -85,6 +85,42 @@ def test_positive_rows_are_exactly_the_reply_tokens_counted_by_hand(native):
     torch.testing.assert_close(positive[:reply_length], expected, rtol=1e-4, atol=1e-5)
 
 
+def test_padded_reply_tokens_have_the_positions_transformers_4_50_gave_them(native):
+    """A short caption is padded to the negative's length; its pad tokens' states (SD3 attends to
+    them) are computed at the positions of the 4.50-era training code: the unpadded chat's own rope
+    positions, then 1 for every pad token (4.50 initialised positions with ones; 5 with zeros)."""
+    encoder = native.encoder
+    image, caption = _image(3), "a cat"
+    inputs, mask = encoder.caption_answer_inputs(image, caption)
+    keys = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids")
+    unpadded = {key: inputs[key] for key in keys}
+    negative_length = encoder.generate_role_ids([encoder.config.negative_prompt]).shape[1]
+    pads = negative_length - int(mask.sum())
+    assert pads > 0  # the case under test
+    positions, _ = encoder.model.model.get_rope_index(
+        unpadded["input_ids"],
+        mm_token_type_ids=unpadded["mm_token_type_ids"],
+        image_grid_thw=unpadded["image_grid_thw"],
+    )
+    padded = dict(unpadded)
+    pad_ids = torch.full((1, pads), encoder.pad_token_id, dtype=torch.long)
+    padded["input_ids"] = torch.cat([unpadded["input_ids"], pad_ids], dim=1)
+    padded["attention_mask"] = torch.cat([unpadded["attention_mask"], torch.zeros_like(pad_ids)], dim=1)
+    padded["mm_token_type_ids"] = torch.cat(
+        [unpadded["mm_token_type_ids"], torch.zeros_like(pad_ids, dtype=unpadded["mm_token_type_ids"].dtype)],
+        1,
+    )
+    release_positions = torch.cat([positions, torch.ones(3, 1, pads, dtype=positions.dtype)], dim=2)
+    with torch.inference_mode():
+        hidden = encoder.model.model(**padded, position_ids=release_positions).last_hidden_state
+        expected = encoder.model.projector(hidden[0, -(int(mask.sum()) + pads) :])
+        transformers_5 = encoder.model.projector(encoder.model.model(**padded).last_hidden_state[0, -pads:])
+
+    _, positive = encoder.project_native_pair(image, caption)
+    torch.testing.assert_close(positive, expected, rtol=0, atol=1e-5)
+    assert (transformers_5 - expected[-pads:]).abs().max() > 1e-4  # 40x the tolerance on uae-tiny-v3
+
+
 def test_native_images_depend_on_the_reference_image_and_text_images_do_not(tiny_root, native):
     caption = "a red square on a blue field"
     first = native.generate([caption], seeds=[3], references=[_image(0)])[0]

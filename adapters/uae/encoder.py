@@ -16,7 +16,7 @@ from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 from unified_bench.errors import InputError, MissingWeightsError
 
 from .config import UAEConfig
-from .modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector
+from .modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector, release_multimodal_position_ids
 from .sampling import PerSampleGumbelSampler, SamplingSettings
 from .weights import LoraLoadReport, attach_llm_lora, canonical_key, load_projector
 
@@ -222,7 +222,10 @@ class UAEEncoder:
             input_ids=negative_ids, attention_mask=negative_ids.ne(self.pad_token_id)
         )[0]
         keys = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids")
-        hidden = self.model.model(**{k: inputs[k] for k in keys if k in inputs}).last_hidden_state
+        model_inputs = {k: inputs[k] for k in keys if k in inputs}
+        if "mm_token_type_ids" in model_inputs:  # else transformers computes no M-RoPE positions at all
+            model_inputs["position_ids"] = release_multimodal_position_ids(self.model.model, model_inputs)
+        hidden = self.model.model(**model_inputs).last_hidden_state
         positive = self.model.projector(hidden[reply_mask])
         return negative, positive
 

@@ -80,3 +80,20 @@ def release_text_position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.long()
     positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     return positions.unsqueeze(0).expand(3, -1, -1)
+
+
+def release_multimodal_position_ids(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Qwen2.5-VL's 3-axis rope positions of an image + text batch as transformers 4.50 computed them.
+
+    ``model`` is the ``Qwen2_5_VLModel``; ``inputs`` the processor's tensors (``mm_token_type_ids``
+    included). Attended tokens get ``get_rope_index``'s positions (image tokens on the M-RoPE grid);
+    padding tokens keep the 1 that 4.50 initialised every position with, where transformers 5
+    initialises with 0. Returns ``[3, B, L]``.
+    """
+    positions, _ = model.get_rope_index(
+        inputs["input_ids"],
+        mm_token_type_ids=inputs["mm_token_type_ids"],
+        image_grid_thw=inputs.get("image_grid_thw"),
+        attention_mask=inputs["attention_mask"],
+    )
+    return positions.masked_fill(inputs["attention_mask"].eq(0).unsqueeze(0), 1)
