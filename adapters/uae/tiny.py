@@ -76,15 +76,18 @@ _TOKENIZER_CORPUS = (
 )
 _QWEN_VOCAB_WITHOUT_SPECIALS = 480
 _PROJECTOR_DIM = 32  # = the tiny SD3 transformer's joint_attention_dim
+_CLIP_PROJECTION_DIM = 32  # two CLIPs -> pooled width 64 = pooled_projection_dim
 # Two weights are set at the scale of a trained model rather than the 0.02 init, so that g4u has
 # something to learn (measured on v1, where both were 0.02-init, in the train README): the token
 # embeddings (tied to the LM head) give the captioner logits of std ~1.1 (entropy 4.4 of 6.0 nats
 # at temperature 1; at 0.02 they were near uniform and no LoRA could move them by more than ~0.6),
 # and the projector's output layer writes states of norm ~1 per token, so SD3's context embedder
 # reads the caption rather than its own bias (at 0.02: norm 0.05, the decoder was caption-blind).
+# A side effect to know: the 0.02-init layers leave the residual stream close to the current token's
+# embedding, so under the release's sampling (temperature 0.7, top-k 20) the toy mostly repeats a
+# token; at g4u's temperature 1 its captions vary.
 _TOKEN_EMBEDDING_STD = 0.2
 _PROJECTOR_OUTPUT_GAIN = 20.0
-_CLIP_PROJECTION_DIM = 32  # two CLIPs -> pooled width 64 = pooled_projection_dim
 _DIT_LORA_TARGETS = [
     "attn.add_k_proj",
     "attn.add_q_proj",
