@@ -109,3 +109,36 @@ def test_adapter_packages_and_uncached_offline_weights(tmp_path, monkeypatch):
 def test_the_demo_configuration_passes(tiny_specs):  # noqa: F811
     preflight([f"{name}={path}" for name, path in tiny_specs.items()] + ["ssim", "psnr", "bleu4"])
     assert Path(tiny_specs["clip"]).is_dir()
+
+
+def test_unknown_and_unparsable_adapter_args_are_refused_before_the_model_loads(cli, tmp_path, monkeypatch):
+    from unified_bench_adapters.uae.tiny import TINY_NAME
+
+    monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(tmp_path / "cache"))
+    result = cli(
+        "run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "2", "--output", tmp_path / "run",
+        "--scorer", "ssim", "--adapter-arg", "guidance=7", "--adapter-arg", "num_inference_steps=many",
+    )  # fmt: skip
+    text = _error_text(result)
+    assert result.err.count("Error:") == 1 and "2 problems" in text
+    assert "--adapter-arg guidance: unknown setting for UAEConfig" in text and "guidance_scale" in text
+    assert "--adapter-arg num_inference_steps=many: expected a int" in text
+    assert not (tmp_path / "cache" / "models" / TINY_NAME).exists()  # refused before uae-tiny was built
+
+
+def test_every_shipped_adapter_names_the_config_its_arguments_go_to():
+    import dataclasses
+    import importlib
+
+    from unified_bench.registry import default_registry
+
+    for manifest in default_registry().manifests():
+        if not manifest.factory.startswith("unified_bench_adapters."):
+            continue  # third-party plugins may leave it out
+        module_name, _, attribute = manifest.config.partition(":")
+        assert module_name.startswith("unified_bench_adapters."), manifest.name
+        try:
+            config_cls = getattr(importlib.import_module(module_name), attribute)
+        except ImportError:  # an optional package of this adapter is not installed here
+            continue
+        assert dataclasses.is_dataclass(config_cls), manifest.name

@@ -78,6 +78,9 @@ class AdapterManifest:
     # taking the ``AdapterOptions`` and returning a fingerprint of those outputs. It is part of the
     # run spec, so changed outputs make a different run instead of being silently ignored.
     source_fingerprint: str = ""
+    # A lazy ``module:Class`` path of the adapter's config dataclass (the one its factory builds
+    # with ``config_from_args``): preflight checks every ``--adapter-arg`` against it before loading.
+    config: str = ""
 
 
 def takes_sample_ids(adapter: object) -> bool:
@@ -118,22 +121,40 @@ def _parse_value(raw: str, annotation: Any, key: str) -> Any:
     raise AdapterArgError(f"--adapter-arg {key}: this setting cannot be given on the command line.")
 
 
+def parse_adapter_arg(config_cls: type, key: str, raw: str) -> tuple[str, Any]:
+    """``(field name, typed value)`` of one ``--adapter-arg KEY=VALUE`` for ``config_cls``.
+
+    Raises:
+        AdapterArgError: the config has no such field (the message lists the valid ones), or the
+            value does not parse as the field's type.
+    """
+    fields = {f.name for f in dataclasses.fields(config_cls) if f.init}
+    name = key.replace("-", "_")
+    if name not in fields:
+        valid = ", ".join(sorted(fields))
+        raise AdapterArgError(
+            f"--adapter-arg {key}: unknown setting for {config_cls.__name__}. Valid: {valid}."
+        )
+    return name, _parse_value(raw, typing.get_type_hints(config_cls)[name], key)
+
+
+def adapter_arg_problems(config_cls: type, args: Mapping[str, str]) -> list[str]:
+    """One message per ``--adapter-arg`` that ``config_from_args`` would refuse (nothing is built)."""
+    problems = []
+    for key, raw in args.items():
+        try:
+            parse_adapter_arg(config_cls, key, raw)
+        except AdapterArgError as error:
+            problems.append(str(error))
+    return problems
+
+
 def config_from_args(config_cls: type, args: Mapping[str, str], **overrides: Any) -> Any:
     """Build a config dataclass from ``--adapter-arg KEY=VALUE`` strings, typed by its fields.
 
     Unknown keys raise ``AdapterArgError`` listing the valid ones.
     """
-    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
-    hints = typing.get_type_hints(config_cls)
-    values: dict[str, Any] = {}
-    for key, raw in args.items():
-        name = key.replace("-", "_")
-        if name not in fields:
-            raise AdapterArgError(
-                f"--adapter-arg {key}: unknown setting for {config_cls.__name__}. "
-                f"Valid: {', '.join(sorted(fields))}."
-            )
-        values[name] = _parse_value(raw, hints[name], key)
+    values = dict(parse_adapter_arg(config_cls, key, raw) for key, raw in args.items())
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return config_cls(**values)

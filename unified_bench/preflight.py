@@ -11,6 +11,7 @@ Nothing is loaded: only files are looked at (and, online, downloaded as the run 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unified_bench.adapter import adapter_arg_problems
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
 
@@ -195,6 +197,9 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
                 f"adapter {manifest.name}: needs the Python package {distribution!r}; "
                 f"{install_hint(distribution, ADAPTER_EXTRAS.get(distribution))}."
             )
+    config_cls = _adapter_config_class(manifest)
+    if config_cls is not None:
+        problems += adapter_arg_problems(config_cls, adapter_args)
     overridden = any("/" in value for value in adapter_args.values())
     if _offline() and not overridden:
         for requirement in getattr(manifest, "weights", ()):
@@ -205,6 +210,19 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
                     "network, or pass the adapter's local folder with --adapter-arg."
                 )
     return problems
+
+
+def _adapter_config_class(manifest: Any) -> type | None:
+    """The manifest's config dataclass, or None when it names none or its module cannot be imported
+    (a missing package is reported on its own)."""
+    path = getattr(manifest, "config", "")
+    if not path:
+        return None
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except ImportError:
+        return None
 
 
 def preflight(

@@ -8,6 +8,7 @@ from unified_bench.adapter import AdapterManifest, WeightsRequirement
 MANIFEST = AdapterManifest(
     name="composite",
     factory="unified_bench_adapters.composite.adapter:build_composite",
+    config="unified_bench_adapters.composite.adapter:CompositeConfig",
     description="Any AutoModelForImageTextToText captioner + any diffusers text-to-image pipeline "
     "(--adapter-arg captioner=ID generator=ID); defaults: UAE's parts, Qwen2.5-VL-3B + SD3.5-Large.",
     weights=(

@@ -8,6 +8,7 @@ from unified_bench.adapter import AdapterManifest, WeightsRequirement
 MANIFEST = AdapterManifest(
     name="emu3",
     factory="unified_bench_adapters.emu3.adapter:build_emu3",
+    config="unified_bench_adapters.emu3.adapter:Emu3Config",
     description="Emu3 via transformers Emu3ForConditionalGeneration: Emu3-Chat-hf captions, "
     "Emu3-Gen-hf draws (CFG, image-layout constrained tokens, 720x720).",
     weights=(

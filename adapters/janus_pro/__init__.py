@@ -8,6 +8,7 @@ from unified_bench.adapter import AdapterManifest, WeightsRequirement
 MANIFEST = AdapterManifest(
     name="janus-pro",
     factory="unified_bench_adapters.janus_pro.adapter:build_janus_pro",
+    config="unified_bench_adapters.janus_pro.adapter:JanusProConfig",
     aliases=("janus-pro-7b",),
     description="Janus-Pro-7B via transformers JanusForConditionalGeneration: text mode captions, "
     "image mode + CFG draws 384x384.",
@@ -18,6 +19,7 @@ MANIFEST = AdapterManifest(
 MANIFEST_1B = AdapterManifest(
     name="janus-pro-1b",
     factory="unified_bench_adapters.janus_pro.adapter:build_janus_pro_1b",
+    config="unified_bench_adapters.janus_pro.adapter:JanusProConfig",
     description="Janus-Pro-1B (same adapter as janus-pro, smaller checkpoint).",
     weights=(WeightsRequirement("deepseek-community/Janus-Pro-1B", size_gb=4.1),),
     gpu_memory_gb=6.0,

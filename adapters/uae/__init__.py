@@ -8,6 +8,7 @@ from unified_bench.adapter import AdapterManifest, WeightsRequirement
 MANIFEST = AdapterManifest(
     name="uae",
     factory="unified_bench_adapters.uae.adapter:build_uae",
+    config="unified_bench_adapters.uae.config:UAEConfig",
     aliases=("uae-official",),
     description="UAE: Qwen2.5-VL-3B encoder + LoRA + projector, SD3.5-Large decoder + LoRA "
     "(zhiyuanyan1/UAE).",
@@ -21,6 +22,7 @@ MANIFEST = AdapterManifest(
 TINY_MANIFEST = AdapterManifest(
     name="uae-tiny",
     factory="unified_bench_adapters.uae.adapter:build_uae_tiny",
+    config="unified_bench_adapters.uae.config:UAEConfig",
     protocols=("text", "native"),
     description="UAE's exact classes at tiny sizes with random weights (seeded, cached locally): "
     "offline demo and tests.",
