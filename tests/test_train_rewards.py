@@ -194,3 +194,19 @@ def test_differentiable_similarity_agrees_with_the_reward_and_reaches_the_pixels
     (1 - similarity).sum().backward()
     assert pixels.grad.abs().sum() > 0
     assert all(not p.requires_grad for p in reward.scorers[0].model.parameters())  # scorers stay frozen
+
+
+def test_a_cached_reference_row_of_another_width_is_recomputed_not_broadcast(tmp_path, monkeypatch):
+    """A unit row of width 1 would broadcast against the reconstruction's row: it must be refused."""
+    from unified_bench.scorers.cache import EmbeddingCache
+
+    monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(tmp_path / "cache"))
+    reference = sample(photo(7, (64, 64)), "r")
+    pixels = as_tensor(photo(8, (64, 64)))
+    uncached = ReconstructionReward({"clip": 1.0}, {"clip": "tiny"}, device="cpu", use_cache=False)
+    expected = float(uncached.similarity([reference], pixels))
+    reward = ReconstructionReward({"clip": 1.0}, {"clip": "tiny"}, device="cpu")
+    fingerprint = reward.scorers[0].fingerprint()
+    EmbeddingCache().put(fingerprint, reference.image_sha256, np.ones(1, dtype=np.float32))
+    assert float(reward.similarity([reference], pixels)) == pytest.approx(expected, abs=1e-6)
+    assert reward.cache.get(fingerprint, reference.image_sha256).shape[0] > 1  # rewritten at full width

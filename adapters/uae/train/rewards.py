@@ -121,19 +121,22 @@ class ReconstructionReward:
                     f"scorer {scorer.name} cannot give gradients; the cold-start loss needs embedding "
                     "scorers (clip, dinov2, dinov3, longclip)."
                 )
-            reference_rows = self._reference_rows(scorer, references).to(reconstructions.device)
             rows = scorer.embed_tensor(reconstructions).to(reconstructions.device)
+            reference_rows = self._reference_rows(scorer, references, dim=rows.shape[-1])
+            reference_rows = reference_rows.to(reconstructions.device)
             total = total + self.weights[scorer.name] * (rows * reference_rows).sum(dim=-1)
         return total
 
     def total_weight(self) -> float:
         return float(sum(self.weights.values()))
 
-    def _reference_rows(self, scorer, references: Sequence[Sample]) -> torch.Tensor:
+    def _reference_rows(self, scorer, references: Sequence[Sample], *, dim: int) -> torch.Tensor:
+        """Reference embeddings ``[N, dim]``: cached rows of another width are bad, recomputed."""
         fingerprint = scorer.fingerprint()
         rows: dict[str, torch.Tensor] = {}
         if self.cache is not None:
-            cached = self.cache.get_many(fingerprint, [reference.image_sha256 for reference in references])
+            shas = [reference.image_sha256 for reference in references]
+            cached = self.cache.get_many(fingerprint, shas, dim=dim)
             rows = {sha: torch.from_numpy(row) for sha, row in cached.items()}
         missing = {ref.image_sha256: ref.image for ref in references if ref.image_sha256 not in rows}
         if missing:
