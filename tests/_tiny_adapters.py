@@ -214,6 +214,23 @@ QWEN_CHAT_TEMPLATE = (
 QWEN_SPECIAL_TOKENS = ["<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
+def _tiny_vl_text_config(tokenizer) -> dict:
+    """The language model of the tiny Qwen2-VL and Qwen2.5-VL captioners (M-RoPE, 2 layers)."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 1024,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": None,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+
+
 def build_tiny_qwen2_vl(path: Path) -> Path:
     """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
     from transformers import (
@@ -245,19 +262,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
     )
     ids = tokenizer.convert_tokens_to_ids
     config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 1024,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-            "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": None,
-            "eos_token_id": tokenizer.eos_token_id,
-        },
+        text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
             "depth": 1,
             "embed_dim": 32,
@@ -378,19 +383,7 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
     )
     ids = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 1024,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-            "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": None,
-            "eos_token_id": tokenizer.eos_token_id,
-        },
+        text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
             "depth": 2,
             "hidden_size": 32,

@@ -128,17 +128,16 @@ def test_unknown_and_unparsable_adapter_args_are_refused_before_the_model_loads(
 
 def test_every_shipped_adapter_names_the_config_its_arguments_go_to():
     import dataclasses
-    import importlib
 
+    from unified_bench.adapter import resolve_lazy
     from unified_bench.registry import default_registry
 
     for manifest in default_registry().manifests():
         if not manifest.factory.startswith("unified_bench_adapters."):
             continue  # third-party plugins may leave it out
-        module_name, _, attribute = manifest.config.partition(":")
-        assert module_name.startswith("unified_bench_adapters."), manifest.name
+        assert manifest.config.startswith("unified_bench_adapters."), manifest.name
         try:
-            config_cls = getattr(importlib.import_module(module_name), attribute)
+            config_cls = resolve_lazy(manifest.config)
         except ImportError:  # an optional package of this adapter is not installed here
             continue
         assert dataclasses.is_dataclass(config_cls), manifest.name

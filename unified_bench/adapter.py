@@ -83,6 +83,14 @@ class AdapterManifest:
     config: str = ""
 
 
+def resolve_lazy(path: str) -> Any:
+    """The object a lazy ``module:attribute`` path of a manifest names (its module is imported now)."""
+    import importlib
+
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def takes_sample_ids(adapter: object) -> bool:
     """Adapters that set ``takes_sample_ids = True`` (e.g. ``precomputed``) also get ``ids=[...]``,
     the sample ids in the same order, as a keyword of ``caption`` and ``generate``."""

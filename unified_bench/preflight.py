@@ -11,7 +11,6 @@ Nothing is loaded: only files are looked at (and, online, downloaded as the run 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unified_bench.adapter import adapter_arg_problems
+from unified_bench.adapter import adapter_arg_problems, resolve_lazy
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
 
@@ -218,9 +217,8 @@ def _adapter_config_class(manifest: Any) -> type | None:
     path = getattr(manifest, "config", "")
     if not path:
         return None
-    module_name, _, attribute = path.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attribute)
+        return resolve_lazy(path)
     except ImportError:
         return None
 

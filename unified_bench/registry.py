@@ -6,11 +6,10 @@ A third party adds a model by shipping a package that declares an entry point po
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from unified_bench.adapter import Adapter, AdapterManifest, AdapterOptions
+from unified_bench.adapter import Adapter, AdapterManifest, AdapterOptions, resolve_lazy
 from unified_bench.errors import UnknownNameError
 
 ENTRY_POINT_GROUP = "unified_bench.adapters"
@@ -43,17 +42,14 @@ class AdapterRegistry:
     def build(self, name: str, options: AdapterOptions) -> Adapter:
         """Import the adapter's factory and build it."""
         manifest = self.manifest(name)
-        module_name, _, attribute = manifest.factory.partition(":")
-        factory = getattr(importlib.import_module(module_name), attribute)
-        return factory(options)
+        return resolve_lazy(manifest.factory)(options)
 
     def source_fingerprint(self, name: str, options: AdapterOptions) -> str | None:
         """The fingerprint of the stored outputs an adapter serves, or ``None`` if it computes them."""
         manifest = self.manifest(name)
         if not manifest.source_fingerprint:
             return None
-        module_name, _, attribute = manifest.source_fingerprint.partition(":")
-        return getattr(importlib.import_module(module_name), attribute)(options)
+        return resolve_lazy(manifest.source_fingerprint)(options)
 
 
 @lru_cache(maxsize=1)
