@@ -95,7 +95,7 @@ def test_set_overrides_are_typed_like_the_fields():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["max_stepz=3"], "unknown U4GConfig key"),
+        (["max_stepz=3"], "--set max_stepz: unknown U4GConfig key"),
         (["max_steps=three"], "expected an integer"),
         (["ema=maybe"], "expected true or false"),
         (["micro_batch_size=3"], "must divide group_size"),

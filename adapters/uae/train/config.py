@@ -445,16 +445,22 @@ def load_config(stage: str, config: str | None, overrides: list[str] | None = No
         if not isinstance(loaded, dict):
             raise InputError(f"{path}: expected a mapping of config keys to values.")
         values.update(loaded)
+    config_cls = STAGE_CONFIGS[stage]
+    names = {f.name for f in dataclasses.fields(config_cls)}
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--set {item!r}: expected KEY=VALUE.")
+        if key.strip() not in names:  # named here: the file is not where the mistake is
+            raise InputError(
+                f"--set {key.strip()}: unknown {config_cls.__name__} key; valid: {', '.join(sorted(names))}."
+            )
         values[key.strip()] = _parse_override(raw)
     given_stage = values.get("stage") or stage
     if given_stage != stage:
         raise InputError(f"{where} is a {given_stage!r} config but --stage is {stage!r}.")
     values["stage"] = stage
-    return build_config(STAGE_CONFIGS[stage], values, where)
+    return build_config(config_cls, values, where)
 
 
 def build_config(config_cls: type[TrainConfig], values: dict[str, Any], where: str) -> TrainConfig:
