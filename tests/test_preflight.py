@@ -142,10 +142,3 @@ def test_every_shipped_adapter_names_the_config_its_arguments_go_to():
             continue
         assert dataclasses.is_dataclass(config_cls), manifest.name
 
-
-def test_score_names_a_missing_folder_before_any_missing_weight(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the default scorers' weights are missing too
-    result = cli("score", tmp_path / "generated", tmp_path / "references")
-    text = _error_text(result)
-    assert "does not exist" in text and "hf download" not in text

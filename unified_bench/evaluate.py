@@ -376,9 +376,9 @@ def _score_folder_locked(
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
-    started_at = utc_now()
-    matching = match_reconstructions(generated, references, mode=match)  # bad folders first: cheap
     preflight(options.scorers)
+    started_at = utc_now()
+    matching = match_reconstructions(generated, references, mode=match)
     note = skipped_note(references, skipped_entries(references))
     if note:
         hooks.note(note)
