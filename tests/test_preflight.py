@@ -141,4 +141,3 @@ def test_every_shipped_adapter_names_the_config_its_arguments_go_to():
         except ImportError:  # an optional package of this adapter is not installed here
             continue
         assert dataclasses.is_dataclass(config_cls), manifest.name
-
