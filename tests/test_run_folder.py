@@ -15,7 +15,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,38 +66,54 @@ def _python(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], env=env, **kwargs)
 
 
-def _wait_for_lock_holder(folder: Path, process: subprocess.Popen, timeout: float = 240) -> None:
-    """Until ``process`` has taken the folder's lock (it writes its pid into .lock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        lock = folder / ".lock"
-        if lock.is_file() and lock.read_text().strip() == str(process.pid):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {process.pid} never took the lock of {folder}")
+# A run in another process that stops once it holds the lock and has started writing (its round
+# trip begins), says so on stdout, and goes on when a line arrives on stdin: the second writer is
+# tried while the first certainly holds the folder, however loaded the machine is.
+_HELD_RUN = """
+import sys
+from pathlib import Path
+from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+
+class HoldAtRoundTrip:
+    def stage(self, name, total):
+        if name == "round trip":
+            print("writing", flush=True)
+            sys.stdin.readline()
+    def advance(self, name, amount): ...
+    def note(self, text): ...
+
+source, output = sys.argv[1:]
+request = RunRequest(
+    model="precomputed", dataset="samples", output=Path(output), limit=3, seed=0,
+    adapter_args={"dir": source}, scoring=ScoringOptions(scorers=("ssim",), device="cpu"),
+)
+execute_run(request, HoldAtRoundTrip())
+"""
 
 
 # -- one writer per run folder ------------------------------------------------------------------------
-@pytest.mark.slow
-def test_two_concurrent_runs_on_one_folder_one_is_refused(tmp_path, cli):
+def test_two_concurrent_runs_on_one_folder_one_is_refused(tmp_path, source, cli):
     output = tmp_path / "race"
+    pipe = subprocess.PIPE
     first = _python(
-        "-m", "unified_bench", "run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "3",
-        "--output", str(output), "--scorer", "ssim", "--batch-size", "1", "--seed", "0",
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    _wait_for_lock_holder(output, first)
+        "-c", _HELD_RUN, str(source), str(output), stdin=pipe, stdout=pipe, stderr=pipe, text=True
+    )
+    try:
+        assert first.stdout.readline().strip() == "writing", first.stderr.read()
 
-    second = cli("run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "3", "--output", output,
-                 "--scorer", "ssim", "--seed", "1")  # fmt: skip
-    assert second.code == 1
-    _assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
+        second = cli(*_run_args(source, output, "--seed", "1"))
+        assert second.code == 1
+        _assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
 
-    _, err = first.communicate(timeout=600)
+        _, err = first.communicate("go\n", timeout=120)
+    finally:
+        first.kill()
+        first.wait()
     assert first.returncode == 0, err
     results = read_results(output)
     assert results.provenance["seeds"]["run_seed"] == 0
     lines = [json.loads(line) for line in (output / "captions.jsonl").read_text().splitlines()]
+    assert len(lines) == 3
     assert [r["seed"] for r in lines] == [sample_seed(0, r["id"], "caption") for r in lines]
     assert json.loads((output / "run.json").read_text())["seed"] == 0
 
@@ -157,6 +172,86 @@ def test_the_lock_goes_away_with_a_killed_writer(tmp_path, source, cli):
     holder.wait()
     result = cli(*_run_args(source, folder))
     assert result.code == 0, result.err
+
+
+def test_a_symlinked_lock_file_leaves_its_target_alone(finished, source, tmp_path, cli):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("the user's notes\n")
+    (finished / ".lock").unlink()
+    (finished / ".lock").symlink_to(precious)  # as a run folder shared by tar or git can carry
+    result = cli(*_run_args(source, finished))
+    assert result.code == 0, result.err
+    assert precious.read_text() == "the user's notes\n"
+
+
+def test_deleting_the_lock_file_during_a_run_lets_no_second_writer_in(held, source, cli):
+    folder, _ = held
+    (folder / ".lock").unlink()
+    result = cli(*_run_args(source, folder))
+    assert result.code == 1
+    _assert_one_line_error(result, "another unified-bench process", "is writing this run folder")
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+# -- a refused command writes nothing -------------------------------------------------------------------
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` (and ``root``) with its mtime and size: what a refusal must not change."""
+    if not root.exists():
+        return {}
+    paths = [root, *sorted(root.rglob("*"))]
+    return {str(p.relative_to(root)): (p.lstat().st_mtime_ns, p.lstat().st_size) for p in paths}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--adapter-arg", "nosuchkey=1"),
+        ("--scorer", "dinov2=/no/such/weights"),
+        ("--seed", "7"),  # another configuration than the run there (into a new folder: accepted)
+        ("--rescore", "clip"),  # not a scorer of this run
+    ],
+    ids=["adapter-arg", "scorer-weights", "other-config", "rescore-name"],
+)
+def test_a_refused_run_leaves_the_file_system_as_it_was(finished, source, tmp_path, cli, extra):
+    outputs = [finished] if "--seed" in extra else [finished, tmp_path / "new-run"]
+    for output in outputs:
+        before, parent_before = _tree(output), _tree(output.parent)
+        result = cli(*_run_args(source, output, *extra))
+        assert result.code != 0
+        assert "Traceback" not in result.err
+        assert _tree(output) == before
+        assert _tree(output.parent) == parent_before
+
+
+def test_the_corrected_command_runs_after_a_refused_one(source, tmp_path, cli):
+    output = tmp_path / "X"
+    assert cli(*_run_args(source, output, "--adapter-arg", "nosuchkey=1")).code != 0
+    assert not output.exists()
+    result = cli(*_run_args(source, output))
+    assert result.code == 0, result.err
+
+
+# -- --output is empty, absent or a run folder --------------------------------------------------------
+def test_run_into_a_folder_of_scored_reconstructions_is_refused(finished, tmp_path, source, cli):
+    recons = tmp_path / "recons"
+    shutil.copytree(finished / "images", recons)
+    refs = shutil.copytree(finished / "images", tmp_path / "refs")
+    assert cli("score", recons, refs, "--scorer", "psnr").code == 0  # recons/results.json
+    before = _tree(recons)
+    result = cli(*_run_args(source, recons))
+    _assert_one_line_error(result, f"--output {recons}", "not a unified-bench run folder", "results.json")
+    assert _tree(recons) == before
+
+
+def test_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_used(tmp_path, source, cli):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    _assert_one_line_error(cli(*_run_args(source, mine)), "not a unified-bench run folder", "notes.txt")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli(*_run_args(source, empty)).code == 0
 
 
 # -- files others read, leftovers of a killed run ---------------------------------------------------

@@ -20,11 +20,22 @@ from unified_bench.images import inspect_image_file, read_image
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
-from unified_bench.results import Results, build_results, write_results, write_samples_table
+from unified_bench.rescoring import check_rescore_names, plan_scoring
+from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
+from unified_bench.store import (
+    ADAPTER_INFO_FILE,
+    RESULTS_FILE,
+    SAMPLES_TABLE,
+    RunSpec,
+    RunStore,
+    check_not_busy,
+    exclusive_writer,
+)
+
+REPORT_FILE = "report.html"  # written by `unified-bench report`; rebuilt when a rerun changes the results
 
 
 class Hooks(Protocol):
@@ -49,14 +60,18 @@ class ScoringOptions:
     dtype: str | None = None
     n_resamples: int = DEFAULT_RESAMPLES
     use_cache: bool = True
+    rescore: tuple[str, ...] = ()  # scorer names (or "all") whose stored scores a rerun replaces
 
 
 def _check_scorer_specs(options: ScoringOptions) -> None:
-    """Fail on an unknown scorer before any model is loaded, not after an hour of generation."""
-    from unified_bench.scorers import parse_scorer_spec
+    """Fail on an unknown scorer (or ``--rescore`` name) before any model is loaded."""
+    check_rescore_names(options.rescore, _scorer_names(options))
 
-    for spec in options.scorers or ():
-        parse_scorer_spec(spec)
+
+def _scorer_names(options: ScoringOptions) -> list[str]:
+    from unified_bench.scorers import DEFAULT_SCORERS, parse_scorer_spec
+
+    return [parse_scorer_spec(spec)[0] for spec in options.scorers or DEFAULT_SCORERS]
 
 
 @dataclass(frozen=True)
@@ -96,18 +111,36 @@ def _device_for_local_rank(device: str | None) -> str | None:
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists.
 
+    Everything is checked before the run folder is created or touched: a refused run leaves the
+    file system as it was.
+
     Raises:
         RunFolderBusy: another process is writing the same run folder.
     """
-    with exclusive_writer(run_directory(request)):
-        return _execute_run_locked(request, hooks)
+    hooks = hooks or _Silent()
+    plan = _plan_run(request, hooks)
+    with exclusive_writer(plan.store.root):
+        return _execute_planned(plan, hooks)
 
 
-def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
+@dataclass(frozen=True)
+class _RunPlan:
+    """A checked run: everything ``execute_run`` needs, found without writing anything."""
+
+    request: RunRequest
+    manifest: Any
+    dataset: Dataset
+    selected: list[tuple[int, Sample]]
+    spec: RunSpec
+    store: RunStore
+    started_at: str
+
+
+def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
+    """Every check of a run, in the order a user fixes them; reads files, writes none."""
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
-    hooks = hooks or _Silent()
     if request.batch_size < 1:
         raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
     _check_scorer_specs(request.scoring)
@@ -140,15 +173,29 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             manifest.name, AdapterOptions(args=dict(request.adapter_args))
         ),
     )
-    store.open(spec, overwrite=request.overwrite)
-
-    pending = pending_samples(selected, store)
+    check_not_busy(store.root)
+    existing = store.check_can_open(spec, overwrite=request.overwrite)
+    # A run to be replaced redoes every sample: its adapter is needed whatever the folder holds.
+    pending = pending_samples(selected, store) if existing == spec else selected
     preflight(
         request.scoring.scorers, manifest=manifest if pending else None, adapter_args=request.adapter_args
     )
+    return _RunPlan(request, manifest, dataset, selected, spec, store, started_at)
+
+
+def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
+    from unified_bench.registry import default_registry
+
+    request, manifest, store, selected = plan.request, plan.manifest, plan.store, plan.selected
+    store.open(plan.spec, overwrite=request.overwrite)  # checks again, now that we hold the lock
+    pending = pending_samples(selected, store)
+    done = len(selected) - len(pending)
+    status = _progress_status(done, len(selected))
     if pending:
+        if done:
+            hooks.note(status)
         hooks.note(f"Loading adapter {manifest.name} ...")
-        adapter = registry.build(
+        adapter = default_registry().build(
             manifest.name,
             AdapterOptions(
                 args=dict(request.adapter_args),
@@ -161,7 +208,9 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         atomic_write_json(store.root / ADAPTER_INFO_FILE, info)
         for warning in info.get("warnings") or []:  # also in provenance, as adapter info
             hooks.note(f"warning: {warning}")
-        hooks.stage("round trip", len(pending))
+        hooks.stage("round trip", len(selected))
+        if done:
+            hooks.advance("round trip", done)
         run_round_trip(
             adapter,
             pending,
@@ -182,8 +231,8 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         adapter_info = {}
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
-    dataset_info = describe_dataset(dataset, len(selected), limit=request.limit, shard=request.shard)
-    results = score_run(
+    dataset_info = describe_dataset(plan.dataset, len(selected), limit=request.limit, shard=request.shard)
+    return score_run(
         store,
         [s for _, s in selected],
         request.scoring,
@@ -191,11 +240,17 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         dataset_info=dataset_info,
         protocol=request.protocol,
         seed=request.seed,
-        started_at=started_at,
+        started_at=plan.started_at,
         hooks=hooks,
-        extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
+        extra_provenance={"run_spec": plan.spec.to_json(), "batch_size": request.batch_size},
+        status=None if pending else status,
     )
-    return results
+
+
+def _progress_status(done: int, total: int) -> str:
+    if done == total:
+        return f"all {total} samples done"
+    return f"{done} of {total} samples already done; {total - done} to go"
 
 
 def _release_memory() -> None:
@@ -227,22 +282,44 @@ def describe_dataset(
     return info
 
 
-def _score(
+def _build_scorers(options: ScoringOptions, hooks: Hooks) -> list[Any]:
+    from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
+
+    specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
+    hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
+    return build_scorers(specs, device=options.device, dtype=options.dtype)
+
+
+def _previous_results(target: Path, hooks: Hooks) -> Results | None:
+    """The results a rerun adds to; an unreadable file is named and scored afresh."""
+    if not target.exists():
+        return None
+    try:
+        return read_results(target)
+    except UserError as error:
+        hooks.note(f"{error} Scoring afresh.")
+        return None
+
+
+def _score_and_keep(
     *,
     ids: list[str],
     references: list[Sample],
     reconstructions: list[Path],
     captions: dict[str, str] | None,
     options: ScoringOptions,
+    target: Path,
     hooks: Hooks,
+    status: str | None = None,
 ) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]]]:
-    from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
+    """Scores of ``ids``: the scorers ``target`` lacks computed, the rest kept from it."""
     from unified_bench.scorers.cache import EmbeddingCache
     from unified_bench.scoring import ScoringItem, score_items
 
-    specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
-    hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
-    scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
+    scorers = _build_scorers(options, hooks)
+    plan = plan_scoring(scorers, _previous_results(target, hooks), ids, options.rescore, target)
+    if status or plan.note:
+        hooks.note("; ".join(part for part in (status, plan.note) if part))
     # Images are referenced, not decoded: score_items reads each batch when it comes.
     items = [
         ScoringItem(
@@ -255,15 +332,22 @@ def _score(
         )
         for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
     ]
-    hooks.stage("scoring", len(scorers) * len(items))
-    scores = score_items(
-        items,
-        scorers,
-        batch_size=options.batch_size,
-        cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
-        on_progress=lambda _name, n: hooks.advance("scoring", n),
-    )
-    meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
+    scores: dict[str, dict[str, float | None]] = {
+        name: dict(summary.per_sample) for name, summary in plan.kept.items()
+    }
+    meta = {name: (summary.fingerprint, summary.higher_is_better) for name, summary in plan.kept.items()}
+    if plan.compute:
+        hooks.stage("scoring", len(plan.compute) * len(items))
+        scores.update(
+            score_items(
+                items,
+                plan.compute,
+                batch_size=options.batch_size,
+                cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
+                on_progress=lambda _name, n: hooks.advance("scoring", n),
+            )
+        )
+        meta.update({s.name: (s.fingerprint(), s.higher_is_better) for s in plan.compute})
     return scores, meta
 
 
@@ -283,8 +367,13 @@ def score_run(
     started_at: str,
     hooks: Hooks | None = None,
     extra_provenance: dict[str, Any] | None = None,
+    status: str | None = None,
 ) -> Results:
-    """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it."""
+    """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it.
+
+    Scores already in its ``results.json`` are kept (see ``unified_bench.rescoring``); a
+    ``report.html`` there is rebuilt from the new results. ``status`` prefixes the scoring note.
+    """
     hooks = hooks or _Silent()
     captions = {sid: record.caption for sid, record in store.captions().items()}
     missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
@@ -295,13 +384,15 @@ def score_run(
         )
     reconstructions = [store.image_path(s.id) for s in samples]
     ids = [s.id for s in samples]
-    scores, meta = _score(
+    scores, meta = _score_and_keep(
         ids=ids,
         references=list(samples),
         reconstructions=reconstructions,
         captions=captions,
         options=options,
+        target=store.results_path,
         hooks=hooks,
+        status=status,
     )
     provenance = collect(
         started_at=started_at,
@@ -324,7 +415,22 @@ def score_run(
     )
     write_results(store.results_path, results)
     write_samples_table(store.root / SAMPLES_TABLE, results)
+    _refresh_report(store.root, hooks)
     return results
+
+
+def _refresh_report(folder: Path, hooks: Hooks) -> None:
+    """Rebuild a ``report.html`` an earlier ``report`` left, so it never shows replaced results."""
+    if not (folder / REPORT_FILE).is_file():
+        return
+    from unified_bench.report import build_report
+
+    try:
+        build_report(folder)
+    except UserError as error:  # the references may live elsewhere: say so, keep the results
+        hooks.note(f"{folder / REPORT_FILE}: not rebuilt ({error}); run `unified-bench report {folder}`.")
+        return
+    hooks.note(f"{folder / REPORT_FILE}: rebuilt from the new results.")
 
 
 def score_folder(
@@ -346,7 +452,9 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
-    target = output or generated / "results.json"
+    target = output or generated / RESULTS_FILE
+    check_rescore_names(options.rescore, _scorer_names(options))
+    preflight(options.scorers)  # before the lock: a refused command creates no folder
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
             generated,
@@ -376,7 +484,6 @@ def _score_folder_locked(
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or _Silent()
-    preflight(options.scorers)
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)
     note = skipped_note(references, skipped_entries(references))
@@ -399,8 +506,14 @@ def _score_folder_locked(
             f"{generated}: no reconstruction matches any of the {len(missing)} references "
             f"in {references} (same name, same stem, or recon_<stem>)."
         )
-    scores, meta = _score(
-        ids=ids, references=refs, reconstructions=reconstructions, captions=None, options=options, hooks=hooks
+    scores, meta = _score_and_keep(
+        ids=ids,
+        references=refs,
+        reconstructions=reconstructions,
+        captions=None,
+        options=options,
+        target=target,
+        hooks=hooks,
     )
     dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(

@@ -80,6 +80,15 @@ ScorerOpt = Annotated[
         show_default=False,
     ),
 ]
+RescoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rescore",
+        help="NAME (repeat) or all: replace those stored scores. Without it a rerun keeps every score "
+        "in results.json, computes the missing ones and refuses a scorer whose weights or dtype changed.",
+        show_default=False,
+    ),
+]
 DeviceOpt = Annotated[
     str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")
 ]
@@ -154,6 +163,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
+    rescore: RescoreOpt = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -220,6 +230,7 @@ def run(
             batch_size=score_batch_size,
             device=device,
             dtype=score_dtype,
+            rescore=tuple(rescore or ()),
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
@@ -243,6 +254,7 @@ def score(
     generated: Annotated[Path, typer.Argument(help="Folder of reconstructions.")],
     references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
     scorer: ScorerOpt = None,
+    rescore: RescoreOpt = None,
     output: Annotated[
         Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")
     ] = None,
@@ -268,7 +280,11 @@ def score(
     from unified_bench.evaluate import ScoringOptions, score_folder
 
     options = ScoringOptions(
-        scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
+        scorers=tuple(scorer) if scorer else None,
+        batch_size=score_batch_size,
+        device=device,
+        dtype=dtype,
+        rescore=tuple(rescore or ()),
     )
     with out.progress_hooks() as hooks:
         results = score_folder(
