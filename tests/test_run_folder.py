@@ -254,6 +254,101 @@ def test_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_used(tm
     assert cli(*_run_args(source, empty)).code == 0
 
 
+# -- reruns add scores, never drop them --------------------------------------------------------------
+def _rerun(source: Path, output: Path, *scorers: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """``run`` of the ``finished`` configuration with only ``scorers``."""
+    args = _run_args(source, output, *extra)
+    for name in ("ssim", "psnr"):
+        args.remove(name)
+        args.remove("--scorer")
+    return [*args, *(item for name in scorers for item in ("--scorer", name))]
+
+
+def _with_fingerprint(path: Path, scorer: str, fingerprint: str) -> None:
+    """Rewrite ``path`` as if ``scorer`` had been scored by another model (other weights)."""
+    results = read_results(path)
+    scorers = {**results.scorers, scorer: replace(results.scorers[scorer], fingerprint=fingerprint)}
+    write_results(path, replace(results, scorers=scorers))
+
+
+def test_a_rerun_with_another_scorer_adds_it_and_keeps_the_others(finished, source, cli):
+    before = read_results(finished)
+    assert cli("report", finished).code == 0
+    result = cli(*_rerun(source, finished, "caption_words"))
+    assert result.code == 0, result.err
+    after = read_results(finished)
+    assert sorted(after.scorers) == ["caption_words", "psnr", "ssim"]
+    for name in ("ssim", "psnr"):
+        assert after.scorers[name].per_sample == before.scorers[name].per_sample
+        assert after.scorers[name].fingerprint == before.scorers[name].fingerprint
+    captions = {line["id"]: line["caption"] for line in map(json.loads, (finished / "captions.jsonl").open())}
+    assert after.scorers["caption_words"].per_sample == {i: len(c.split()) for i, c in captions.items()}
+    message = " ".join(result.err.split())
+    assert "all 3 samples done; scoring caption_words (new); ssim, psnr kept" in message
+    assert "caption_words" in (finished / "report.html").read_text()  # the report follows the results
+
+
+def test_a_scorer_whose_fingerprint_changed_is_refused_unless_rescored(finished, source, cli):
+    _with_fingerprint(finished / "results.json", "ssim", "ssim:other-weights")
+    stored = (finished / "results.json").read_bytes()
+    psnr = read_results(finished).scorers["psnr"]
+    refused = cli(*_rerun(source, finished, "ssim"))
+    _assert_one_line_error(refused, "ssim was scored as ssim:other-weights", "--rescore ssim")
+    assert (finished / "results.json").read_bytes() == stored
+
+    result = cli(*_rerun(source, finished, "ssim", extra=("--rescore", "ssim")))
+    assert result.code == 0, result.err
+    after = read_results(finished)
+    assert after.scorers["ssim"].fingerprint.startswith("ssim:skimage-")
+    assert after.scorers["psnr"] == psnr
+    assert "scoring ssim (rescored); psnr kept" in " ".join(result.err.split())
+
+
+def test_score_into_an_existing_results_file_adds_scores_too(finished, tmp_path, cli):
+    target = tmp_path / "scores.json"
+    images, refs = finished / "images", shutil.copytree(finished / "images", tmp_path / "refs")
+    assert cli("score", images, refs, "--scorer", "psnr", "--output", target).code == 0
+    psnr = read_results(target).scorers["psnr"]
+    result = cli("score", images, refs, "--scorer", "ssim", "--output", target)
+    assert result.code == 0, result.err
+    after = read_results(target)
+    assert sorted(after.scorers) == ["psnr", "ssim"]
+    assert after.scorers["psnr"] == psnr
+
+
+def test_a_resumed_run_says_what_was_kept_and_the_bar_counts_every_sample(finished, source):
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+
+    (finished / "images" / f"{_first_id(finished)}.png").unlink()
+
+    class Recorded:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, object, object]] = []
+
+        def stage(self, name: str, total: int) -> None:
+            self.events.append(("stage", name, total))
+
+        def advance(self, name: str, amount: int) -> None:
+            self.events.append(("advance", name, amount))
+
+        def note(self, text: str) -> None:
+            self.events.append(("note", text, None))
+
+    hooks = Recorded()
+    request = RunRequest(
+        model="precomputed", dataset="samples", output=finished, limit=3, adapter_args={"dir": str(source)},
+        scoring=ScoringOptions(scorers=("ssim", "psnr"), device="cpu"),
+    )  # fmt: skip
+    execute_run(request, hooks)
+    assert ("note", "2 of 3 samples already done; 1 to go", None) in hooks.events
+    trip = [(kind, value) for kind, name, value in hooks.events if name == "round trip"]
+    assert trip == [("stage", 3), ("advance", 2), ("advance", 1)]
+
+
+def _first_id(run: Path) -> str:
+    return json.loads((run / "captions.jsonl").read_text().splitlines()[0])["id"]
+
+
 # -- files others read, leftovers of a killed run ---------------------------------------------------
 def test_files_others_read_get_the_umask_mode(finished, cli):
     umask = os.umask(0o022)
