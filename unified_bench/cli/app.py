@@ -307,11 +307,17 @@ def merge(
     runs: Annotated[list[Path], typer.Argument(help="Shard run folders (all N of them).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the merged run.")],
     overwrite: Annotated[bool, typer.Option(help="Replace a different run in --output.")] = False,
+    allow_version_mix: Annotated[
+        bool,
+        typer.Option(
+            help="Accept shards made by different unified-bench versions (recorded in the results)."
+        ),
+    ] = False,
 ) -> None:
     """Join the shards of one run into a single run, equal to the unsharded one."""
     from unified_bench.merge import merge_runs
 
-    results = merge_runs(runs, output, overwrite=overwrite)
+    results = merge_runs(runs, output, overwrite=overwrite, allow_version_mix=allow_version_mix)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
     out.note(f"Results: {output / 'results.json'}")
 
