@@ -197,39 +197,31 @@ def run(
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.datasets.base import DatasetOptions
-    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
-    from unified_bench.sharding import parse_shard, shard_from_environment
+    from unified_bench.evaluate import execute_request, run_directory, run_request
 
-    request = RunRequest(
-        model=model,
-        dataset=dataset,
-        output=output or Path("runs") / model,
+    request = run_request(
+        model,
+        dataset,
+        output,
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
+        shard=shard,
         adapter_args=_pairs(adapter_arg, "--adapter-arg"),
-        device=device,
-        dtype=dtype,
         size=_size(size),
         protocol=protocol,
+        device=device,
+        dtype=dtype,
+        scorers=scorer,
+        score_batch_size=score_batch_size,
+        score_dtype=score_dtype,
         overwrite=overwrite,
-        scoring=ScoringOptions(
-            scorers=tuple(scorer) if scorer else None,
-            batch_size=score_batch_size,
-            device=device,
-            dtype=score_dtype,
-        ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
+        image_column=image_column,
+        caption_column=caption_column,
+        streaming=streaming,
     )
     with out.progress_hooks() as hooks:
-        if repeats != 1:
-            from unified_bench.repeats import execute_repeats
-
-            results = execute_repeats(request, repeats, hooks)
-        else:
-            results = execute_run(request, hooks)
+        results = execute_request(request, repeats, hooks)
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
