@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
@@ -154,3 +154,35 @@ def grpo_step(
     elapsed = time.perf_counter() - started
     metrics["samples_per_s"] = context.sum(samples / elapsed) if elapsed > 0 else 0.0
     return metrics
+
+
+class GroupStage(Generic[G]):
+    """A GRPO stage (g4u, u4g): a group of rollouts per item, scored, then ``grpo_step``'s update.
+
+    A stage says how to roll out one item, score the step's groups, accumulate the gradient and
+    measure the captions; ``run_step`` is the same for every such stage.
+    """
+
+    context: StageContext
+
+    def rollout(self, item: StepItem, step: int) -> G:
+        raise NotImplementedError
+
+    def score(self, groups: list[G]) -> None:
+        raise NotImplementedError
+
+    def accumulate(self, groups: list[G], running: RunningMean) -> None:
+        raise NotImplementedError
+
+    def caption_lengths(self, groups: list[G]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
+        return grpo_step(
+            self.context,
+            items,
+            rollout=lambda item: self.rollout(item, step),
+            score=self.score,
+            accumulate=self.accumulate,
+            caption_lengths=self.caption_lengths,
+        )

@@ -31,7 +31,7 @@ from ..grpo import (
 from ..policy import QWEN_INPUT_KEYS, UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
-from .common import grpo_step, step_advantages
+from .common import GroupStage, step_advantages
 
 
 def configure(policy: UAEPolicy, config: G4UConfig) -> None:
@@ -103,7 +103,7 @@ def completion_log_probs(
     return log_probs(), reference
 
 
-class G4UStage:
+class G4UStage(GroupStage[CaptionGroup]):
     def __init__(self, context: StageContext) -> None:
         self.context = context
         self.config: G4UConfig = context.config  # type: ignore[assignment]
@@ -161,6 +161,9 @@ class G4UStage:
         mask = completion_mask(completions, self.eos_token_ids)
         captions = adapter.encoder.processor.batch_decode(completions, skip_special_tokens=True)
         return CaptionGroup(item, prompt, completions, mask, old_log_probs, captions)
+
+    def rollout(self, item: StepItem, step: int) -> CaptionGroup:
+        return self.sample_captions(item, step)
 
     @torch.no_grad()
     def score(self, groups: list[CaptionGroup]) -> None:
@@ -227,16 +230,6 @@ class G4UStage:
                 per_sample = self.sample_losses(group, running)
                 context.backward(per_sample.sum() / normaliser)
             running.add("loss", per_sample.detach().sum() / config.group_size)
-
-    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
-        return grpo_step(
-            self.context,
-            items,
-            rollout=lambda item: self.sample_captions(item, step),
-            score=self.score,
-            accumulate=self.accumulate,
-            caption_lengths=self.caption_lengths,
-        )
 
     def caption_lengths(self, groups: list[CaptionGroup]) -> torch.Tensor:
         """Tokens of each caption, its EOS not counted."""

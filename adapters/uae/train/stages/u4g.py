@@ -24,7 +24,7 @@ from ..policy import UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
 from ..sde import mean_kl, sde_step_with_logprob
-from .common import Schedule, caption_tokens, grpo_step, sampling_schedule, step_advantages
+from .common import GroupStage, Schedule, caption_tokens, sampling_schedule, step_advantages
 
 
 def configure(policy: UAEPolicy, config: U4GConfig) -> None:
@@ -102,7 +102,7 @@ class ImageGroup:
     advantages: Advantages | None = None
 
 
-class U4GStage:
+class U4GStage(GroupStage[ImageGroup]):
     def __init__(self, context: StageContext) -> None:
         self.context = context
         self.config: U4GConfig = context.config  # type: ignore[assignment]
@@ -265,16 +265,6 @@ class U4GStage:
         running.add("ratio_mean", objective.ratio.detach())
         running.add("ratio_max_deviation", (objective.ratio.detach() - 1).abs().max())
         return loss * group.advantages.sample_weights[rows]
-
-    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
-        return grpo_step(
-            self.context,
-            items,
-            rollout=lambda item: self.rollout(item, step),
-            score=self.score,
-            accumulate=self.accumulate,
-            caption_lengths=self.caption_lengths,
-        )
 
     def caption_lengths(self, groups: list[ImageGroup]) -> torch.Tensor:
         """Encoder tokens of each group's caption."""
