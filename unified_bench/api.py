@@ -71,28 +71,32 @@ def run(
         >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
-    from unified_bench.evaluate import execute_request, run_request
+    from unified_bench.datasets.base import DatasetOptions
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
+    from unified_bench.sharding import parse_shard, shard_from_environment
 
-    request = run_request(
-        model,
-        dataset,
-        output,
+    # The one request builder: ``unified-bench run`` calls this function too.
+    request = RunRequest(
+        model=model,
+        dataset=dataset,
+        output=Path(output) if output is not None else Path("runs") / model,
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=shard,
-        adapter_args=adapter_args,
-        size=size,
-        protocol=protocol,
+        shard=parse_shard(shard) if shard else shard_from_environment(),
+        adapter_args=dict(adapter_args or {}),
         device=device,
         dtype=dtype,
-        scorers=scorers,
-        score_batch_size=score_batch_size,
-        score_dtype=score_dtype,
+        size=size,
+        protocol=protocol,
         overwrite=overwrite,
-        image_column=image_column,
-        caption_column=caption_column,
-        streaming=streaming,
+        scoring=ScoringOptions(
+            scorers=tuple(scorers) if scorers else None,
+            batch_size=score_batch_size,
+            device=device,
+            dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
+        ),
+        dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
     return execute_request(request, repeats, hooks)
 

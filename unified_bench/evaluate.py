@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -78,59 +78,6 @@ class RunRequest:
     overwrite: bool = False
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
-
-
-def run_request(
-    model: str,
-    dataset: str = "unibench",
-    output: str | Path | None = None,
-    *,
-    seed: int = 0,
-    batch_size: int = 4,
-    limit: int | None = None,
-    shard: str | None = None,
-    adapter_args: Mapping[str, str] | None = None,
-    size: tuple[int, int] | None = None,
-    protocol: str = "text",
-    device: str | None = None,
-    dtype: str | None = None,
-    scorers: Sequence[str] | None = None,
-    score_batch_size: int = 16,
-    score_dtype: str | None = None,
-    overwrite: bool = False,
-    image_column: str | None = None,
-    caption_column: str | None = None,
-    streaming: bool = False,
-) -> RunRequest:
-    """The request of ``unified-bench run`` and ``unified_bench.run`` (the CLI parses its strings first).
-
-    ``dtype`` is the model's and ``score_dtype`` the scorers' (default: each scorer's official
-    one): a bf16 model run keeps the scorers', and so the fingerprints', of an fp32 one.
-    """
-    from unified_bench.sharding import parse_shard, shard_from_environment
-
-    return RunRequest(
-        model=model,
-        dataset=dataset,
-        output=Path(output) if output is not None else Path("runs") / model,
-        seed=seed,
-        batch_size=batch_size,
-        limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
-        adapter_args=dict(adapter_args or {}),
-        device=device,
-        dtype=dtype,
-        size=size,
-        protocol=protocol,
-        overwrite=overwrite,
-        scoring=ScoringOptions(
-            scorers=tuple(scorers) if scorers else None,
-            batch_size=score_batch_size,
-            device=device,
-            dtype=score_dtype,
-        ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
-    )
 
 
 def execute_request(request: RunRequest, repeats: int = 1, hooks: Hooks | None = None) -> Results:

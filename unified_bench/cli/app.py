@@ -197,37 +197,42 @@ def run(
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.evaluate import execute_request, run_directory, run_request
+    from unified_bench.api import run as run_api
+    from unified_bench.sharding import parse_shard, shard_from_environment
 
-    request = run_request(
-        model,
-        dataset,
-        output,
-        seed=seed,
-        batch_size=batch_size,
-        limit=limit,
-        shard=shard,
-        adapter_args=_pairs(adapter_arg, "--adapter-arg"),
-        size=_size(size),
-        protocol=protocol,
-        device=device,
-        dtype=dtype,
-        scorers=scorer,
-        score_batch_size=score_batch_size,
-        score_dtype=score_dtype,
-        overwrite=overwrite,
-        image_column=image_column,
-        caption_column=caption_column,
-        streaming=streaming,
-    )
+    output = output or Path("runs") / model
+    this_shard = parse_shard(shard) if shard else shard_from_environment()
     with out.progress_hooks() as hooks:
-        results = execute_request(request, repeats, hooks)
+        results = run_api(
+            model,
+            dataset,
+            output,
+            scorers=scorer,
+            seed=seed,
+            batch_size=batch_size,
+            limit=limit,
+            shard=shard,
+            adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+            size=_size(size),
+            protocol=protocol,
+            repeats=repeats,
+            device=device,
+            dtype=dtype,
+            score_batch_size=score_batch_size,
+            score_dtype=score_dtype,
+            overwrite=overwrite,
+            image_column=image_column,
+            caption_column=caption_column,
+            streaming=streaming,
+            hooks=hooks,
+        )
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    out.note(f"Results: {run_directory(request) / 'results.json'}")
+    folder = output / this_shard.dirname if this_shard else output
+    out.note(f"Results: {folder / 'results.json'}")
 
 
 @app.command()
