@@ -31,10 +31,11 @@ from typing import Any, Literal
 import numpy as np
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.results import Results, read_results
+from unified_bench.results import OVERALL, RESULTS_FILE, Results, read_results
 from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
 from unified_bench.stats import (
     DEFAULT_POWER,
+    DEFAULT_RESAMPLES,
     bootstrap_mean_ci,
     holm_adjust,
     minimum_detectable_effect,
@@ -59,14 +60,12 @@ __all__ = [
     "to_markdown",
 ]
 
-OVERALL = "overall"
 Verdict = Literal["better", "worse", "tied"]
 Role = Literal["gate", "secondary"]
 FailOn = Literal["regression", "any", "never"]
 FAIL_ON_CHOICES: tuple[str, ...] = ("regression", "any", "never")
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_EFFECT = 0.005
-DEFAULT_RESAMPLES = 10_000
 DEFAULT_GATE: tuple[str, ...] = (OVERALL,)
 EXIT_PASS, EXIT_FAIL, EXIT_NO_VERDICT = 0, 1, 2
 
@@ -701,7 +700,7 @@ def _first_two_repeats(run_dir: Path, results: Results) -> tuple[Results, Result
     if not results.repeats or not run_dir.is_dir():
         return None
     first, second = (run_dir / name for name in results.repeats["runs"][:2])
-    if not (first / "results.json").is_file() or not (second / "results.json").is_file():
+    if not (first / RESULTS_FILE).is_file() or not (second / RESULTS_FILE).is_file():
         return None
     return read_results(first), read_results(second), int(results.repeats["k"])
 

@@ -20,7 +20,7 @@ from unified_bench.images import inspect_image_file, read_image
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
-from unified_bench.results import Results, build_results, write_results, write_samples_table
+from unified_bench.results import RESULTS_FILE, Results, build_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
@@ -346,7 +346,7 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
-    target = output or generated / "results.json"
+    target = output or generated / RESULTS_FILE
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
             generated,

@@ -30,13 +30,12 @@ from PIL import Image
 from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
-from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.results import OVERALL, PAPER_SCORERS, Results, read_results
 from unified_bench.results_paths import check_report_paths
 from unified_bench.store import IMAGES_DIR
 
 THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
 BEST_WORST = 3
-OVERALL = "overall"
 
 
 @cache

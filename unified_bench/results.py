@@ -23,6 +23,8 @@ from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 
 SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"  # in a run folder, next to images/
+OVERALL = "overall"  # the mean of the paper's scorers, reported beside them as one more column
 RESULTS_KIND = "unified-bench/results"
 
 
@@ -230,7 +232,7 @@ def read_results(path: str | Path) -> Results:
     """Read and validate a results file (or a run dir containing results.json)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "results.json"
+        path = path / RESULTS_FILE
     try:
         obj = json.loads(path.read_bytes().decode("utf-8"))
     except (FileNotFoundError, NotADirectoryError):

@@ -25,9 +25,8 @@ from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import Submission, validate_paths
 from unified_bench.provenance import utc_now
 from unified_bench.report import esc, fmt, template_text
-from unified_bench.results import PAPER_SCORERS
+from unified_bench.results import OVERALL, PAPER_SCORERS
 
-OVERALL = "overall"
 COLUMNS: tuple[str, ...] = (OVERALL, *PAPER_SCORERS)
 PROTOCOL_ORDER = ("text", "native")
 
