@@ -20,11 +20,18 @@ from unified_bench.images import inspect_image_file, read_image
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
-from unified_bench.results import RESULTS_FILE, Results, build_results, write_results, write_samples_table
+from unified_bench.results import Results, build_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
+from unified_bench.store import (
+    ADAPTER_INFO_FILE,
+    RESULTS_FILE,
+    SAMPLES_TABLE,
+    RunSpec,
+    RunStore,
+    exclusive_writer,
+)
 
 
 class Hooks(Protocol):

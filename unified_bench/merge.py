@@ -24,7 +24,6 @@ from unified_bench.errors import InputError, RunConfigMismatch, UserError
 from unified_bench.io import atomic_write_json, write_error
 from unified_bench.provenance import utc_now
 from unified_bench.results import (
-    RESULTS_FILE,
     Results,
     build_results,
     read_results,
@@ -37,6 +36,7 @@ from unified_bench.store import (
     CAPTIONS_FILE,
     IMAGES_DIR,
     PROMPT_USAGE_FILE,
+    RESULTS_FILE,
     RUN_FILE,
     SAMPLES_TABLE,
     CaptionRecord,

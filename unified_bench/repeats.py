@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.results import RESULTS_FILE, Results, build_results, write_results, write_samples_table
-from unified_bench.store import RUN_FILE, SAMPLES_TABLE
+from unified_bench.results import Results, build_results, write_results, write_samples_table
+from unified_bench.store import RESULTS_FILE, RUN_FILE, SAMPLES_TABLE
 
 if TYPE_CHECKING:
     from unified_bench.evaluate import Hooks, RunRequest

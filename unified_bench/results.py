@@ -21,9 +21,9 @@ from unified_bench.io import atomic_write_json, atomic_write_text
 from unified_bench.results_paths import check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
+from unified_bench.store import RESULTS_FILE
 
 SCHEMA_VERSION = 1
-RESULTS_FILE = "results.json"  # in a run folder, next to images/
 OVERALL = "overall"  # the mean of the paper's scorers, reported beside them as one more column
 RESULTS_KIND = "unified-bench/results"
 

@@ -35,13 +35,13 @@ from unified_bench.io import (
     remove_stale_temp_files,
     write_error,
 )
-from unified_bench.results import RESULTS_FILE
 
 STORE_VERSION = 1
 RUN_FILE = "run.json"
 CAPTIONS_FILE = "captions.jsonl"
 PROMPT_USAGE_FILE = "prompt_usage.jsonl"  # per sample: caption tokens each text encoder kept (optional)
 IMAGES_DIR = "images"
+RESULTS_FILE = "results.json"  # also where `score` and `merge` write theirs
 SAMPLES_TABLE = "samples.csv"
 ADAPTER_INFO_FILE = "adapter.json"  # the adapter's info(): model ids, revisions, settings
 LOCK_FILE = ".lock"

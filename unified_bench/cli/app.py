@@ -235,7 +235,7 @@ def run(
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    from unified_bench.results import RESULTS_FILE
+    from unified_bench.store import RESULTS_FILE
 
     out.note(f"Results: {run_directory(request) / RESULTS_FILE}")
 
@@ -299,7 +299,7 @@ def merge(
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
-    from unified_bench.results import RESULTS_FILE
+    from unified_bench.store import RESULTS_FILE
 
     out.note(f"Results: {output / RESULTS_FILE}")
 
@@ -314,7 +314,7 @@ def demo(
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
-    from unified_bench.results import RESULTS_FILE
+    from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)

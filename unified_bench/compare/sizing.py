@@ -19,8 +19,9 @@ from unified_bench.compare.checks import (
 from unified_bench.compare.gate import compare_paths
 from unified_bench.compare.types import CompareSettings
 from unified_bench.errors import UserError
-from unified_bench.results import RESULTS_FILE, Results, read_results
+from unified_bench.results import Results, read_results
 from unified_bench.stats import DEFAULT_POWER, recommended_sample_size
+from unified_bench.store import RESULTS_FILE
 
 
 # -- sizing --limit ------------------------------------------------------------------------------
