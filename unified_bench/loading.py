@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from unified_bench.errors import MissingDependencyError, MissingWeightsError, UserError
+
+if TYPE_CHECKING:
+    from unified_bench.adapter import AdapterManifest
 
 T = TypeVar("T")
 
@@ -314,21 +317,21 @@ class AdapterNeeds:
         return self.declared and not self.missing
 
 
-def describe_needs(manifest: Any) -> AdapterNeeds:
+def describe_needs(manifest: AdapterManifest) -> AdapterNeeds:
     """Read an ``AdapterManifest``'s optional needs and check them offline (no download, no import)."""
     weights, packages, missing = [], [], []
-    for requirement in getattr(manifest, "weights", ()):
+    for requirement in manifest.weights:
         size = f", {requirement.size_gb:g} GB" if requirement.size_gb is not None else ""
         role = f"{requirement.role}: " if requirement.role else ""
         gated = ", gated" if requirement.gated else ""
         weights.append(f"{role}{requirement.source}{size}{gated}")
         if not weights_present(requirement.source):
             missing.append(f"{requirement.source} (not downloaded)")
-    for distribution in getattr(manifest, "packages", ()):
+    for distribution in manifest.packages:
         packages.append(distribution)
         if not package_installed(distribution):
             missing.append(install_hint(distribution, ADAPTER_EXTRAS.get(distribution)))
-    gpu = getattr(manifest, "gpu_memory_gb", None)
+    gpu = manifest.gpu_memory_gb
     gpu_memory = "unknown" if gpu is None else ("none" if gpu == 0 else f"~{gpu:g} GB")
     declared = bool(weights or packages or gpu is not None)
     return AdapterNeeds(weights, gpu_memory, packages, missing, declared)

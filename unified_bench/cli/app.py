@@ -235,7 +235,9 @@ def run(
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    out.note(f"Results: {run_directory(request) / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    out.note(f"Results: {run_directory(request) / RESULTS_FILE}")
 
 
 @app.command()
@@ -297,7 +299,9 @@ def merge(
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
-    out.note(f"Results: {output / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    out.note(f"Results: {output / RESULTS_FILE}")
 
 
 @app.command()
@@ -310,12 +314,13 @@ def demo(
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / 'results.json'}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
 
 
 @adapters_app.command("list")
