@@ -24,7 +24,14 @@ from unified_bench.results import Results, build_results, write_results, write_s
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
+from unified_bench.store import (
+    ADAPTER_INFO_FILE,
+    RESULTS_FILE,
+    SAMPLES_TABLE,
+    RunSpec,
+    RunStore,
+    exclusive_writer,
+)
 
 
 class Hooks(Protocol):
@@ -357,7 +364,7 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
-    target = output or generated / "results.json"
+    target = output or generated / RESULTS_FILE
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
             generated,

@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from unified_bench.errors import MissingDependencyError, MissingWeightsError, UserError
 from unified_bench.paths import local_path
+
+if TYPE_CHECKING:
+    from unified_bench.adapter import AdapterManifest
 
 T = TypeVar("T")
 
@@ -304,21 +307,21 @@ class AdapterNeeds:
         return self.declared and not self.missing
 
 
-def describe_needs(manifest: Any) -> AdapterNeeds:
+def describe_needs(manifest: AdapterManifest) -> AdapterNeeds:
     """Read an ``AdapterManifest``'s optional needs and check them offline (no download, no import)."""
     weights, packages, missing = [], [], []
-    for requirement in getattr(manifest, "weights", ()):
+    for requirement in manifest.weights:
         size = f", {requirement.size_gb:g} GB" if requirement.size_gb is not None else ""
         role = f"{requirement.role}: " if requirement.role else ""
         gated = ", gated" if requirement.gated else ""
         weights.append(f"{role}{requirement.source}{size}{gated}")
         if not weights_present(requirement.source):
             missing.append(f"{requirement.source} (not downloaded)")
-    for distribution in getattr(manifest, "packages", ()):
+    for distribution in manifest.packages:
         packages.append(distribution)
         if not package_installed(distribution):
             missing.append(install_hint(distribution, ADAPTER_EXTRAS.get(distribution)))
-    gpu = getattr(manifest, "gpu_memory_gb", None)
+    gpu = manifest.gpu_memory_gb
     gpu_memory = "unknown" if gpu is None else ("none" if gpu == 0 else f"~{gpu:g} GB")
     declared = bool(weights or packages or gpu is not None)
     return AdapterNeeds(weights, gpu_memory, packages, missing, declared)

@@ -231,8 +231,10 @@ def run(
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
+    from unified_bench.store import RESULTS_FILE
+
     folder = output / this_shard.dirname if this_shard else output
-    out.note(f"Results: {folder / 'results.json'}")
+    out.note(f"Results: {folder / RESULTS_FILE}")
 
 
 @app.command()
@@ -294,7 +296,9 @@ def merge(
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
-    out.note(f"Results: {output / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    out.note(f"Results: {output / RESULTS_FILE}")
 
 
 @app.command()
@@ -307,12 +311,13 @@ def demo(
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / 'results.json'}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
 
 
 @adapters_app.command("list")
