@@ -14,7 +14,6 @@ minimal adapter is the three methods. docs/extending.md walks through writing on
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from unified_bench.errors import UserError
+from unified_bench.typed_values import SettingError, parse_typed
 
 
 @runtime_checkable
@@ -170,34 +170,6 @@ class AdapterArgError(UserError):
     """An ``--adapter-arg`` that the adapter's config does not have or cannot parse."""
 
 
-def _parse_value(raw: str, annotation: Any, key: str) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if raw.lower() in ("none", "null", ""):
-            return None
-        return _parse_value(raw, options[0], key)
-    if origin is typing.Literal:
-        choices = typing.get_args(annotation)
-        if raw not in choices:
-            raise AdapterArgError(
-                f"--adapter-arg {key}={raw}: expected one of {', '.join(map(str, choices))}."
-            )
-        return raw
-    try:
-        if annotation is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if annotation in (int, float, str):
-            return annotation(raw)
-    except ValueError:
-        raise AdapterArgError(f"--adapter-arg {key}={raw}: expected a {annotation.__name__}.") from None
-    raise AdapterArgError(f"--adapter-arg {key}: this setting cannot be given on the command line.")
-
-
 def parse_adapter_arg(config_cls: type, key: str, raw: str) -> tuple[str, Any]:
     """``(field name, typed value)`` of one ``--adapter-arg KEY=VALUE`` for ``config_cls``.
 
@@ -212,7 +184,10 @@ def parse_adapter_arg(config_cls: type, key: str, raw: str) -> tuple[str, Any]:
         raise AdapterArgError(
             f"--adapter-arg {key}: unknown setting for {config_cls.__name__}. Valid: {valid}."
         )
-    return name, _parse_value(raw, typing.get_type_hints(config_cls)[name], key)
+    try:
+        return name, parse_typed(raw, typing.get_type_hints(config_cls)[name])
+    except SettingError as error:
+        raise AdapterArgError(f"--adapter-arg {key}={raw}: {error}.") from None
 
 
 def adapter_arg_problems(config_cls: type, args: Mapping[str, str]) -> list[str]:

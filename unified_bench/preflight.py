@@ -21,6 +21,7 @@ from typing import Any
 from unified_bench.adapter import AdapterManifest, adapter_arg_problems, resolve_lazy
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
+from unified_bench.paths import local_path
 
 # Optional packages and the pip extra that installs them, per scorer.
 SCORER_EXTRAS: dict[str, tuple[str, str]] = {
@@ -179,16 +180,11 @@ def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str])
     Cheap: a cache lookup per declared weight, no load. Weights are only checked when no
     ``--adapter-arg`` points somewhere else (a value with a ``/``: a local path or another hub id).
     """
-    from unified_bench.loading import (
-        ADAPTER_EXTRAS,
-        looks_like_local_path,
-        package_installed,
-        weights_present,
-    )
+    from unified_bench.loading import ADAPTER_EXTRAS, package_installed, weights_present
 
     problems = []
     for key, value in adapter_args.items():
-        if looks_like_local_path(value) and "://" not in value and not Path(value).expanduser().exists():
+        if _names_a_missing_path(value):
             problems.append(f"--adapter-arg {key}={value}: no such file or folder; check the path.")
     for distribution in manifest.packages:
         if not package_installed(distribution):
@@ -209,6 +205,19 @@ def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str])
                     "network, or pass the adapter's local folder with --adapter-arg."
                 )
     return problems
+
+
+def _names_a_missing_path(value: str) -> bool:
+    """An ``--adapter-arg`` value spelt like a path (a ``/`` or ``\\``, or a leading ``~`` or ``.``; no
+    spaces, no ``://``) that the model-source rule makes a local path, and nothing is there.
+
+    Values of other shapes (``true``, ``-1``, a prompt) are not sources and are not checked.
+    """
+    shaped = ("/" in value or "\\" in value or value.startswith(("~", "."))) and "://" not in value
+    if not shaped or any(character.isspace() for character in value):
+        return False
+    path = local_path(value)
+    return path is not None and not path.exists()
 
 
 def _adapter_config_class(manifest: AdapterManifest) -> type | None:
