@@ -27,6 +27,7 @@ from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
 from unified_bench.store import (
     ADAPTER_INFO_FILE,
+    REPORT_FILE,
     RESULTS_FILE,
     SAMPLES_TABLE,
     RunSpec,
@@ -34,8 +35,6 @@ from unified_bench.store import (
     check_not_busy,
     exclusive_writer,
 )
-
-REPORT_FILE = "report.html"  # written by `unified-bench report`; rebuilt when a rerun changes the results
 
 
 class Hooks(Protocol):
@@ -46,7 +45,9 @@ class Hooks(Protocol):
     def note(self, text: str) -> None: ...
 
 
-class _Silent:
+class SilentHooks:
+    """Hooks that report nothing (library callers, and every process but the first)."""
+
     def stage(self, name: str, total: int) -> None: ...
     def advance(self, name: str, amount: int) -> None: ...
     def note(self, text: str) -> None: ...
@@ -93,6 +94,15 @@ class RunRequest:
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
 
 
+def execute_request(request: RunRequest, repeats: int = 1, hooks: Hooks | None = None) -> Results:
+    """One run, or ``repeats`` seeds combined (``execute_repeats``)."""
+    if repeats != 1:
+        from unified_bench.repeats import execute_repeats
+
+        return execute_repeats(request, repeats, hooks)
+    return execute_run(request, hooks)
+
+
 def run_directory(request: RunRequest) -> Path:
     """Shards write side by side under the output folder; ``merge`` joins them."""
     return request.output / request.shard.dirname if request.shard else request.output
@@ -117,7 +127,7 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     Raises:
         RunFolderBusy: another process is writing the same run folder.
     """
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     plan = _plan_run(request, hooks)
     with exclusive_writer(plan.store.root):
         return _execute_planned(plan, hooks)
@@ -374,7 +384,7 @@ def score_run(
     Scores already in its ``results.json`` are kept (see ``unified_bench.rescoring``); a
     ``report.html`` there is rebuilt from the new results. ``status`` prefixes the scoring note.
     """
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     captions = {sid: record.caption for sid, record in store.captions().items()}
     missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
     if missing:
@@ -483,7 +493,7 @@ def _score_folder_locked(
     from unified_bench.datasets.folder import skipped_entries, skipped_note
     from unified_bench.matching import match_reconstructions
 
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)
     note = skipped_note(references, skipped_entries(references))

@@ -24,7 +24,14 @@ from typing import Any
 from unified_bench.errors import InputError, RunConfigMismatch, UserError
 from unified_bench.io import atomic_write_json, write_error
 from unified_bench.provenance import utc_now
-from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
+from unified_bench.results import (
+    Results,
+    build_results,
+    read_results,
+    write_results,
+    write_samples_table,
+)
+from unified_bench.results_paths import leads_outside
 from unified_bench.sharding import Shard, parse_shard, select
 from unified_bench.store import (
     ADAPTER_INFO_FILE,
@@ -293,9 +300,9 @@ def _check_part_complete(part: _Part) -> None:
         if record.id in scored_captions and scored_captions[record.id] != record.caption
     ]
     problems += [
-        f"{IMAGES_DIR}/{sample_id}.png is not a file of this folder (a link or a folder)"
+        f"{IMAGES_DIR}/{sample_id}.png is not a file of this folder (a folder, or a link leading out)"
         for sample_id in sorted(ids & images)
-        if not _own_file(part.root / IMAGES_DIR / f"{sample_id}.png")
+        if not _own_file(part.root / IMAGES_DIR / f"{sample_id}.png", part.root)
     ]
     if problems:
         shown = "; ".join(problems[:_SHOWN]) + (
@@ -307,8 +314,8 @@ def _check_part_complete(part: _Part) -> None:
         )
 
 
-def _own_file(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
+def _own_file(path: Path, folder: Path) -> bool:
+    return path.is_file() and not leads_outside(path, folder)
 
 
 # -- building --------------------------------------------------------------------------------------
