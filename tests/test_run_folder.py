@@ -27,6 +27,7 @@ from tests.conftest import subprocess_env
 from tests.test_cli_errors import _assert_one_line_error
 from tests.test_merge import _outputs_folder
 from unified_bench.cli.app import main
+from unified_bench.errors import InputError
 from unified_bench.results import read_results, write_results
 from unified_bench.seeds import sample_seed
 
@@ -492,6 +493,47 @@ def report_run(tmp_path) -> Path:
     ids = ["img000", "img001", "img002", "img003"]
     write_results(run / "results.json", make_results(base_scores(4, 1), ids=ids))
     return run
+
+
+@pytest.mark.parametrize("link", ["an image", "the images folder", "results.json"])
+def test_report_refuses_links_that_leave_the_run_folder(report_run, cli, link):
+    secret = report_run.parents[2] / "private"
+    for i in range(4):
+        Image.new("RGB", (8, 8), (0, 40 * i, 0)).save(report_run / "images" / f"img00{i}.png")
+    if link == "an image":
+        (report_run / "images" / "img001.png").unlink()
+        (report_run / "images" / "img001.png").symlink_to(secret / "secret_photo.png")
+    elif link == "the images folder":
+        shutil.rmtree(report_run / "images")
+        shutil.copy(secret / "secret_photo.png", secret / "img001.png")
+        (report_run / "images").symlink_to(secret)
+    else:
+        os.replace(report_run / "results.json", secret / "results.json")
+        (report_run / "results.json").symlink_to(secret / "results.json")
+    result = cli("report", report_run)
+    _assert_one_line_error(result, "outside the run folder", str(secret))
+    assert not (report_run / "report.html").exists()
+
+
+def test_a_link_inside_the_run_folder_is_read(report_run, cli):
+    for i in range(4):
+        Image.new("RGB", (8, 8), (0, 40 * i, 0)).save(report_run / "images" / f"img00{i}.png")
+    (report_run / "images" / "img001.png").unlink()
+    (report_run / "images" / "img001.png").symlink_to(report_run / "images" / "img002.png")
+    assert cli("report", report_run).code == 0
+
+
+def test_leaderboard_outputs_refuse_an_image_linked_out_of_the_run(finished, tmp_path, cli):
+    from unified_bench.leaderboard.outputs import pack_outputs
+
+    image = next((finished / "images").glob("*.png"))
+    outside = tmp_path / "secret.png"
+    shutil.copy(image, outside)
+    image.unlink()
+    image.symlink_to(outside)
+    with pytest.raises(InputError, match="outside the run folder"):
+        pack_outputs(finished, read_results(finished), tmp_path / "outputs.zip")
+    assert not (tmp_path / "outputs.zip").exists()
 
 
 def _tamper(run: Path, edit) -> None:
