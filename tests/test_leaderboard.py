@@ -663,3 +663,21 @@ def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
     assert "uae-tiny-demo" in page and f"[{overall.ci_low:.4f}, {overall.ci_high:.4f}]" in page
     data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     assert data["entries"][0]["scores"]["overall"]["mean"] == overall.mean
+
+
+def test_a_duplicate_key_in_a_submission_or_registry_is_refused_naming_the_key(cli, board, tmp_path):
+    """``"name": "a", "name": "b"``: a reviewer reads the first, Python's json keeps the last."""
+    path = _submit(board, tmp_path, name="b")
+    text = path.read_text()
+    path.write_text(text.replace('"name": "b"', '"name": "a", "name": "b"', 1))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert accepted == [] and [str(p) for p in problems] == [
+        f"{path}: duplicate key 'name' in one object; keep one"
+    ]
+    path.write_text(text)
+    registry_text = board.registry.read_text()
+    board.registry.write_text(registry_text.replace('"dataset": {', '"dataset": {"name": "other", ', 1))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code != 0 and len(lines) == 1 and "duplicate key 'name'" in lines[0]
+    assert "official-fingerprints.json" in lines[0]

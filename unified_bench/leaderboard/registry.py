@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json
+from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.results import PAPER_SCORERS, Results
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 
@@ -171,12 +171,9 @@ class OfficialRegistry:
 
     @classmethod
     def read(cls, path: Path) -> OfficialRegistry:
-        try:
-            obj = json.loads(Path(path).read_text("utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no official-fingerprints file.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputError(f"{path}: not valid JSON ({error}).") from None
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no official-fingerprints file.")
+        obj = read_json_strict(path)
         if not isinstance(obj, dict):
             raise InputError(f"{path}: expected a JSON object.")
         return cls.from_json(obj, source=str(path))

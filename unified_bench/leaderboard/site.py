@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from string import Template
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.io import atomic_write_json, atomic_write_text, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import Submission, validate_paths
@@ -267,11 +266,8 @@ def read_reported(leaderboard: LeaderboardDir) -> list[dict[str, Any]]:
 
     if not leaderboard.reported.is_file():
         return []
-    try:
-        obj = json.loads(leaderboard.reported.read_text("utf-8"))
-        schema = json.loads(leaderboard.reported_schema.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{leaderboard.reported}: cannot read it with its schema ({error}).") from None
+    obj = read_json_strict(leaderboard.reported)
+    schema = read_json_strict(leaderboard.reported_schema)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "(top level)"

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.rules import identical_vector, repeat_problems, results_problems
@@ -173,18 +174,16 @@ def validate_submission(
     )
 
 
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a number JSON allows")
-
-
 def _read_json(path: Path) -> tuple[Any, bytes, Problem | None]:
     try:
         data = path.read_bytes()
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant), data, None
+        return loads_strict(data), data, None
     except FileNotFoundError:
         return None, b"", Problem(str(path), "no such file")
     except IsADirectoryError:
         return None, b"", Problem(str(path), "a folder, not a submission file")
+    except DuplicateKeyError as error:
+        return None, b"", Problem(str(path), str(error))
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         return None, b"", Problem(str(path), f"not valid JSON ({error})")
 

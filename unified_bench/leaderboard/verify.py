@@ -10,14 +10,13 @@ Editing the submission or its archive afterwards voids the record (``validate`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json
+from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, part_prefixes, read_part
 from unified_bench.leaderboard.registry import OfficialRegistry
@@ -79,10 +78,7 @@ def _load_submission(leaderboard: LeaderboardDir, registry: OfficialRegistry, na
     if not path.is_file():
         raise InputError(f"{path}: no submission named {name!r}; see `ls {leaderboard.submissions}`.")
     data = path.read_bytes()
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error}).") from None
+    obj = read_json_strict(path)
     problems, submission = validate_submission(
         obj, where=str(path), registry=registry, schema=submission_schema(leaderboard), file_stem=path.stem
     )
