@@ -141,6 +141,18 @@ def _tamper_interval(obj):
     obj["results"]["scorers"]["dinov2"]["ci_high"] += 0.005
 
 
+def _tamper_std(obj):
+    obj["results"]["scorers"]["dinov3"]["std"] /= 2
+
+
+def _tamper_min(obj):
+    obj["results"]["scorers"]["clip"]["min"] += 0.01
+
+
+def _tamper_max(obj):
+    obj["results"]["scorers"]["longclip"]["max"] -= 0.01
+
+
 def _tamper_overall(obj):
     obj["results"]["overall"]["mean"] += 0.01
 
@@ -196,6 +208,9 @@ def _renamed(obj):
     [
         (_tamper_mean, "claimed mean"),
         (_tamper_interval, "claimed ci_high"),
+        (_tamper_std, "scorer dinov3: claimed std"),
+        (_tamper_min, "scorer clip: claimed min"),
+        (_tamper_max, "scorer longclip: claimed max"),
         (_tamper_overall, "overall: claimed mean"),
         (_tamper_per_sample, "scorer longclip: claimed mean"),
         (_tamper_overall_per_sample, "is not the mean of its paper scorers"),
@@ -352,6 +367,19 @@ def test_forged_results_with_recomputed_aggregates_are_rejected(board, tmp_path,
     )  # a clean forgery
     with pytest.raises(InvalidSubmissions, match=re.escape(message)):  # a clear refusal, never a crash
         build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+def test_float_rounding_past_a_range_end_is_in_range_and_anything_more_is_not(board, tmp_path):
+    """An exact copy's cosine comes out as 1.0000000064 in float32: in range (1e-6); 1.00001 is not."""
+    path = _submit(board, tmp_path)
+    obj = json.loads(path.read_text())
+    first = obj["results"]["samples"]["ids"][0]
+    clip = obj["results"]["scorers"]["clip"]["per_sample"]
+    for value, refused in ((1.0000000064, False), (-1.0000000064, False), (1.00001, True)):
+        _forge(obj, per_sample={"clip": {**clip, first: value}})
+        path.write_text(json.dumps(obj))
+        problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+        assert any("outside its range" in str(p) for p in problems) == refused, (value, problems)
 
 
 def test_nan_scores_are_not_json(board, tmp_path):

@@ -132,6 +132,57 @@ def test_another_archive_than_the_submitted_one_is_refused(cli, demo, tmp_path):
     assert result.code == 1 and "is not the submitted outputs'" in result.err
 
 
+def _record_archive(board: LeaderboardDir, obj: dict, archive: Path) -> None:
+    """Make the submission claim ``archive`` (its sha256 and size), as a forger editing both would."""
+    obj["outputs"].update(
+        sha256=hashlib.sha256(archive.read_bytes()).hexdigest(), bytes=archive.stat().st_size
+    )
+    board.submission_path(obj["name"]).write_text(json.dumps(obj))
+
+
+def test_an_archive_missing_a_reconstruction_fails_verification(cli, demo, tmp_path):
+    run_dir, board = demo
+    archive = tmp_path / "outputs.zip"
+    obj = _submit_with_outputs(cli, run_dir, board, archive)
+    dropped = obj["results"]["samples"]["ids"][2]
+    smaller = tmp_path / "smaller.zip"
+    with zipfile.ZipFile(archive) as full, zipfile.ZipFile(smaller, "w") as packed:
+        for info in full.infolist():
+            if info.filename != f"images/{dropped}.png":
+                packed.writestr(info, full.read(info))
+    _record_archive(board, obj, smaller)
+    result = _verify(cli, board, smaller)
+    lines = result.err.strip().splitlines()
+    assert result.code == 1 and len(lines) == 1
+    assert f"{len(PAPER_SCORERS)} of " in lines[0] and f"{dropped}: no reconstruction or caption" in lines[0]
+    assert not board.verification_path("uae-tiny-demo").exists()
+
+
+def test_a_corrupt_archive_entry_is_one_line(cli, demo, tmp_path):
+    """A flipped byte inside a stored PNG: the zip opens, the entry's CRC fails."""
+    run_dir, board = demo
+    archive = tmp_path / "outputs.zip"
+    obj = _submit_with_outputs(cli, run_dir, board, archive)
+    name = f"images/{obj['results']['samples']['ids'][0]}.png"
+    with zipfile.ZipFile(archive) as packed:
+        info = packed.getinfo(name)
+    data = bytearray(archive.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    _record_archive(board, obj, archive)
+    result = _verify(cli, board, archive)
+    lines = result.err.strip().splitlines()
+    assert result.code != 0 and len(lines) == 1 and "Traceback" not in result.err
+    assert f"{name} is corrupt" in lines[0]
+    archive.write_bytes(bytes(data[: len(data) // 2]))  # truncated: no central directory left
+    _record_archive(board, obj, archive)
+    result = _verify(cli, board, archive)
+    assert (
+        result.code != 0 and len(result.err.strip().splitlines()) == 1 and "not a zip archive" in result.err
+    )
+
+
 def test_a_submission_without_outputs_cannot_be_verified(cli, demo, tmp_path):
     run_dir, board = demo
     assert (
