@@ -410,6 +410,53 @@ def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
     assert any("same per-sample" in str(p) for p in problems)
 
 
+def _copy_of(original: Path, name: str, *, hours_later: float = 1.0) -> dict:
+    obj = json.loads(original.read_text())
+    later = datetime.fromisoformat(obj["metadata"]["submitted_at"]) + timedelta(hours=hours_later)
+    return {**obj, "name": name, "metadata": {**obj["metadata"], "submitted_at": later.isoformat()}}
+
+
+def test_a_near_copy_of_another_submission_is_a_duplicate(board, tmp_path):
+    """+2e-6 on one id per scorer, every aggregate recomputed: still the same run under a second name."""
+    original = _submit(board, tmp_path, name="original")
+    copy = _copy_of(original, "nudged")
+    first = copy["results"]["samples"]["ids"][0]
+    scorers = copy["results"]["scorers"]
+    _forge(
+        copy,
+        per_sample={n: {**s["per_sample"], first: s["per_sample"][first] + 2e-6} for n, s in scorers.items()},
+    )
+    board.submission_path("nudged").write_text(json.dumps(copy))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [s.name for s in accepted] == ["original"]
+    assert [(p.where, p.message.split(":")[0]) for p in problems] == [
+        (str(board.submission_path("nudged")), "same per-sample clip scores as 'original'")
+    ]
+
+
+def test_honest_reruns_are_not_duplicates(board, tmp_path):
+    """Another seed moves each score by ~0.01 (the tiny models: 2.8e-3 in the median): no duplicate."""
+    _submit(board, tmp_path, name="seed-0", seed=0, shift=-0.1)
+    _submit(board, tmp_path, name="seed-1", seed=1, shift=-0.1)
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert problems == [] and len(accepted) == 2
+
+
+def test_a_backdated_copy_is_refused_and_the_original_kept(board, tmp_path):
+    """``submitted_at`` 2020-01-01 on a copy: before its run finished, so it cannot be the earlier one."""
+    original = _submit(board, tmp_path, name="original")
+    obj = json.loads(original.read_text())
+    obj["results"]["provenance"] = {"finished_at": obj["metadata"]["submitted_at"]}  # the run's own time
+    original.write_text(json.dumps(obj))
+    copy = _copy_of(original, "backdated")
+    copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
+    board.submission_path("backdated").write_text(json.dumps(copy))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [s.name for s in accepted] == ["original"]
+    assert [p.where for p in problems] == [str(board.submission_path("backdated"))]
+    assert "precedes the run's finished_at" in problems[0].message
+
+
 def test_a_build_of_a_valid_folder_never_crashes(board, tmp_path):
     """Entries with every optional field empty, one protocol only, negative cosines, a single entry."""
     _, problems = submit_run(

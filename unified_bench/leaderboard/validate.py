@@ -29,7 +29,7 @@ from typing import Any
 from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
-from unified_bench.leaderboard.rules import identical_vector, repeat_problems, results_problems
+from unified_bench.leaderboard.rules import matching_vector, repeat_problems, results_problems
 from unified_bench.results import OverallSummary, Results, ScoreSummary, results_schema
 
 SUBMISSION_KIND = "unified-bench/submission"
@@ -102,6 +102,19 @@ def results_from_json(obj: dict[str, Any]) -> Results:
 
 
 # -- dates and versions --------------------------------------------------------------------------
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with a time zone, else ``None``."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def finished_at(results: Results) -> datetime | None:
+    return parse_moment(results.provenance.get("finished_at"))
+
+
 def _date_problem(label: str, value: Any, *, now: datetime) -> str | None:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -139,6 +152,13 @@ def date_and_version_problems(obj: dict[str, Any], results: Sequence[Results]) -
                     "results provenance.unified_bench_version", provenance["unified_bench_version"]
                 )
             )
+    submitted = parse_moment(meta["submitted_at"])
+    finished = [moment for moment in map(finished_at, results) if moment is not None]
+    if submitted is not None and finished and submitted < max(finished):
+        found.append(
+            f"metadata.submitted_at {meta['submitted_at']!r} precedes the run's finished_at "
+            f"{max(finished).isoformat()}; a submission cannot be older than its run"
+        )
     return list(dict.fromkeys(p for p in found if p))
 
 
@@ -292,8 +312,10 @@ def validate_paths(
 def _duplicate_results(
     accepted: Sequence[Submission], existing: Sequence[Path], schema: dict[str, Any]
 ) -> list[Problem]:
-    """The same per-sample scores under two names: the later submission (by ``submitted_at``), and any
-    given file that copies an existing one, is refused."""
+    """One run's per-sample scores (within ``rules.matching_vector``) under two names: the later
+    submission, by its run's own ``finished_at`` (then ``submitted_at``), and any given file that copies
+    an existing one, is refused. A forger can edit both dates; ``validate --base`` orders by git history
+    instead (the submissions already in the base are the earlier ones)."""
     earlier: list[tuple[str, Results]] = []
     for path in existing:  # only parsed: their own problems are reported when they are validated
         obj, _, problem = _read_json(path)
@@ -304,9 +326,14 @@ def _duplicate_results(
         ):
             earlier.append((obj["name"], results_from_json(obj["results"])))
     problems = []
-    for submission in sorted(accepted, key=lambda s: (s.metadata["submitted_at"], s.name)):
+
+    def run_order(s: Submission) -> tuple[datetime, datetime, str]:
+        submitted = parse_moment(s.metadata["submitted_at"]) or datetime.max.replace(tzinfo=timezone.utc)
+        return finished_at(s.results) or submitted, submitted, s.name
+
+    for submission in sorted(accepted, key=run_order):
         for other_name, other in earlier:
-            scorer = identical_vector(submission.results, other)
+            scorer = matching_vector(submission.results, other)
             if scorer:
                 problems.append(
                     Problem(
