@@ -756,3 +756,29 @@ def test_a_duplicate_key_in_a_submission_or_registry_is_refused_naming_the_key(c
     lines = result.err.strip().splitlines()
     assert result.code != 0 and len(lines) == 1 and "duplicate key 'name'" in lines[0]
     assert "official-fingerprints.json" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("captions", "reason"),
+    [
+        ({"img000": "", "img001": "a dog", "img002": "a bird"}, "1 empty captions (img000)"),
+        (
+            {"img000": "anything", "img001": "anything", "img002": "a bird"},
+            "2 of 3 samples have the same caption",
+        ),
+        (
+            {"img000": "see img000.png", "img001": "a dog", "img002": "a bird"},
+            "1 captions name their sample id",
+        ),
+        (
+            {"img000": "a cat", "img001": "photo img001, a dog", "img002": "a bird"},
+            "1 captions name their sample id or an image file (img001)",
+        ),
+    ],
+)
+def test_captions_that_cannot_describe_their_images_are_suspect(captions, reason):
+    from unified_bench.leaderboard.plausibility import caption_suspicions
+
+    found = caption_suspicions(list(captions), captions)
+    assert len(found) == 1 and found[0].startswith(reason), found
+    assert caption_suspicions(["img000", "img001"], {"img000": "a cat on a mat", "img001": "a dog"}) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests._demo import demo_run
 from tests._synthetic import make_results
@@ -88,6 +89,7 @@ def test_an_honest_archive_verifies_and_the_site_marks_the_entry_verified(cli, d
     )
     page = (tmp_path / "site" / "index.html").read_text()
     assert "class='badge verified'" in page and "class='badge self-reported'" not in page
+    assert "class='badge suspect'" not in page  # the tiny model's captions differ per image
     assert "(1 verified, 0 self-reported)" in page
     rows = list(csv.DictReader((tmp_path / "site" / "leaderboard.csv").open()))
     assert rows[0]["status"] == "verified"
@@ -130,6 +132,80 @@ def test_another_archive_than_the_submitted_one_is_refused(cli, demo, tmp_path):
         packed.writestr("extra.txt", "x")
     result = _verify(cli, board, again)
     assert result.code == 1 and "is not the submitted outputs'" in result.err
+
+
+def _noisy_references_run(tmp_path: Path, *, caption: str = "anything") -> Path:
+    """The issue's forgery: the samples' own images with ±40 uniform noise and one caption for all, run
+    through ``--model precomputed`` and scored like the demo (same tiny scorers and bootstrap)."""
+    from unified_bench.datasets import load_dataset
+    from unified_bench.demo import demo_scorer_specs
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+
+    made = tmp_path / "made-elsewhere"
+    (made / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    samples = load_dataset("samples").samples
+    for sample in samples:
+        pixels = np.asarray(sample.image.convert("RGB"), dtype=np.int16)
+        noisy = np.clip(pixels + rng.integers(-40, 41, pixels.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(made / "images" / f"{sample.id}.png")
+    (made / "captions.jsonl").write_text(
+        "".join(json.dumps({"id": sample.id, "caption": caption}) + "\n" for sample in samples)
+    )
+    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    run_dir = tmp_path / "runs" / "noisy-references"
+    execute_run(
+        RunRequest(
+            model="precomputed",
+            dataset="samples",
+            output=run_dir,
+            adapter_args={"dir": str(made)},
+            scoring=ScoringOptions(paper, n_resamples=2_000),
+        )
+    )
+    return run_dir
+
+
+def test_noisy_references_passed_off_as_reconstructions_are_refused_and_marked_suspect(cli, demo, tmp_path):
+    _, board = demo
+    run_dir = _noisy_references_run(tmp_path)
+    assert read_results(run_dir).overall.mean > 0.9  # what the forgery would rank with
+    archive = tmp_path / "outputs.zip"
+    refused = cli(
+        "submit", run_dir, "--name", "forged", "--url", "https://e.org", "--outputs", archive,
+        "--leaderboard-dir", board.root,
+    )  # fmt: skip
+    lines = refused.err.strip().splitlines()
+    assert refused.code == 1 and "8 of 8 reconstructions are near-copies of their references" in lines[0]
+    assert not archive.exists() and not board.submission_path("forged").exists()
+
+    # Without outputs it is accepted as self-reported, and the site marks it suspect (one caption for all).
+    plain = cli(
+        "submit", run_dir, "--name", "forged", "--url", "https://e.org", "--leaderboard-dir", board.root
+    )
+    assert plain.code == 0, plain.err
+    assert cli("leaderboard", "build", "-o", tmp_path / "site", "--leaderboard-dir", board.root).code == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert (
+        "class='badge suspect'" in page
+        and "8 of 8 samples have the same caption (&#x27;anything&#x27;)" in page
+    )
+    row = next(csv.DictReader((tmp_path / "site" / "leaderboard.csv").open()))
+    assert row["status"] == "self-reported" and "8 of 8 samples have the same caption" in row["suspect"]
+
+    # Packed by hand and attached to the submission: verify refuses it and records nothing.
+    from unified_bench.leaderboard.outputs import pack_outputs
+
+    obj = json.loads(board.submission_path("forged").read_text())
+    obj["outputs"] = pack_outputs(run_dir, read_results(run_dir), archive).to_json()
+    board.submission_path("forged").write_text(json.dumps(obj))
+    result = cli(
+        "leaderboard", "verify", "forged", "--outputs", archive, "--dataset", "samples", *_tiny_scorers(),
+        "--leaderboard-dir", board.root,
+    )  # fmt: skip
+    lines = result.err.strip().splitlines()
+    assert result.code == 1 and len(lines) == 1 and "near-copies of their references" in lines[0]
+    assert not board.verification_path("forged").exists()
 
 
 def _record_archive(board: LeaderboardDir, obj: dict, archive: Path) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
+from unified_bench.leaderboard.plausibility import caption_suspicions
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.rules import matching_vector, repeat_problems, results_problems
 from unified_bench.results import OverallSummary, Results, ScoreSummary, results_schema
@@ -63,6 +64,7 @@ class Submission:
     outputs: dict[str, Any] | None = None
     file_sha256: str = ""
     verification: dict[str, Any] | None = None  # a matching verified/NAME.json
+    suspicions: tuple[str, ...] = ()  # why the captions look made up (``plausibility``): shown on the site
 
     @property
     def verified(self) -> bool:
@@ -191,7 +193,18 @@ def validate_submission(
         results=results,
         seed_results=seed_results,
         outputs=obj.get("outputs"),
+        suspicions=_suspicions(results, seed_results),
     )
+
+
+def _suspicions(results: Results, seed_results: Sequence[Results]) -> tuple[str, ...]:
+    parts = [("", results)] + [(f"seed {s.bootstrap['seed']}: ", s) for s in seed_results]
+    found = [
+        label + reason
+        for label, part in parts
+        for reason in caption_suspicions(part.samples["ids"], part.samples["captions"])
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 def _read_json(path: Path) -> tuple[Any, bytes, Problem | None]:

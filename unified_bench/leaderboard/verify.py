@@ -19,6 +19,7 @@ from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, part_prefixes, read_part
+from unified_bench.leaderboard.plausibility import near_copy_problem, pixel_similarity
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     VERIFICATION_KIND,
@@ -184,6 +185,11 @@ def verify_submission(
                     f"first: {wrong_captions[0]})."
                 )
             present = [i for i in ids if i not in found.absent]
+            copies = near_copy_problem(
+                {i: pixel_similarity(references[i].load_image(), found.images[i][0]) for i in present}
+            )
+            if copies:
+                raise VerificationFailed(f"{location}: {prefix}{copies}.")
             items = [
                 ScoringItem(
                     id=i,
