@@ -782,3 +782,20 @@ def test_captions_that_cannot_describe_their_images_are_suspect(captions, reason
     found = caption_suspicions(list(captions), captions)
     assert len(found) == 1 and found[0].startswith(reason), found
     assert caption_suspicions(["img000", "img001"], {"img000": "a cat on a mat", "img001": "a dog"}) == []
+
+
+def test_a_hand_written_verification_record_is_refused(cli, board, tmp_path):
+    """``{"kind": ..., "submission_sha256": ...}`` next to a made-up submission is no verification."""
+    import hashlib
+
+    path = _submit(board, tmp_path, name="made-up")
+    board.verified.mkdir()
+    record = {
+        "kind": "unified-bench/verification",
+        "submission_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    board.verification_path("made-up").write_text(json.dumps(record))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    assert result.code == 1 and "is not a complete verification record (no name, outputs_sha256" in result.err
+    with pytest.raises(InvalidSubmissions, match="is not a complete verification record"):
+        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())

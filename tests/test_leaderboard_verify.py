@@ -81,6 +81,18 @@ def test_an_honest_archive_verifies_and_the_site_marks_the_entry_verified(cli, d
     assert f"{len(ids) * len(PAPER_SCORERS)} per-sample scores reproduced" in result.err
     record = json.loads(board.verification_path("uae-tiny-demo").read_text())
     assert record["outputs_sha256"] == obj["outputs"]["sha256"] and record["max_difference"] <= 1e-4
+    rescored = record["rescored"][""]
+    assert set(rescored) == set(PAPER_SCORERS) and set(rescored["clip"]) == set(ids)
+    assert (
+        max(
+            abs(rescored[n][i] - obj["results"]["scorers"][n]["per_sample"][i]) for n in rescored for i in ids
+        )
+        <= 1e-4
+    )
+    canonical = json.dumps(record["rescored"], sort_keys=True, separators=(",", ":")).encode()
+    assert record["rescored_sha256"] == hashlib.sha256(canonical).hexdigest()
+    assert record["scorers"] == {n: s["fingerprint"] for n, s in obj["results"]["scorers"].items()}
+    assert record["unified_bench_version"] and record["verified_at"] >= obj["metadata"]["submitted_at"]
 
     validated = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
     assert validated.code == 0 and "1 submission(s) valid (1 verified)" in validated.err
@@ -99,6 +111,40 @@ def test_an_honest_archive_verifies_and_the_site_marks_the_entry_verified(cli, d
     board.submission_path("uae-tiny-demo").write_text(json.dumps(obj))
     stale = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
     assert stale.code == 1 and "verified another version of this submission" in stale.err
+
+
+def test_a_complete_looking_forged_verification_record_is_refused(cli, demo, tmp_path):
+    run_dir, board = demo
+    obj = _submit_with_outputs(cli, run_dir, board, tmp_path / "outputs.zip")
+    sha = hashlib.sha256(board.submission_path("uae-tiny-demo").read_bytes()).hexdigest()
+    board.verified.mkdir()
+    record = board.verification_path("uae-tiny-demo")
+    # Every field filled in as verify writes them, but scores copied from the submission with one made up:
+    # the digest matches (a forger can compute it), the scores must still reproduce the submission.
+    ids = obj["results"]["samples"]["ids"]
+    rescored = {"": {n: dict(s["per_sample"]) for n, s in obj["results"]["scorers"].items()}}
+    rescored[""]["clip"][ids[0]] += 0.01
+    forged = {
+        "schema_version": 2, "kind": "unified-bench/verification", "name": "uae-tiny-demo",
+        "submission_sha256": sha, "outputs_sha256": obj["outputs"]["sha256"],
+        "dataset_fingerprint": obj["results"]["dataset"]["fingerprint"],
+        "scorers": {n: s["fingerprint"] for n, s in obj["results"]["scorers"].items()},
+        "compared": len(ids) * len(PAPER_SCORERS), "rescored": rescored,
+        "rescored_sha256": hashlib.sha256(
+            json.dumps(rescored, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest(),
+        "verified_at": obj["metadata"]["submitted_at"], "unified_bench_version": "0.1.0",
+    }  # fmt: skip
+    record.write_text(json.dumps(forged))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    assert (
+        result.code == 1
+        and f"do not reproduce this submission (1 of {forged['compared']}: clip" in result.err
+    )
+    forged["rescored"][""]["clip"][ids[0]] -= 0.01  # now the digest no longer matches the scores
+    record.write_text(json.dumps(forged))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    assert result.code == 1 and "do not match their digest" in result.err
 
 
 def test_one_changed_per_sample_score_fails_verification(cli, demo, tmp_path):
@@ -293,7 +339,7 @@ def test_a_repeats_run_is_packed_and_verified_seed_by_seed(cli, tmp_path):
     archive = tmp_path / "outputs.zip"
     submitted = cli(
         "submit", run_dir, "--name", "two-seeds", "--url", "https://e.org", "--outputs", archive,
-        "--leaderboard-dir", board.root,
+        "--dataset", photos, "--leaderboard-dir", board.root,
     )  # fmt: skip
     assert submitted.code == 0, submitted.err
     with zipfile.ZipFile(archive) as packed:

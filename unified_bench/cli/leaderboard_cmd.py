@@ -72,6 +72,14 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="With --outputs: the official images the outputs are checked against (near-copies are "
+            "refused). Default: the registry's dataset.",
+            show_default=False,
+        ),
+    ] = None,
     leaderboard_dir: LeaderboardDirOpt = Path("leaderboard"),
     registry: RegistryOpt = None,
     overwrite: Annotated[
@@ -97,6 +105,7 @@ def submit(
         overwrite=overwrite,
         outputs=outputs,
         outputs_url=outputs_url,
+        dataset=dataset,
     )
     if problems:
         _print_problems(problems)

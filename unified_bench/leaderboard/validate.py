@@ -28,6 +28,7 @@ from typing import Any
 
 from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
+from unified_bench.leaderboard.outputs import part_prefixes
 from unified_bench.leaderboard.plausibility import caption_suspicions
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.rules import matching_vector, repeat_problems, results_problems
@@ -35,6 +36,20 @@ from unified_bench.results import OverallSummary, Results, ScoreSummary, results
 
 SUBMISSION_KIND = "unified-bench/submission"
 VERIFICATION_KIND = "unified-bench/verification"
+VERIFICATION_SCHEMA_VERSION = 2
+VERIFICATION_TOLERANCE = 1e-4  # re-scored and submitted per-sample scores agree within this
+_RECORD_FIELDS = (
+    "name",
+    "submission_sha256",
+    "outputs_sha256",
+    "dataset_fingerprint",
+    "scorers",
+    "compared",
+    "rescored",
+    "rescored_sha256",
+    "verified_at",
+    "unified_bench_version",
+)
 MAX_SCHEMA_PROBLEMS = 10
 # PEP 440 release versions as unified-bench writes them (1.2.3, 1.2.3rc1, 1.2.3.dev4+gabc).
 _VERSION = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9]+(\.[A-Za-z0-9]+)*)?$")
@@ -69,6 +84,11 @@ class Submission:
     @property
     def verified(self) -> bool:
         return self.verification is not None
+
+    def parts(self) -> list[tuple[str, Results]]:
+        """(archive prefix, results) of each run the outputs hold: one, or each seed of a repeats run."""
+        runs = list(self.seed_results) if self.results.repeats else [self.results]
+        return list(zip(part_prefixes(self.results), runs, strict=True))
 
 
 @cache
@@ -233,6 +253,66 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def rescored_digest(rescored: Any) -> str:
+    """sha256 of the re-scored per-sample vectors (part -> scorer -> id -> value) as canonical JSON."""
+    return sha256_hex(json.dumps(rescored, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+
+
+def _reproduction_problem(record: dict[str, Any], submission: Submission) -> str | None:
+    """The record's re-scored vectors must be intact (their digest) and reproduce every submitted score."""
+    rescored = record["rescored"]
+    if not isinstance(rescored, dict) or rescored_digest(rescored) != record["rescored_sha256"]:
+        return "its re-scored scores do not match their digest (the record was edited)"
+    off, total = [], 0
+    for prefix, part in submission.parts():
+        for name, summary in part.scorers.items():
+            table = rescored.get(prefix, {}).get(name, {}) if isinstance(rescored.get(prefix), dict) else {}
+            for sample_id, claimed in summary.per_sample.items():
+                total += 1
+                value = table.get(sample_id) if isinstance(table, dict) else None
+                if not isinstance(value, (int, float)) or abs(value - claimed) > VERIFICATION_TOLERANCE:
+                    off.append(f"{prefix}{name} {sample_id}")
+    if off:
+        return f"its re-scored scores do not reproduce this submission ({len(off)} of {total}: {off[0]}, ...)"
+    if record["compared"] != total:
+        return f"it compared {record['compared']!r} scores, the submission has {total}"
+    return None
+
+
+def _record_problem(record: Any, submission: Submission) -> str | None:
+    """Why ``record`` is not a verification of ``submission`` as it is now (None: it is)."""
+    if not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
+        return "is not a verification record"
+    missing = [key for key in _RECORD_FIELDS if key not in record]
+    if missing or record.get("schema_version") != VERIFICATION_SCHEMA_VERSION:
+        shown = f" (no {', '.join(missing)})" if missing else ""
+        return f"is not a complete verification record{shown}"
+    if record["name"] != submission.name:
+        return f"verifies {record['name']!r}, not {submission.name!r}"
+    if record["submission_sha256"] != submission.file_sha256 or record["outputs_sha256"] != (
+        submission.outputs or {}
+    ).get("sha256"):
+        return "verified another version of this submission or its outputs"
+    if record["dataset_fingerprint"] != submission.results.dataset.get("fingerprint"):
+        return "verified against other images than the submission's"
+    if record["scorers"] != {name: s.fingerprint for name, s in submission.results.scorers.items()}:
+        return "verified with other scorer weights than the submission's"
+    now = datetime.now(timezone.utc)
+    for problem in (
+        _date_problem("verified_at", record["verified_at"], now=now),
+        _version_problem("unified_bench_version", record["unified_bench_version"]),
+    ):
+        if problem:
+            return problem
+    verified_at, submitted_at = (
+        parse_moment(record["verified_at"]),
+        parse_moment(submission.metadata["submitted_at"]),
+    )
+    if verified_at is not None and submitted_at is not None and verified_at < submitted_at:
+        return f"verified_at {record['verified_at']!r} precedes the submission"
+    return _reproduction_problem(record, submission)
+
+
 def _verification(
     leaderboard: LeaderboardDir, submission: Submission
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -242,21 +322,13 @@ def _verification(
     if not path.is_file():
         return None, None
     record, _, problem = _read_json(path)
-    if problem is not None or not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
-        return (
-            None,
-            f"{path} is not a verification record; rerun `unified-bench leaderboard verify NAME`",
-        )
-    outputs_sha = (submission.outputs or {}).get("sha256")
-    if (
-        record.get("submission_sha256") != submission.file_sha256
-        or record.get("outputs_sha256") != outputs_sha
-    ):
-        return None, (
-            f"{path} verified another version of this submission or its outputs; "
-            f"rerun `unified-bench leaderboard verify {submission.name}` (or delete the record)"
-        )
-    return record, None
+    why = problem.message if problem is not None else _record_problem(record, submission)
+    if why is None:
+        return record, None
+    return None, (
+        f"{path}: {why}; a maintainer reruns `unified-bench leaderboard verify {submission.name}` "
+        "(or deletes the record)"
+    )
 
 
 # -- many files ----------------------------------------------------------------------------------

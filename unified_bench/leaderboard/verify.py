@@ -18,20 +18,22 @@ from typing import Any
 from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
-from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, part_prefixes, read_part
+from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, read_part
 from unified_bench.leaderboard.plausibility import near_copy_problem, pixel_similarity
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     VERIFICATION_KIND,
+    VERIFICATION_SCHEMA_VERSION,
+    VERIFICATION_TOLERANCE,
     Submission,
+    rescored_digest,
     sha256_hex,
     submission_schema,
     validate_submission,
 )
 from unified_bench.provenance import utc_now
-from unified_bench.results import Results
 
-TOLERANCE = 1e-4
+TOLERANCE = VERIFICATION_TOLERANCE
 MAX_SHOWN = 5
 
 
@@ -104,12 +106,6 @@ def _scorer_specs(registry: OfficialRegistry, given: Sequence[str]) -> list[str]
     return [chosen.get(name, name) for name in registry.scorers]
 
 
-def _parts(submission: Submission) -> list[tuple[str, Results]]:
-    prefixes = part_prefixes(submission.results)
-    parts = list(submission.seed_results) if submission.results.repeats else [submission.results]
-    return list(zip(prefixes, parts, strict=True))
-
-
 def verify_submission(
     name: str,
     *,
@@ -157,6 +153,7 @@ def verify_submission(
     location = outputs or recorded["location"]
     mismatches: list[Mismatch] = []
     compared, max_difference = 0, 0.0
+    rescored: dict[str, dict[str, dict[str, float]]] = {}  # part -> scorer -> id -> re-scored value
     with fetched_archive(location) as archive:
         actual_sha = file_sha256(archive)
         if actual_sha != recorded["sha256"]:
@@ -166,7 +163,7 @@ def verify_submission(
                 "pass the archive `submit --outputs` wrote for this submission."
             )
         built = build_scorers(specs, device=device, dtype=dtype)
-        for prefix, part in _parts(submission):
+        for prefix, part in submission.parts():
             for scorer in built:
                 claimed_fingerprint = part.scorers[scorer.name].fingerprint
                 if scorer.fingerprint() != claimed_fingerprint:
@@ -202,7 +199,12 @@ def verify_submission(
                 )
                 for i in present
             ]
+            # cache=None: every embedding computed here, none read from a local cache (trusted input
+            # for ordinary runs, but a maintainer's cache must not decide what "verified" means)
             table = score_items(items, built, batch_size=batch_size, cache=None) if items else {}
+            rescored[prefix] = {
+                name: {i: float(v) for i, v in values.items()} for name, values in table.items()
+            }
             for scorer_name, summary in part.scorers.items():
                 for sample_id in ids:
                     claimed = summary.per_sample[sample_id]
@@ -219,18 +221,23 @@ def verify_submission(
     if not mismatches:
         record_path = leaderboard.verification_path(submission.name)
         atomic_write_json(
-            record_path, _record(submission, location, images.fingerprint, compared, max_difference)
+            record_path, _record(submission, location, images.fingerprint, compared, max_difference, rescored)
         )
     return VerificationReport(submission.name, compared, max_difference, mismatches, record_path)
 
 
 def _record(
-    submission: Submission, location: str, dataset_fingerprint: str, compared: int, max_difference: float
+    submission: Submission,
+    location: str,
+    dataset_fingerprint: str,
+    compared: int,
+    max_difference: float,
+    rescored: dict[str, dict[str, dict[str, float]]],
 ) -> dict[str, Any]:
     from unified_bench import __version__
 
     return {
-        "schema_version": 1,
+        "schema_version": VERIFICATION_SCHEMA_VERSION,
         "kind": VERIFICATION_KIND,
         "name": submission.name,
         "submission_sha256": submission.file_sha256,
@@ -241,6 +248,8 @@ def _record(
         "compared": compared,
         "max_difference": max_difference,
         "tolerance": TOLERANCE,
+        "rescored": rescored,
+        "rescored_sha256": rescored_digest(rescored),
         "verified_at": utc_now(),
         "unified_bench_version": __version__,
     }
