@@ -18,7 +18,7 @@ from typing import Any
 from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
-from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, read_part
+from unified_bench.leaderboard.outputs import fetched_archive, read_part
 from unified_bench.leaderboard.plausibility import near_copy_problem, pixel_similarity
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
@@ -31,6 +31,7 @@ from unified_bench.leaderboard.validate import (
     submission_schema,
     validate_submission,
 )
+from unified_bench.paths import file_sha256
 from unified_bench.provenance import utc_now
 
 TOLERANCE = VERIFICATION_TOLERANCE
