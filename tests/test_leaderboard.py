@@ -799,3 +799,105 @@ def test_a_hand_written_verification_record_is_refused(cli, board, tmp_path):
     assert result.code == 1 and "is not a complete verification record (no name, outputs_sha256" in result.err
     with pytest.raises(InvalidSubmissions, match="is not a complete verification record"):
         build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+# -- validate --base: a pull request judged by what it changes -------------------------------------
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo_board(board, tmp_path) -> tuple[Path, LeaderboardDir]:
+    """A git repository holding the leaderboard with one submission, committed and tagged ``base``."""
+    _submit(board, tmp_path, name="original")
+    repo = board.root.parent
+    _git(repo, "init", "-q")
+    _git(repo, "add", "leaderboard")
+    _git(repo, "commit", "-qm", "base")
+    _git(repo, "tag", "base")
+    return repo, board
+
+
+def _pull_request(repo: Path, message: str = "pr") -> None:
+    _git(repo, "add", "-A", "leaderboard")
+    _git(repo, "commit", "-qm", message)
+
+
+def test_validate_base_refuses_a_registry_edited_with_a_new_submission(cli, repo_board, tmp_path):
+    """The new entry uses other images, and the same change adds their fingerprint to the registry."""
+    repo, board = repo_board
+    obj = _copy_of(board.submission_path("original"), "other-images")
+    other = "sha256:" + "e" * 64
+    obj["results"]["dataset"]["fingerprint"] = other
+    _forge(
+        obj,
+        per_sample={
+            n: {i: v - 0.2 for i, v in s["per_sample"].items()} for n, s in obj["results"]["scorers"].items()
+        },
+    )
+    board.submission_path("other-images").write_text(json.dumps(obj))
+    registry = json.loads(board.registry.read_text())
+    registry["dataset"]["fingerprints"].append(other)
+    board.registry.write_text(json.dumps(registry))
+    _pull_request(repo)
+    assert (
+        cli("leaderboard", "validate", "--leaderboard-dir", board.root).code == 0
+    )  # the checkout agrees with itself
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code == 1
+    assert any(
+        "official-fingerprints.json: this change edits it and adds submissions (other-images.json)" in line
+        for line in lines
+    )
+    assert any("other-images.json" in line and "is not the official synthetic one" in line for line in lines)
+
+
+@pytest.mark.parametrize("edit", ["verified", "other submission"])
+def test_validate_base_refuses_maintainer_files_changed_with_a_new_submission(
+    cli, repo_board, tmp_path, edit
+):
+    repo, board = repo_board
+    _submit(board, tmp_path, name="newcomer", seed=3)
+    if edit == "verified":
+        board.verified.mkdir()
+        touched = board.verification_path("newcomer")
+        touched.write_text(json.dumps({"kind": "unified-bench/verification"}))
+    else:
+        touched = board.submission_path("original")
+        obj = json.loads(touched.read_text())
+        obj["metadata"]["org"] = "someone else"
+        touched.write_text(json.dumps(obj))
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    assert result.code == 1
+    assert f"{touched.relative_to(repo).as_posix()}: this change" in result.err.replace(str(repo) + "/", "")
+    _git(repo, "reset", "-q", "--hard", "base")  # the same submission in a change of its own is accepted
+    _submit(board, tmp_path, name="newcomer", seed=3)
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    assert result.code == 0 and "1 submission(s) valid" in result.err, result.err
+
+
+def test_validate_base_blames_the_new_copy_even_when_all_its_dates_are_backdated(cli, repo_board):
+    """Both ``submitted_at`` and the run's ``finished_at`` set to 2020: git history says which came first."""
+    repo, board = repo_board
+    copy = _copy_of(board.submission_path("original"), "backdated")
+    copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
+    copy["results"]["provenance"] = {"finished_at": "2019-12-31T00:00:00+00:00"}
+    board.submission_path("backdated").write_text(json.dumps(copy))
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code == 1 and len(lines) == 1
+    assert "backdated.json: same per-sample clip scores as 'original'" in lines[0]
+
+
+def test_validate_base_names_a_bad_revision_in_one_line(cli, repo_board):
+    _, board = repo_board
+    result = cli("leaderboard", "validate", "--base", "no-such-ref", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code != 0 and len(lines) == 1 and "--base" in lines[0] and "Traceback" not in result.err
