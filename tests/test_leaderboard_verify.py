@@ -147,6 +147,48 @@ def test_a_complete_looking_forged_verification_record_is_refused(cli, demo, tmp
     assert result.code == 1 and "do not match their digest" in result.err
 
 
+def test_verify_ignores_a_poisoned_embedding_cache(cli, demo, tmp_path, monkeypatch):
+    """Every cached reference embedding replaced by another unit vector of the right width: it changes
+    an ordinary scoring, and verify, which computes every embedding itself, still reproduces the scores."""
+    from unified_bench.datasets import load_dataset
+    from unified_bench.images import sha256_bytes
+    from unified_bench.scorers import build_scorers
+    from unified_bench.scorers.cache import EmbeddingCache
+    from unified_bench.scoring import ScoringItem, score_items
+
+    run_dir, board = demo
+    archive = tmp_path / "outputs.zip"
+    obj = _submit_with_outputs(cli, run_dir, board, archive)
+    monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(tmp_path / "private-cache"))  # the default cache, empty
+    scorers = build_scorers([arg for arg in _tiny_scorers() if arg != "--scorer"])
+    items = [
+        ScoringItem(
+            id=s.id,
+            reference=s.load_image,
+            reference_sha256=s.image_sha256,
+            reconstruction=Image.open(run_dir / "images" / f"{s.id}.png").convert("RGB"),
+            reconstruction_sha256=sha256_bytes((run_dir / "images" / f"{s.id}.png").read_bytes()),
+        )
+        for s in load_dataset("samples").samples
+    ]
+    score_items(items, scorers, cache=EmbeddingCache())  # an ordinary run fills the cache
+    entries = sorted((tmp_path / "private-cache" / "embeddings").rglob("*.npy"))
+    assert len(entries) == len(items) * len(PAPER_SCORERS)
+    rng = np.random.default_rng(0)
+    for entry in entries:
+        row = np.load(entry)
+        wrong = rng.normal(size=row.shape).astype(np.float32)
+        np.save(entry, wrong / np.linalg.norm(wrong))
+    poisoned = score_items(items, scorers, cache=EmbeddingCache())
+    claimed = obj["results"]["scorers"]["clip"]["per_sample"]
+    assert max(abs(poisoned["clip"][i] - claimed[i]) for i in claimed) > 0.01  # the poison works
+
+    result = _verify(cli, board, archive)
+    assert result.code == 0, result.err
+    record = json.loads(board.verification_path("uae-tiny-demo").read_text())
+    assert record["max_difference"] <= 1e-4
+
+
 def test_one_changed_per_sample_score_fails_verification(cli, demo, tmp_path):
     run_dir, board = demo
     archive = tmp_path / "outputs.zip"
