@@ -901,3 +901,18 @@ def test_validate_base_names_a_bad_revision_in_one_line(cli, repo_board):
     result = cli("leaderboard", "validate", "--base", "no-such-ref", "--leaderboard-dir", board.root)
     lines = result.err.strip().splitlines()
     assert result.code != 0 and len(lines) == 1 and "--base" in lines[0] and "Traceback" not in result.err
+
+
+def test_the_workflow_examples_run_validate_base_on_pull_requests_and_verify_for_maintainers():
+    import yaml
+
+    examples = REPO_LEADERBOARD.parent / "docs" / "examples"
+    validate = yaml.safe_load((examples / "leaderboard-validate.yml").read_text())
+    verify = yaml.safe_load((examples / "leaderboard-verify.yml").read_text())
+    assert set(validate[True]) == {"pull_request"} and validate["permissions"] == {"contents": "read"}
+    steps = " ".join(step.get("run", "") for step in validate["jobs"]["validate"]["steps"])
+    assert "unified-bench leaderboard validate --base" in steps
+    assert set(verify[True]) == {"workflow_dispatch"}
+    job = verify["jobs"]["verify"]
+    assert job["environment"] == "leaderboard-maintainers"
+    assert "unified-bench leaderboard verify" in " ".join(step.get("run", "") for step in job["steps"])
