@@ -102,6 +102,7 @@ def test_an_honest_archive_verifies_and_the_site_marks_the_entry_verified(cli, d
     page = (tmp_path / "site" / "index.html").read_text()
     assert "class='badge verified'" in page and "class='badge self-reported'" not in page
     assert "class='badge suspect'" not in page  # the tiny model's captions differ per image
+    assert "data-status='verified'" in page and '<select id="status-filter">' in page
     assert "(1 verified, 0 self-reported)" in page
     rows = list(csv.DictReader((tmp_path / "site" / "leaderboard.csv").open()))
     assert rows[0]["status"] == "verified"
@@ -222,7 +223,7 @@ def test_another_archive_than_the_submitted_one_is_refused(cli, demo, tmp_path):
     assert result.code == 1 and "is not the submitted outputs'" in result.err
 
 
-def _noisy_references_run(tmp_path: Path, *, caption: str = "anything") -> Path:
+def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: int = 40) -> Path:
     """The issue's forgery: the samples' own images with ±40 uniform noise and one caption for all, run
     through ``--model precomputed`` and scored like the demo (same tiny scorers and bootstrap)."""
     from unified_bench.datasets import load_dataset
@@ -235,7 +236,7 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything") -> Path:
     samples = load_dataset("samples").samples
     for sample in samples:
         pixels = np.asarray(sample.image.convert("RGB"), dtype=np.int16)
-        noisy = np.clip(pixels + rng.integers(-40, 41, pixels.shape), 0, 255).astype(np.uint8)
+        noisy = np.clip(pixels + rng.integers(-noise, noise + 1, pixels.shape), 0, 255).astype(np.uint8)
         Image.fromarray(noisy).save(made / "images" / f"{sample.id}.png")
     (made / "captions.jsonl").write_text(
         "".join(json.dumps({"id": sample.id, "caption": caption}) + "\n" for sample in samples)
@@ -294,6 +295,19 @@ def test_noisy_references_passed_off_as_reconstructions_are_refused_and_marked_s
     lines = result.err.strip().splitlines()
     assert result.code == 1 and len(lines) == 1 and "near-copies of their references" in lines[0]
     assert not board.verification_path("forged").exists()
+
+
+def test_exact_copies_of_the_references_are_refused_as_near_copies_not_as_out_of_range(cli, demo, tmp_path):
+    """Float32 gives an exact copy a cosine of 1.0000000064: within rounding; the copy is the problem."""
+    _, board = demo
+    run_dir = _noisy_references_run(tmp_path, noise=0)
+    result = cli(
+        "submit", run_dir, "--name", "copies", "--url", "https://e.org", "--outputs", tmp_path / "o.zip",
+        "--leaderboard-dir", board.root,
+    )  # fmt: skip
+    lines = result.err.strip().splitlines()
+    assert result.code == 1 and "8 of 8 reconstructions are near-copies" in lines[0], result.err
+    assert "outside its range" not in result.err
 
 
 def _record_archive(board: LeaderboardDir, obj: dict, archive: Path) -> None:
