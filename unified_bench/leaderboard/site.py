@@ -157,12 +157,18 @@ def _suspect_badge(entry: Entry) -> str:
     )
 
 
+def _shown(value: float) -> str:
+    """A cosine as printed: float rounding past ±1 (accepted up to 1e-6) is clamped here, for display
+    only; leaderboard.json and the CSV keep the submitted value."""
+    return fmt(min(1.0, max(-1.0, value)))
+
+
 def _score_cell(interval: Interval | None) -> str:
     if interval is None:
         return "<td class='num' data-value=''>–</td>"
     return (
-        f"<td class='num' data-value='{interval.mean!r}'>{fmt(interval.mean)}<br>"
-        f"<span class='ci'>[{fmt(interval.ci_low)}, {fmt(interval.ci_high)}]</span></td>"
+        f"<td class='num' data-value='{interval.mean!r}'>{_shown(interval.mean)}<br>"
+        f"<span class='ci'>[{_shown(interval.ci_low)}, {_shown(interval.ci_high)}]</span></td>"
     )
 
 

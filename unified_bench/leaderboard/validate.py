@@ -16,7 +16,6 @@ A submission is accepted only if
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unified_bench.images import sha256_bytes
 from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.outputs import part_prefixes
@@ -249,13 +249,9 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 
 
 # -- verification records ------------------------------------------------------------------------
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def rescored_digest(rescored: Any) -> str:
     """sha256 of the re-scored per-sample vectors (part -> scorer -> id -> value) as canonical JSON."""
-    return sha256_hex(json.dumps(rescored, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return sha256_bytes(json.dumps(rescored, sort_keys=True, separators=(",", ":")).encode("utf-8"))
 
 
 def _reproduction_problem(record: dict[str, Any], submission: Submission) -> str | None:
@@ -372,7 +368,7 @@ def validate_paths(
                 submission = None
             names[key] = path
         if submission is not None:
-            submission = replace(submission, file_sha256=sha256_hex(data))
+            submission = replace(submission, file_sha256=sha256_bytes(data))
             record, stale = _verification(leaderboard, submission)
             if stale:
                 problems.append(Problem(str(path), stale))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
+from unified_bench.images import sha256_bytes
 from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.outputs import fetched_archive, read_part
@@ -27,7 +28,6 @@ from unified_bench.leaderboard.validate import (
     VERIFICATION_TOLERANCE,
     Submission,
     rescored_digest,
-    sha256_hex,
     submission_schema,
     validate_submission,
 )
@@ -89,7 +89,7 @@ def _load_submission(leaderboard: LeaderboardDir, registry: OfficialRegistry, na
     if submission is None:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise VerificationFailed(f"not verifying an invalid submission: {problems[0]}{more}")
-    return replace(submission, file_sha256=sha256_hex(data))
+    return replace(submission, file_sha256=sha256_bytes(data))
 
 
 def _scorer_specs(registry: OfficialRegistry, given: Sequence[str]) -> list[str]:
