@@ -171,6 +171,9 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             size=request.size,
             on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None,
         )
+        finished_info = adapter.info()  # what an adapter learnt while running (e.g. a determinism probe)
+        if finished_info != info:
+            atomic_write_json(store.root / ADAPTER_INFO_FILE, finished_info)
         del adapter
         _release_memory()
     adapter_info = store.read_adapter_info()
