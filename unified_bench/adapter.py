@@ -81,6 +81,9 @@ class AdapterManifest:
     # A lazy ``module:Class`` path of the adapter's config dataclass (the one its factory builds
     # with ``config_from_args``): preflight checks every ``--adapter-arg`` against it before loading.
     config: str = ""
+    # How to get it running, printed in full under `adapters list`: the commands that start its
+    # servers or create its environment, then notes (where defaults come from, what is unverified).
+    setup: tuple[str, ...] = ()
 
 
 def resolve_lazy(path: str) -> Any:

@@ -116,10 +116,13 @@ class OpenAIAPIAdapter:
         self._warnings = check_engines(config)
         self._not_sent = caption_not_sent(config)
         self._captions, self._images = connect(openai, config)
-        self._served = {
-            "caption": served(self._captions, config.caption_model, config.caption_engine_name),
-            "image": served(self._images, config.image_model, config.image_engine_name),
-        }
+        caption_served, self._caption_replicas = served(
+            self._captions, config.caption_model, config.caption_engine_name
+        )
+        image_served, self._image_replicas = served(
+            self._images, config.image_model, config.image_engine_name
+        )
+        self._served = {"caption": caption_served, "image": image_served}
         self._cache: Path | None = cache_dir("openai-api", f"v{CACHE_VERSION}") if config.cache else None
         self._probe = _Probe(config.determinism_probe) if config.determinism_probe else None
 
@@ -282,6 +285,7 @@ class OpenAIAPIAdapter:
                 "servers": self._captions.public_urls,
                 "model": config.caption_model,
                 "served_models": self._served["caption"],
+                "replicas": self._caption_replicas,
                 "request": {"path": CAPTION_PATH, "body": caption_template},
                 "not_sent": self._not_sent,
             },
@@ -291,6 +295,7 @@ class OpenAIAPIAdapter:
                 "servers": self._images.public_urls,
                 "model": config.image_model,
                 "served_models": self._served["image"],
+                "replicas": self._image_replicas,
                 "request": {"path": image_path, "body": image_template},
             },
             "settings": settings,
@@ -322,20 +327,23 @@ def connect(openai: Any, config: OpenAIAPIConfig) -> tuple[ReplicaPool, ReplicaP
     return pools[0], pools[1]
 
 
-def served(pool: ReplicaPool, model: str, engine: str) -> dict[str, Any] | list[str]:
-    """The served model of ``pool`` as the cache and provenance key it: ``GET /v1/models``' record of
-    ``model`` (the same on every replica), or the servers' URLs when they do not list it."""
+def served(pool: ReplicaPool, model: str, engine: str) -> tuple[dict[str, Any] | list[str], list[dict]]:
+    """``(identity, per-replica records)``: the identity keys the cache and the run's adapter_source,
+    ``GET /v1/models``' record of ``model`` (the same on every replica that answers), or the servers'
+    URLs when they do not list it."""
     records = pool.served_models(model, listed_only=engine != "openai")
-    return records[0]["model"] or pool.public_urls
+    listed = next((record["model"] for record in records if record.get("model")), None)
+    return listed or pool.public_urls, records
 
 
 def served_models_fingerprint_of(config: OpenAIAPIConfig) -> str:
     """What the servers run, as the run's ``adapter_source``: resume is refused when it changes."""
     openai = require_package("openai", purpose="the openai-api adapter", extra="api")
+    check_engines(config)  # settings the engines cannot honour are refused before any request
     captions, images = connect(openai, config)
     identity = {
-        "caption": served(captions, config.caption_model, config.caption_engine_name),
-        "image": served(images, config.image_model, config.image_engine_name),
+        "caption": served(captions, config.caption_model, config.caption_engine_name)[0],
+        "image": served(images, config.image_model, config.image_engine_name)[0],
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     names = {

@@ -181,8 +181,12 @@ def _manifest(preset: ServedPreset) -> AdapterManifest:
         factory=f"{module}:build_{_attribute(preset.name)}",
         config="unified_bench_adapters.openai_api.config:OpenAIAPIConfig",
         source_fingerprint=f"{module}:fingerprint_{_attribute(preset.name)}",
-        description=f"{preset.summary}. Start: {' ; '.join(preset.serve)}. Defaults (override with "
-        f"--adapter-arg): {settings}. {preset.notes}",
+        description=f"{preset.summary}; served, setup below.",
+        setup=(
+            *(f"start: {command}" for command in preset.serve),
+            f"defaults (each overridable with --adapter-arg): {settings}",
+            f"notes: {preset.notes}",
+        ),
         gpu_memory_gb=0.0,  # on this machine: the GPUs are the servers'
         packages=("openai",),
     )

@@ -132,8 +132,11 @@ class ReplicaPool:
     def served_models(self, model: str, *, listed_only: bool) -> list[dict[str, Any]]:
         """Per replica, what ``GET /v1/models`` says about ``model`` (id, root, revision, ...).
 
+        A replica that cannot be reached is recorded as such and marked failing (requests go to the
+        others) as long as one replica answers.
+
         Raises:
-            APIRequestError: a replica cannot be reached, does not serve ``model`` (with
+            APIRequestError: no replica can be reached, one does not serve ``model`` (with
                 ``listed_only``: engines that serve exactly what they list), or the replicas differ.
         """
         records = []
@@ -142,6 +145,10 @@ class ReplicaPool:
                 answer = replica.client.get("/models", cast_to=object)
             except Exception as error:
                 status = getattr(error, "status_code", None)
+                if status is None and len(self.replicas) > 1:  # down: the others take its requests
+                    replica.failing = True
+                    records.append({"url": public_url(replica.url), "unreachable": describe(error)})
+                    continue
                 if status in (404, 405) and not listed_only:  # a gateway without the listing
                     records.append(
                         {"url": public_url(replica.url), "model": None, "listing": f"HTTP {status}"}
@@ -162,7 +169,13 @@ class ReplicaPool:
                 )
             kept = {name: entry[name] for name in MODEL_FIELDS if entry and entry.get(name) is not None}
             records.append({"url": public_url(replica.url), "model": kept or None})
-        models = {repr(record["model"]) for record in records}
+        reachable = [record for record in records if "unreachable" not in record]
+        if not reachable:
+            raise APIRequestError(
+                f"openai-api: none of the {self.role} replicas answers ({records[0]['unreachable']}); "
+                f"is the {self.role} server up?"
+            )
+        models = {repr(record["model"]) for record in reachable}
         if len(models) > 1:
             shown = "; ".join(f"{record['url']}: {record['model']}" for record in records)
             raise APIRequestError(

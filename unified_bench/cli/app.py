@@ -347,6 +347,11 @@ def adapters_list() -> None:
             manifest.description,
         )
     out.stdout.print(table)
+    for manifest in default_registry().manifests():
+        if manifest.setup:
+            out.stdout.print(f"\n[bold]{manifest.name}[/]")
+            for line in manifest.setup:
+                out.stdout.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
 
 
 app.command(epilog=COMPARE_EXAMPLES)(compare)
