@@ -33,7 +33,9 @@ ENVIRONMENT_HELP = """
   UNIFIED_BENCH_CACHE: cache folder (datasets, tiny weights, embeddings)\n
   UNIFIED_BENCH_DEBUG=1: show the Python traceback of any error\n
   HF_HOME: Hugging Face cache; HF_HUB_OFFLINE=1: never use the network\n
-  RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU
+  RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU (rank 0 merges)\n
+  SLURM_PROCID, SLURM_NTASKS: set by srun; default --shard when RANK is unset\n
+  UNIFIED_BENCH_MERGE_TIMEOUT: seconds rank 0 waits for the other shards (default 86400)
 """
 
 app = typer.Typer(
@@ -192,6 +194,14 @@ def run(
     image_column: ImageColumnOpt = None,
     caption_column: CaptionColumnOpt = None,
     streaming: StreamingOpt = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge/--no-merge",
+            help="Under torchrun / accelerate launch / srun: rank 0 waits for every shard and merges them "
+            "into --output (--no-merge: leave the shard-* folders for `unified-bench merge`).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -201,6 +211,7 @@ def run(
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
     from unified_bench.sharding import parse_shard, shard_from_environment
 
+    launched = shard_from_environment() if shard is None else None
     request = RunRequest(
         model=model,
         dataset=dataset,
@@ -208,7 +219,7 @@ def run(
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
+        shard=parse_shard(shard) if shard else launched,
         adapter_args=_pairs(adapter_arg, "--adapter-arg"),
         device=device,
         dtype=dtype,
@@ -223,13 +234,25 @@ def run(
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
+    merged = launched is not None and merge and repeats == 1
     with out.progress_hooks() as hooks:
         if repeats != 1:
             from unified_bench.repeats import execute_repeats
 
             results = execute_repeats(request, repeats, hooks)
+        elif merged:
+            from unified_bench.launch import execute_and_merge
+
+            results = execute_and_merge(request, hooks)
         else:
             results = execute_run(request, hooks)
+    if merged and launched is not None:
+        if launched.index != 0:
+            out.note(f"Shard {launched} finished; rank 0 merges the shards into {request.output}.")
+            return
+        out.stdout.print(out.results_table(results, title=f"{model}: {launched.count} shards merged"))
+        out.note(f"Results: {request.output / 'results.json'}")
+        return
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
