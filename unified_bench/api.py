@@ -37,10 +37,12 @@ def run(
     device: str | None = None,
     dtype: str | None = None,
     score_batch_size: int = 16,
+    score_dtype: str | None = None,
     overwrite: bool = False,
     image_column: str | None = None,
     caption_column: str | None = None,
     streaming: bool = False,
+    merge: bool = True,
     hooks: Hooks | None = None,
 ) -> Results:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
@@ -54,6 +56,11 @@ def run(
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
+        merge: under torchrun / accelerate launch / srun (no ``shard`` given), rank 0 waits for every
+            shard and returns them merged into ``output`` (``unified_bench.launch``); ``False``: each
+            rank returns its own shard.
+        dtype: the model's dtype (``--dtype``); the scorers keep theirs.
+        score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
 
     Raises:
@@ -69,9 +76,11 @@ def run(
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
     from unified_bench.datasets.base import DatasetOptions
-    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
     from unified_bench.sharding import parse_shard, shard_from_environment
 
+    # The one request builder: ``unified-bench run`` calls this function too.
+    launched = shard_from_environment() if not shard else None
     request = RunRequest(
         model=model,
         dataset=dataset,
@@ -79,7 +88,7 @@ def run(
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
+        shard=parse_shard(shard) if shard else launched,
         adapter_args=dict(adapter_args or {}),
         device=device,
         dtype=dtype,
@@ -90,15 +99,11 @@ def run(
             scorers=tuple(scorers) if scorers else None,
             batch_size=score_batch_size,
             device=device,
-            dtype=dtype,
+            dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
-    if repeats != 1:
-        from unified_bench.repeats import execute_repeats
-
-        return execute_repeats(request, repeats, hooks)
-    return execute_run(request, hooks)
+    return execute_request(request, repeats, hooks, merge_shards=merge and launched is not None)
 
 
 def score(

@@ -207,58 +207,52 @@ def run(
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.datasets.base import DatasetOptions
-    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
+    from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
 
-    launched = shard_from_environment() if shard is None else None
-    request = RunRequest(
-        model=model,
-        dataset=dataset,
-        output=output or Path("runs") / model,
-        seed=seed,
-        batch_size=batch_size,
-        limit=limit,
-        shard=parse_shard(shard) if shard else launched,
-        adapter_args=_pairs(adapter_arg, "--adapter-arg"),
-        device=device,
-        dtype=dtype,
-        size=_size(size),
-        protocol=protocol,
-        overwrite=overwrite,
-        scoring=ScoringOptions(
-            scorers=tuple(scorer) if scorer else None,
-            batch_size=score_batch_size,
-            device=device,
-            dtype=score_dtype,
-        ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
-    )
-    merged = launched is not None and merge and repeats == 1
+    output = output or Path("runs") / model
+    this_shard = parse_shard(shard) if shard else shard_from_environment()
     with out.progress_hooks() as hooks:
-        if repeats != 1:
-            from unified_bench.repeats import execute_repeats
+        results = run_api(
+            model,
+            dataset,
+            output,
+            scorers=scorer,
+            seed=seed,
+            batch_size=batch_size,
+            limit=limit,
+            shard=shard,
+            adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+            size=_size(size),
+            protocol=protocol,
+            repeats=repeats,
+            device=device,
+            dtype=dtype,
+            score_batch_size=score_batch_size,
+            score_dtype=score_dtype,
+            overwrite=overwrite,
+            image_column=image_column,
+            caption_column=caption_column,
+            streaming=streaming,
+            merge=merge,
+            hooks=hooks,
+        )
+    from unified_bench.store import RESULTS_FILE
 
-            results = execute_repeats(request, repeats, hooks)
-        elif merged:
-            from unified_bench.launch import execute_and_merge
-
-            results = execute_and_merge(request, hooks)
-        else:
-            results = execute_run(request, hooks)
-    if merged and launched is not None:
-        if launched.index != 0:
-            out.note(f"Shard {launched} finished; rank 0 merges the shards into {request.output}.")
+    if shard is None and merge and repeats == 1 and this_shard is not None:  # launched: rank 0 merged
+        if this_shard.index != 0:
+            out.note(f"Shard {this_shard} finished; rank 0 merges the shards into {output}.")
             return
-        out.stdout.print(out.results_table(results, title=f"{model}: {launched.count} shards merged"))
-        out.note(f"Results: {request.output / 'results.json'}")
+        out.stdout.print(out.results_table(results, title=f"{model}: {this_shard.count} shards merged"))
+        out.note(f"Results: {output / RESULTS_FILE}")
         return
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    out.note(f"Results: {run_directory(request) / 'results.json'}")
+    folder = output / this_shard.dirname if this_shard else output
+    out.note(f"Results: {folder / RESULTS_FILE}")
 
 
 @app.command()
@@ -320,7 +314,9 @@ def merge(
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
-    out.note(f"Results: {output / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    out.note(f"Results: {output / RESULTS_FILE}")
 
 
 @app.command()
@@ -333,12 +329,13 @@ def demo(
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / 'results.json'}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
 
 
 @adapters_app.command("list")
@@ -370,11 +367,6 @@ def adapters_list() -> None:
             manifest.description,
         )
     out.stdout.print(table)
-    for manifest in default_registry().manifests():
-        if manifest.setup:
-            out.stdout.print(f"\n[bold]{manifest.name}[/]")
-            for line in manifest.setup:
-                out.stdout.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
 
 
 app.command(epilog=COMPARE_EXAMPLES)(compare)
