@@ -265,6 +265,20 @@ class OpenAIAPIAdapter:
         )
 
     # -- provenance --------------------------------------------------------------------------------
+    def _half_info(self, role: str, engine: str, model: str) -> dict[str, Any]:
+        pool, replicas = (
+            (self._captions, self._caption_replicas)
+            if role == "caption"
+            else (self._images, self._image_replicas)
+        )
+        return {
+            "engine": engine,
+            "servers": pool.public_urls,
+            "model": model,
+            "served_models": self._served[role],
+            "replicas": replicas,
+        }
+
     def info(self) -> dict[str, Any]:
         """Servers, served models, the request bodies sent (per-sample values named) and every setting."""
         config = self.config
@@ -281,21 +295,13 @@ class OpenAIAPIAdapter:
             "adapter": self.name,
             "client": f"openai {self._openai.__version__}",
             "caption": {
-                "engine": config.caption_engine_name,
-                "servers": self._captions.public_urls,
-                "model": config.caption_model,
-                "served_models": self._served["caption"],
-                "replicas": self._caption_replicas,
+                **self._half_info("caption", config.caption_engine_name, config.caption_model),
                 "request": {"path": CAPTION_PATH, "body": caption_template},
                 "not_sent": self._not_sent,
             },
             "image": {
-                "engine": config.image_engine_name,
+                **self._half_info("image", config.image_engine_name, config.image_model),
                 "api": config.image_api,
-                "servers": self._images.public_urls,
-                "model": config.image_model,
-                "served_models": self._served["image"],
-                "replicas": self._image_replicas,
                 "request": {"path": image_path, "body": image_template},
             },
             "settings": settings,

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from unified_bench.images import parse_size as parse_image_size
 from unified_bench.prompts import (
     CAPTION_MAX_NEW_TOKENS,
     CAPTION_PROMPT,
@@ -57,7 +58,7 @@ class OpenAIAPIConfig:
     num_inference_steps: int | None = None  # None: not sent (the server's default decides)
     guidance_scale: float | None = None
     true_cfg_scale: float | None = None  # Qwen-Image's true CFG (vllm-omni, sglang)
-    negative_prompt: str | None = None
+    negative_prompt: str = ""  # "": not sent; Qwen-Image's card uses " " (a blank that is sent)
     image_quality: str | None = None  # openai engine only
     response_format: str | None = None  # default per engine: b64_json where the engine has it
     image_extra_body: str | None = None  # JSON object merged into every image request
@@ -143,8 +144,8 @@ def extra_body(text: str | None, name: str) -> dict[str, Any]:
 
 
 def parse_size(text: str, name: str) -> tuple[int, int]:
-    """``"WIDTHxHEIGHT"`` as ``(width, height)``."""
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise ValueError(f"{name} {text!r}: expected WIDTHxHEIGHT, e.g. 1024x1024.")
-    return int(width), int(height)
+    """``"WIDTHxHEIGHT"`` as ``(width, height)``; the ``ValueError`` names the setting."""
+    try:
+        return parse_image_size(text)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None

@@ -86,7 +86,7 @@ def check_engines(config: OpenAIAPIConfig) -> list[str]:
     unsupported = [
         name
         for name in DIFFUSION_FIELDS
-        if getattr(config, name) is not None and name not in image_engine.diffusion_fields
+        if diffusion_setting(config, name) is not None and name not in image_engine.diffusion_fields
     ]
     if unsupported:
         raise EngineSettingError(
@@ -114,6 +114,12 @@ def caption_not_sent(config: OpenAIAPIConfig) -> list[str]:
         for name in ("top_k", "repetition_penalty")
         if name not in engine.caption_sampling and getattr(config, f"caption_{name}") is not None
     ]
+
+
+def diffusion_setting(config: OpenAIAPIConfig, name: str) -> Any:
+    """The value of one of DIFFUSION_FIELDS to send, ``None`` for not sent (an empty negative prompt)."""
+    value = getattr(config, name)
+    return None if name == "negative_prompt" and value == "" else value
 
 
 def request_seed(seed: int) -> int:
@@ -158,7 +164,7 @@ def image_request(
     """``(path, body)`` of the request drawing ``prompt``: the images API or a chat completion."""
     engine = ENGINES[config.image_engine_name]
     dimensions = image_size(config, size)
-    settings: dict[str, Any] = {name: getattr(config, name) for name in engine.diffusion_fields}
+    settings: dict[str, Any] = {name: diffusion_setting(config, name) for name in engine.diffusion_fields}
     if engine.seeds_images and config.send_seed and seed is not None:
         settings["seed"] = request_seed(seed)
     if config.image_api == "chat":  # vLLM-Omni: the diffusion fields sit at the top level

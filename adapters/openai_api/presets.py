@@ -19,6 +19,19 @@ QWEN_VL_7B = "Qwen/Qwen2.5-VL-7B-Instruct"
 VLLM_CAPTIONER = f"vllm serve {QWEN_VL_7B} --port 8000"
 
 
+def _two_servers(caption_model: str, image_model: str, **image_settings: str) -> dict[str, str]:
+    """Defaults of a preset with a vLLM caption server and a vLLM-Omni image server."""
+    return {
+        "caption_engine": "vllm",
+        "caption_base_url": CAPTION_URL,
+        "caption_model": caption_model,
+        "image_engine": "vllm-omni",
+        "image_base_url": IMAGE_URL,
+        "image_model": image_model,
+        **image_settings,
+    }
+
+
 @dataclass(frozen=True)
 class ServedPreset:
     name: str
@@ -52,17 +65,13 @@ PRESETS: tuple[ServedPreset, ...] = (
     ServedPreset(
         name="omnigen2-served",
         summary="OmniGen2 on vLLM-Omni; captions by its MLLM, Qwen2.5-VL-3B, on vLLM",
-        defaults={
-            "caption_engine": "vllm",
-            "caption_base_url": CAPTION_URL,
-            "caption_model": "Qwen/Qwen2.5-VL-3B-Instruct",
-            "image_engine": "vllm-omni",
-            "image_base_url": IMAGE_URL,
-            "image_model": "OmniGen2/OmniGen2",
-            "image_size": "1024x1024",
-            "num_inference_steps": "50",
-            "guidance_scale": "5.0",
-        },
+        defaults=_two_servers(
+            "Qwen/Qwen2.5-VL-3B-Instruct",
+            "OmniGen2/OmniGen2",
+            image_size="1024x1024",
+            num_inference_steps="50",
+            guidance_scale="5.0",
+        ),
         serve=(
             "vllm serve Qwen/Qwen2.5-VL-3B-Instruct --port 8000",
             "vllm serve OmniGen2/OmniGen2 --omni --port 8092",
@@ -75,17 +84,13 @@ PRESETS: tuple[ServedPreset, ...] = (
     ServedPreset(
         name="hunyuanimage3-served",
         summary="HunyuanImage-3.0 on vLLM-Omni (DiT only); captions by Qwen2.5-VL-7B on vLLM (a stand-in)",
-        defaults={
-            "caption_engine": "vllm",
-            "caption_base_url": CAPTION_URL,
-            "caption_model": QWEN_VL_7B,
-            "image_engine": "vllm-omni",
-            "image_base_url": IMAGE_URL,
-            "image_model": "tencent/HunyuanImage-3.0",
-            "image_size": "1024x1024",
-            "num_inference_steps": "50",
-            "guidance_scale": "2.5",
-        },
+        defaults=_two_servers(
+            QWEN_VL_7B,
+            "tencent/HunyuanImage-3.0",
+            image_size="1024x1024",
+            num_inference_steps="50",
+            guidance_scale="2.5",
+        ),
         serve=(VLLM_CAPTIONER, "vllm serve tencent/HunyuanImage-3.0 --omni --port 8092"),
         notes="50 steps and guidance 2.5 are SGLang's HunyuanImage3 pipeline defaults, which it says come "
         "from the checkpoint's generation_config.json; not checked against tencent/HunyuanImage-3.0's "
@@ -95,18 +100,14 @@ PRESETS: tuple[ServedPreset, ...] = (
     ServedPreset(
         name="qwen-image-served",
         summary="Qwen-Image on vLLM-Omni (or SGLang); captions by Qwen2.5-VL-7B, its text encoder, on vLLM",
-        defaults={
-            "caption_engine": "vllm",
-            "caption_base_url": CAPTION_URL,
-            "caption_model": QWEN_VL_7B,
-            "image_engine": "vllm-omni",
-            "image_base_url": IMAGE_URL,
-            "image_model": "Qwen/Qwen-Image",
-            "image_size": "1328x1328",
-            "num_inference_steps": "50",
-            "true_cfg_scale": "4.0",
-            "negative_prompt": " ",
-        },
+        defaults=_two_servers(
+            QWEN_VL_7B,
+            "Qwen/Qwen-Image",
+            image_size="1328x1328",
+            num_inference_steps="50",
+            true_cfg_scale="4.0",
+            negative_prompt=" ",
+        ),
         serve=(
             VLLM_CAPTIONER,
             "vllm serve Qwen/Qwen-Image --omni --port 8092",
@@ -119,15 +120,11 @@ PRESETS: tuple[ServedPreset, ...] = (
     ServedPreset(
         name="cosmos3-served",
         summary="Cosmos3-Nano text-to-image on vLLM-Omni; captions by Qwen2.5-VL-7B on vLLM (a stand-in)",
-        defaults={
-            "caption_engine": "vllm",
-            "caption_base_url": CAPTION_URL,
-            "caption_model": QWEN_VL_7B,
-            "image_engine": "vllm-omni",
-            "image_base_url": IMAGE_URL,
-            "image_model": "nvidia/Cosmos3-Nano",
-            "image_size": "1024x1024",
-        },
+        defaults=_two_servers(
+            QWEN_VL_7B,
+            "nvidia/Cosmos3-Nano",
+            image_size="1024x1024",
+        ),
         serve=(VLLM_CAPTIONER, "vllm serve nvidia/Cosmos3-Nano --omni --port 8092"),
         notes="Steps, guidance and size could not be confirmed from the card here: steps and guidance "
         "are left to the server's pipeline defaults (pass num_inference_steps=, guidance_scale=), "

@@ -127,12 +127,14 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
+    from unified_bench.images import parse_size
+
     if text is None:
         return None
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise UserError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1024x1024.")
-    return int(width), int(height)
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise UserError(f"--size {error}") from None
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -367,6 +369,11 @@ def adapters_list() -> None:
             manifest.description,
         )
     out.stdout.print(table)
+    for manifest in default_registry().manifests():
+        if manifest.setup:
+            out.stdout.print(f"\n[bold]{manifest.name}[/]")
+            for line in manifest.setup:
+                out.stdout.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
 
 
 app.command(epilog=COMPARE_EXAMPLES)(compare)
