@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from tests._stub_engines import GREEDY_GENERATION_CONFIG, StubEngine, refused_port
-from tests._tiny_adapters import run_args
 from unified_bench.datasets import load_dataset
 from unified_bench.store import RunStore
 
@@ -32,8 +31,11 @@ def api_key(monkeypatch, tmp_path):
 
 
 def served_run(output: Path, *settings: str, model: str = "openai-api", limit: int = LIMIT) -> list[str]:
+    """``unified-bench run`` on the bundled samples, scored by psnr alone (the cheapest scorer)."""
     args = [f"api_key_env={KEY_ENV}", *settings]
-    return run_args(model, output, *[part for arg in args for part in ("--adapter-arg", arg)], limit=limit)
+    command = ["run", "--model", model, "--dataset", "samples", "--limit", str(limit)]
+    command += ["--output", str(output), "--scorer", "psnr", "--device", "cpu"]
+    return command + [part for arg in args for part in ("--adapter-arg", arg)]
 
 
 def two_servers(captions: StubEngine, images: StubEngine, *extra: str) -> tuple[str, ...]:
