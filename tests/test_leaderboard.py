@@ -335,9 +335,9 @@ def test_float_rounding_past_a_range_end_is_in_range_and_anything_more_is_not(bo
     first = obj["results"]["samples"]["ids"][0]
     clip = obj["results"]["scorers"]["clip"]["per_sample"]
     for value, refused in ((1.0000000064, False), (-1.0000000064, False), (1.00001, True)):
-        _forge(obj, per_sample={"clip": {**clip, first: value}})
+        forge(obj, per_sample={"clip": {**clip, first: value}})
         path.write_text(json.dumps(obj))
-        problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+        problems, _ = validate_paths(None, leaderboard=board, registry=synthetic_registry())
         assert any("outside its range" in str(p) for p in problems) == refused, (value, problems)
 
 
@@ -381,12 +381,12 @@ def test_a_near_copy_of_another_submission_is_a_duplicate(board, tmp_path):
     copy = _copy_of(original, "nudged")
     first = copy["results"]["samples"]["ids"][0]
     scorers = copy["results"]["scorers"]
-    _forge(
+    forge(
         copy,
         per_sample={n: {**s["per_sample"], first: s["per_sample"][first] + 2e-6} for n, s in scorers.items()},
     )
     board.submission_path("nudged").write_text(json.dumps(copy))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [s.name for s in accepted] == ["original"]
     assert [(p.where, p.message.split(":")[0]) for p in problems] == [
         (str(board.submission_path("nudged")), "same per-sample clip scores as 'original'")
@@ -397,7 +397,7 @@ def test_honest_reruns_are_not_duplicates(board, tmp_path):
     """Another seed moves each score by ~0.01 (the tiny models: 2.8e-3 in the median): no duplicate."""
     _submit(board, tmp_path, name="seed-0", seed=0, shift=-0.1)
     _submit(board, tmp_path, name="seed-1", seed=1, shift=-0.1)
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert problems == [] and len(accepted) == 2
 
 
@@ -410,7 +410,7 @@ def test_a_backdated_copy_is_refused_and_the_original_kept(board, tmp_path):
     copy = _copy_of(original, "backdated")
     copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
     board.submission_path("backdated").write_text(json.dumps(copy))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [s.name for s in accepted] == ["original"]
     assert [p.where for p in problems] == [str(board.submission_path("backdated"))]
     assert "precedes the run's finished_at" in problems[0].message
@@ -704,7 +704,7 @@ def test_a_duplicate_key_in_a_submission_or_registry_is_refused_naming_the_key(c
     path = _submit(board, tmp_path, name="b")
     text = path.read_text()
     path.write_text(text.replace('"name": "b"', '"name": "a", "name": "b"', 1))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert accepted == [] and [str(p) for p in problems] == [
         f"{path}: duplicate key 'name' in one object; keep one"
     ]
@@ -757,7 +757,7 @@ def test_a_hand_written_verification_record_is_refused(cli, board, tmp_path):
     result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
     assert result.code == 1 and "is not a complete verification record (no name, outputs_sha256" in result.err
     with pytest.raises(InvalidSubmissions, match="is not a complete verification record"):
-        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+        build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
 
 
 # -- validate --base: a pull request judged by what it changes -------------------------------------
@@ -791,7 +791,7 @@ def test_validate_base_refuses_a_registry_edited_with_a_new_submission(cli, repo
     obj = _copy_of(board.submission_path("original"), "other-images")
     other = "sha256:" + "e" * 64
     obj["results"]["dataset"]["fingerprint"] = other
-    _forge(
+    forge(
         obj,
         per_sample={
             n: {i: v - 0.2 for i, v in s["per_sample"].items()} for n, s in obj["results"]["scorers"].items()
