@@ -262,3 +262,51 @@ def test_the_worker_sees_the_protocol_variable_and_no_shell(tmp_path):
         "protocol_env": "1",
         "argv": [str(report), "$HOME", "two words"],
     }
+
+
+@pytest.mark.parametrize(
+    ("preset", "marker"), [("bagel", "inferencer.py"), ("omnigen2", "pipeline_omnigen2.py")]
+)
+def test_a_preset_starts_its_worker_and_a_wrong_checkout_is_one_line(tmp_path, cli, preset, marker):
+    """The preset's command really starts adapters/workers/PRESET.py; the worker refuses a folder
+    that is not the official checkout before importing anything heavy, through the protocol."""
+    (tmp_path / "not-a-checkout").mkdir()
+    (tmp_path / "weights").mkdir()
+    result = cli(
+        "run", "--model", preset, "--adapter-arg", f"python={sys.executable}",
+        "--adapter-arg", f"repo={tmp_path / 'not-a-checkout'}",
+        "--adapter-arg", f"weights={tmp_path / 'weights'}",
+        "--dataset", _dataset(tmp_path / "data"), "--output", tmp_path / "run", *SCORERS,
+    )  # fmt: skip
+    assert result.code == 2
+    _assert_one_line(result.err, "worker hello: --repo", "not a checkout of https://github.com/", marker)
+
+
+def test_a_preset_sends_the_benchmark_caption_instruction_and_sampling():
+    from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
+    from unified_bench_adapters.worker.presets import PresetConfig, preset_command
+
+    argv = preset_command("bagel", PresetConfig(python="/envs/b/bin/python", repo="/src/B", weights="/m/B",
+                                                worker_args="--num-timesteps 30"))  # fmt: skip
+    assert argv[0] == "/envs/b/bin/python" and Path(argv[1]).name == "bagel.py" and Path(argv[1]).is_file()
+    flags = dict(zip(argv[2:-2:2], argv[3:-2:2], strict=True))
+    assert flags == {
+        "--repo": "/src/B", "--weights": "/m/B", "--caption-prompt": CAPTION_PROMPT,
+        "--caption-temperature": str(CAPTION_TEMPERATURE),
+        "--caption-max-tokens": str(CAPTION_MAX_NEW_TOKENS),
+    }  # fmt: skip
+    assert argv[-2:] == ["--num-timesteps", "30"]
+
+
+def test_the_minimal_worker_in_the_protocol_doc_works(tmp_path, cli):
+    """docs/worker-protocol.md is enough to write a worker: its 30-line example, run as written."""
+    doc = (TESTS.parent / "docs" / "worker-protocol.md").read_text("utf-8")
+    example = doc.split("## A worker in 30 lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "doc_worker.py"
+    script.write_text(example, "utf-8")
+    result = _run(
+        cli, _dataset(tmp_path / "data"), tmp_path / "run", _command(script=script), "--size", "8x6"
+    )
+    assert result.code == 0, result.err
+    assert {r["caption"] for r in _captions(tmp_path / "run").values()} == {"an image of 24 pixels wide"}
+    assert Image.open(tmp_path / "run" / "images" / "red.png").size == (8, 6)

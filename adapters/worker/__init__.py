@@ -4,7 +4,10 @@
 Only the manifests live here, so listing adapters never imports anything heavy.
 """
 
-from unified_bench.adapter import AdapterManifest
+from unified_bench.adapter import AdapterManifest, WeightsRequirement
+
+_PRESET_CONFIG = "unified_bench_adapters.worker.presets:PresetConfig"
+_RUN = "--adapter-arg python=/envs/{env}/bin/python --adapter-arg repo=CHECKOUT --adapter-arg weights=FOLDER"
 
 MANIFEST = AdapterManifest(
     name="worker",
@@ -14,4 +17,37 @@ MANIFEST = AdapterManifest(
     "speaking worker protocol v1 (docs/worker-protocol.md; `unified-bench worker-template` prints a "
     "skeleton); timeout=SECONDS per request, restarts=N.",
     gpu_memory_gb=None,
+)
+
+# Each preset: how to make the model's own environment (the official README's steps), where its
+# weights are, and what its worker does. adapters/workers/README.md says what was verified.
+BAGEL_MANIFEST = AdapterManifest(
+    name="bagel",
+    factory="unified_bench_adapters.worker.presets:build_bagel",
+    config=_PRESET_CONFIG,
+    description="BAGEL-7B-MoT through its official InterleaveInferencer (understanding + text-to-image, "
+    "inference.ipynb settings), in its own environment: "
+    + _RUN.format(env="bagel")
+    + ". Environment (official README): git clone https://github.com/ByteDance-Seed/Bagel CHECKOUT; "
+    "conda create -n bagel python=3.10; pip install -r CHECKOUT/requirements.txt; "
+    "pip install flash_attn==2.5.8 --no-build-isolation. Weights: hf download ByteDance-Seed/BAGEL-7B-MoT "
+    "--local-dir FOLDER. Read against commit 056b5fd; not run here (no GPU, pinned torch 2.5.1).",
+    weights=(WeightsRequirement("ByteDance-Seed/BAGEL-7B-MoT", size_gb=29.0),),
+    gpu_memory_gb=32.0,  # the official README: "32GB+ VRAM" for bf16 (app.py mode 1)
+)
+
+OMNIGEN2_MANIFEST = AdapterManifest(
+    name="omnigen2",
+    factory="unified_bench_adapters.worker.presets:build_omnigen2",
+    config=_PRESET_CONFIG,
+    description="OmniGen2 through its official OmniGen2Pipeline (text-to-image, example_t2i.sh settings) "
+    "and OmniGen2ChatPipeline.generate_text (captions), in its own environment: "
+    + _RUN.format(env="omnigen2")
+    + ". Environment (official README): git clone https://github.com/VectorSpaceLab/OmniGen2 CHECKOUT; "
+    "conda create -n omnigen2 python=3.11; pip install torch==2.6.0 torchvision --extra-index-url "
+    "https://download.pytorch.org/whl/cu124; pip install -r CHECKOUT/requirements.txt; optionally "
+    "pip install flash-attn==2.7.4.post1 --no-build-isolation. Weights: hf download OmniGen2/OmniGen2 "
+    "--local-dir FOLDER. Read against commit 0f72fa9; not run here (no GPU, pinned torch 2.6.0).",
+    weights=(WeightsRequirement("OmniGen2/OmniGen2"),),
+    gpu_memory_gb=17.0,  # the official README: "approximately 17GB of VRAM"
 )

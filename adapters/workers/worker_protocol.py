@@ -87,6 +87,16 @@ def _answer(message: dict, info: dict, caption, generate):
     raise WorkerError("internal", f"unknown method {method!r}")
 
 
+def _protocol_stdout():
+    """The protocol's stream: the original stdout (fd 1); from now on every other write to stdout,
+    from Python or from C libraries, goes to stderr."""
+    sys.stdout.flush()
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol
+
+
 def serve(*, info: dict, caption, generate, stdin=None, stdout=None) -> None:
     """Answer requests, one JSON line each, until "shutdown" or the end of stdin; then return.
 
@@ -96,11 +106,7 @@ def serve(*, info: dict, caption, generate, stdin=None, stdout=None) -> None:
         generate: generate(prompts: list[str], seeds: list[int], size: (width, height) | None,
             outputs: list[str]) -> None, writing one PNG per prompt to outputs[i].
     """
-    if stdout is None:  # keep fd 1 for responses; send every other write to stdout to stderr
-        sys.stdout.flush()
-        stdout = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-        os.dup2(2, 1)
-        sys.stdout = sys.stderr
+    stdout = stdout if stdout is not None else _protocol_stdout()
     stdin = stdin if stdin is not None else sys.stdin
     for line in stdin:
         if not line.strip():
@@ -124,6 +130,24 @@ def serve(*, info: dict, caption, generate, stdin=None, stdout=None) -> None:
             response = {"id": message["id"], "error": _error_of(exception)}
         stdout.write(json.dumps(response, ensure_ascii=False) + "\n")
         stdout.flush()
+
+
+def refuse_all(exception: BaseException, *, stdin=None, stdout=None) -> None:
+    """Answer every request with ``exception`` until "shutdown" or the end of stdin: for a worker whose
+    model failed to load, so the harness shows the reason (e.g. a wrong --weights) as one line."""
+    error = _error_of(exception)
+    stdin = stdin if stdin is not None else sys.stdin
+    stdout = stdout if stdout is not None else _protocol_stdout()
+    for line in stdin:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and "id" in message:
+            stdout.write(json.dumps({"id": message["id"], "error": error}, ensure_ascii=False) + "\n")
+            stdout.flush()
+            if message.get("method") == "shutdown":
+                return
 
 
 def write_png(path: str, width: int, height: int, rgb: tuple) -> None:
