@@ -12,6 +12,8 @@ applied and the info says so. Nothing of the official code is copied: it is impo
 
 from __future__ import annotations
 
+import importlib
+
 from official import common_info, load_or_refuse, parser, seed_everything, use_checkout
 from worker_protocol import serve
 
@@ -43,6 +45,8 @@ def load_pipelines(args):
     from omnigen2.pipelines.omnigen2.pipeline_omnigen2 import OmniGen2Pipeline
     from omnigen2.pipelines.omnigen2.pipeline_omnigen2_chat import OmniGen2ChatPipeline
 
+    # Recent diffusers load a model_index.json component only from a module already imported.
+    importlib.import_module("omnigen2.schedulers.scheduling_flow_match_euler_discrete")
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
     pipeline = OmniGen2Pipeline.from_pretrained(args.weights, torch_dtype=dtype, trust_remote_code=True)
     pipeline.transformer = OmniGen2Transformer2DModel.from_pretrained(
