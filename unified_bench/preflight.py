@@ -21,12 +21,14 @@ from typing import Any
 from unified_bench.adapter import (
     COMMAND_LINE,
     OUTPUT_PATH,
+    AdapterManifest,
     adapter_arg_problems,
     manifest_config_class,
     settings_marked,
 )
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
+from unified_bench.paths import local_path
 
 # Optional packages and the pip extra that installs them, per scorer.
 SCORER_EXTRAS: dict[str, tuple[str, str]] = {
@@ -179,18 +181,13 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str]:
+def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str]) -> list[str]:
     """Missing packages of an adapter, and (offline) its default weights absent from the cache.
 
     Cheap: a cache lookup per declared weight, no load. Weights are only checked when no
     ``--adapter-arg`` points somewhere else (a value with a ``/``: a local path or another hub id).
     """
-    from unified_bench.loading import (
-        ADAPTER_EXTRAS,
-        looks_like_local_path,
-        package_installed,
-        weights_present,
-    )
+    from unified_bench.loading import ADAPTER_EXTRAS, package_installed, weights_present
 
     problems = []
     config_cls = manifest_config_class(manifest)
@@ -205,9 +202,9 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
         elif name in outputs:
             if value and not Path(value).expanduser().parent.is_dir():
                 problems.append(f"--adapter-arg {key}={value}: its folder does not exist; create it first.")
-        elif looks_like_local_path(value) and "://" not in value and not Path(value).expanduser().exists():
+        elif _names_a_missing_path(value):
             problems.append(f"--adapter-arg {key}={value}: no such file or folder; check the path.")
-    for distribution in getattr(manifest, "packages", ()):
+    for distribution in manifest.packages:
         if not package_installed(distribution):
             problems.append(
                 f"adapter {manifest.name}: needs the Python package {distribution!r}; "
@@ -217,7 +214,7 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
         problems += adapter_arg_problems(config_cls, adapter_args)
     overridden = any("/" in value for value in adapter_args.values())
     if _offline() and not overridden:
-        for requirement in getattr(manifest, "weights", ()):
+        for requirement in manifest.weights:
             if not weights_present(requirement.source):
                 problems.append(
                     f"adapter {manifest.name}: {requirement.source} is not in the local Hugging Face cache "
@@ -225,6 +222,19 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
                     "network, or pass the adapter's local folder with --adapter-arg."
                 )
     return problems
+
+
+def _names_a_missing_path(value: str) -> bool:
+    """An ``--adapter-arg`` value spelt like a path (a ``/`` or ``\\``, or a leading ``~`` or ``.``; no
+    spaces, no ``://``) that the model-source rule makes a local path, and nothing is there.
+
+    Values of other shapes (``true``, ``-1``, a prompt) are not sources and are not checked.
+    """
+    shaped = ("/" in value or "\\" in value or value.startswith(("~", "."))) and "://" not in value
+    if not shaped or any(character.isspace() for character in value):
+        return False
+    path = local_path(value)
+    return path is not None and not path.exists()
 
 
 def _command_problem(key: str, value: str) -> str | None:
@@ -252,7 +262,10 @@ def _command_problem(key: str, value: str) -> str | None:
 
 
 def preflight(
-    scorer_specs: Sequence[str] | None, *, manifest: Any = None, adapter_args: Mapping[str, str] | None = None
+    scorer_specs: Sequence[str] | None,
+    *,
+    manifest: AdapterManifest | None = None,
+    adapter_args: Mapping[str, str] | None = None,
 ) -> None:
     """Raise ``PreflightError`` listing every problem of a run's scorers (and adapter, if given).
 
