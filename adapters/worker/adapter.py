@@ -30,49 +30,52 @@ _OPERATIONAL = {NOT_IN_RUN_SPEC: True}  # settings that cannot change a run's ou
 
 
 @dataclass(frozen=True)
-class WorkerConfig:
-    """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
+class WorkerProcessConfig:
+    """How the harness runs any worker process; none of these can change outputs (not in the run spec)."""
 
-    command: str = field(default="", metadata={COMMAND_LINE: True})  # split like a shell; no shell runs
     timeout: float = field(default=DEFAULT_TIMEOUT_S, metadata=_OPERATIONAL)  # seconds per request
     restarts: int = field(default=1, metadata=_OPERATIONAL)  # times in all a worker that died is restarted
     log: str | None = field(
         default=None, metadata={**_OPERATIONAL, OUTPUT_PATH: True}
-    )  # worker log; default: in the cache
+    )  # worker log; default: a new file in the cache
 
     def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds.")
+        if self.restarts < 0:
+            raise ValueError("restarts must be >= 0.")
+
+    def log_path(self, name: str) -> Path:
+        if self.log:
+            return Path(self.log).expanduser()
+        stamp = utc_now().replace(":", "").replace("-", "")
+        return cache_dir("worker-logs") / f"{name}-{stamp}.log"
+
+
+@dataclass(frozen=True)
+class WorkerConfig(WorkerProcessConfig):
+    """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
+
+    command: str = field(default="", metadata={COMMAND_LINE: True})  # split like a shell; no shell runs
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.command.strip():
             raise ValueError('pass --adapter-arg command="PROGRAM ARGS..." (the worker to start).')
         try:
             shlex.split(self.command)
         except ValueError as error:
             raise ValueError(f"command {self.command!r}: cannot split it like a shell ({error}).") from None
-        if self.timeout <= 0:
-            raise ValueError("timeout must be > 0 seconds.")
-        if self.restarts < 0:
-            raise ValueError("restarts must be >= 0.")
-
-
-def default_log_path(name: str) -> Path:
-    stamp = utc_now().replace(":", "").replace("-", "")
-    return cache_dir("worker-logs") / f"{name}-{stamp}.log"
 
 
 class WorkerAdapter:
     """An ``Adapter`` whose two halves run in a worker process (see docs/worker-protocol.md)."""
 
-    def __init__(
-        self,
-        argv: list[str],
-        *,
-        name: str,
-        timeout: float,
-        restarts: int,
-        log: Path,
-        settings: dict[str, Any],
-    ) -> None:
-        self.name, self.settings = name, settings
-        self.process = WorkerProcess(argv, timeout=timeout, restarts=restarts, log=log)
+    def __init__(self, argv: list[str], *, name: str, config: WorkerProcessConfig) -> None:
+        self.name, self.config = name, config
+        self.process = WorkerProcess(
+            argv, timeout=config.timeout, restarts=config.restarts, log=config.log_path(name)
+        )
         # A space in the folder's name: every worker meets a path that needs quoting from the start.
         self.workdir = Path(tempfile.mkdtemp(prefix="unified-bench worker-"))
         self._finalizer = weakref.finalize(self, _close, self.process, self.workdir)
@@ -134,7 +137,8 @@ class WorkerAdapter:
             "adapter": self.name,
             "protocol_version": PROTOCOL,
             "worker": self.worker_info,
-            **self.settings,
+            "command": self.process.argv,
+            "config": asdict(self.config),
             "warnings": list(self.worker_info.get("warnings") or []),
         }
 
@@ -159,12 +163,4 @@ def _describe(result: Any) -> str:
 def build_worker(options: AdapterOptions) -> WorkerAdapter:
     """Factory of ``worker``: start ``command`` and shake hands."""
     config = config_from_args(WorkerConfig, options.args)
-    log = Path(config.log).expanduser() if config.log else default_log_path("worker")
-    return WorkerAdapter(
-        shlex.split(config.command),
-        name="worker",
-        timeout=config.timeout,
-        restarts=config.restarts,
-        log=log,
-        settings={"config": asdict(config)},
-    )
+    return WorkerAdapter(shlex.split(config.command), name="worker", config=config)

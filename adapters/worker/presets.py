@@ -9,40 +9,33 @@ source. ``worker_args`` adds the worker's own flags (``--num-timesteps 30``); se
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from unified_bench.adapter import COMMAND_LINE, NOT_IN_RUN_SPEC, OUTPUT_PATH, AdapterOptions, config_from_args
+from unified_bench.adapter import COMMAND_LINE, AdapterOptions, config_from_args
 from unified_bench.prompts import CAPTION_MAX_NEW_TOKENS, CAPTION_PROMPT, CAPTION_TEMPERATURE
 
-from .adapter import DEFAULT_TIMEOUT_S, WorkerAdapter, default_log_path
+from .adapter import WorkerAdapter, WorkerProcessConfig
 
 WORKERS_DIR = Path(__file__).resolve().parents[1] / "workers"
-_OPERATIONAL = {NOT_IN_RUN_SPEC: True}
 
 
 @dataclass(frozen=True)
-class PresetConfig:
+class PresetConfig(WorkerProcessConfig):
     """Settings, each settable with ``--adapter-arg NAME=VALUE``."""
 
     python: str = field(default="python", metadata={COMMAND_LINE: True})  # the model environment's Python
     repo: str = ""  # checkout of the official repository
     weights: str = ""  # local folder of the released weights (or a hub id where the worker accepts one)
     worker_args: str = ""  # more flags for the worker, split like a shell (see adapters/workers/NAME.py)
-    timeout: float = field(default=DEFAULT_TIMEOUT_S, metadata=_OPERATIONAL)
-    restarts: int = field(default=1, metadata=_OPERATIONAL)
-    log: str | None = field(default=None, metadata={**_OPERATIONAL, OUTPUT_PATH: True})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.repo or not self.weights:
             raise ValueError(
                 "pass --adapter-arg repo=CHECKOUT (the official repository) and --adapter-arg weights=FOLDER "
                 "(its released weights); `unified-bench adapters list` shows where to get both."
             )
-        if self.timeout <= 0:
-            raise ValueError("timeout must be > 0 seconds.")
-        if self.restarts < 0:
-            raise ValueError("restarts must be >= 0.")
 
 
 def _absolute(value: str) -> str:
@@ -66,16 +59,7 @@ def preset_command(name: str, config: PresetConfig) -> list[str]:
 
 def build_preset(name: str, options: AdapterOptions) -> WorkerAdapter:
     config = config_from_args(PresetConfig, options.args)
-    argv = preset_command(name, config)
-    log = Path(config.log).expanduser() if config.log else default_log_path(name)
-    return WorkerAdapter(
-        argv,
-        name=name,
-        timeout=config.timeout,
-        restarts=config.restarts,
-        log=log,
-        settings={"command": argv, "config": asdict(config)},
-    )
+    return WorkerAdapter(preset_command(name, config), name=name, config=config)
 
 
 def build_bagel(options: AdapterOptions) -> WorkerAdapter:

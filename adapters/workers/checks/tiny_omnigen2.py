@@ -1,7 +1,7 @@
 """Build a tiny random-weight OmniGen2 checkpoint from the official classes, for a by-hand CPU run of
 adapters/workers/omnigen2.py (the check recorded in adapters/workers/README.md).
 
-    cd /path/to/OmniGen2 && PYTHONPATH=/path/to/unified-bench python \
+    cd /path/to/OmniGen2 && PYTHONPATH=/path/to/unified-bench:. python \
         /path/to/unified-bench/adapters/workers/checks/tiny_omnigen2.py OUTPUT_FOLDER
 
 The official ``OmniGen2Pipeline`` (imported from the checkout) is assembled from a tiny
