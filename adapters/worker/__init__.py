@@ -51,3 +51,22 @@ OMNIGEN2_MANIFEST = AdapterManifest(
     weights=(WeightsRequirement("OmniGen2/OmniGen2"),),
     gpu_memory_gb=17.0,  # the official README: "approximately 17GB of VRAM"
 )
+
+MMADA_MANIFEST = AdapterManifest(
+    name="mmada",
+    factory="unified_bench_adapters.worker.presets:build_mmada",
+    config=_PRESET_CONFIG,
+    description="MMaDA-8B through its official MMadaModelLM.mmu_generate (captions) and t2i_generate + "
+    "MAGVITv2 (512x512 images; configs/mmada_demo.yaml with the README's guidance 3.5, 15 timesteps), in "
+    "its own environment: "
+    + _RUN.format(env="mmada")
+    + " (weights may be a hub id). Environment (official README): "
+    "git clone https://github.com/Gen-Verse/MMaDA CHECKOUT; pip install -r CHECKOUT/requirements.txt. "
+    "Weights: hf download Gen-Verse/MMaDA-8B-MixCoT "
+    "and hf download showlab/magvitv2 (or --adapter-arg worker_args='--vq-weights FOLDER'). Read against "
+    "commit 3cdb870; not run here (pins transformers 4.46.0 / diffusers 0.32.2).",
+    weights=(
+        WeightsRequirement("Gen-Verse/MMaDA-8B-MixCoT", role="model"),
+        WeightsRequirement("showlab/magvitv2", role="image tokenizer"),
+    ),
+)

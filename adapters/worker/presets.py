@@ -68,3 +68,7 @@ def build_bagel(options: AdapterOptions) -> WorkerAdapter:
 
 def build_omnigen2(options: AdapterOptions) -> WorkerAdapter:
     return build_preset("omnigen2", options)
+
+
+def build_mmada(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("mmada", options)
