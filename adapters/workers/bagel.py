@@ -128,7 +128,7 @@ def main() -> None:
 
     def caption(images, seeds):
         texts = []
-        for path, seed in zip(images, seeds, strict=True):
+        for path, seed in zip(images, seeds):
             seed_everything(seed)
             result = inferencer(
                 image=Image.open(path).convert("RGB"),
@@ -146,7 +146,7 @@ def main() -> None:
         width, height = size or DEFAULT_SIZE
         if max(width, height) > 1024 or width % 16 or height % 16:
             raise WorkerError("user", f"--size {width}x{height}: BAGEL draws multiples of 16 up to 1024")
-        for prompt, seed, path in zip(prompts, seeds, outputs, strict=True):
+        for prompt, seed, path in zip(prompts, seeds, outputs):
             seed_everything(seed)
             result = inferencer(
                 text=prompt,

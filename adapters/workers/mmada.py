@@ -89,7 +89,7 @@ def main() -> None:
 
     def caption(images, seeds):
         texts = []
-        for path, seed in zip(images, seeds, strict=True):
+        for path, seed in zip(images, seeds):
             seed_everything(seed)
             pixels = image_transform(
                 Image.open(path).convert("RGB"), resolution=config.dataset.preprocessing.resolution
@@ -127,7 +127,7 @@ def main() -> None:
             )
         schedule = get_mask_schedule(config.mask_schedule.schedule, **config.mask_schedule.get("params", {}))
         mask_token_id = model.config.mask_token_id
-        for prompt, seed, path in zip(prompts, seeds, outputs, strict=True):
+        for prompt, seed, path in zip(prompts, seeds, outputs):
             seed_everything(seed)
             image_tokens = torch.full((1, num_vq_tokens), mask_token_id, dtype=torch.long, device=device)
             input_ids, attention_mask = prompting(([prompt], image_tokens), "t2i_gen")

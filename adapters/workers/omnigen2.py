@@ -67,7 +67,7 @@ def main() -> None:
 
     def caption(images, seeds):
         texts = []
-        for path, seed in zip(images, seeds, strict=True):
+        for path, seed in zip(images, seeds):
             seed_everything(seed)
             image = Image.open(path).convert("RGB")
             text = chat.generate_text(chat._apply_chat_template(args.caption_prompt, [image]), [image])[0]
@@ -78,7 +78,7 @@ def main() -> None:
 
     def generate(prompts, seeds, size, outputs):
         width, height = size or (1024, 1024)
-        for prompt, seed, path in zip(prompts, seeds, outputs, strict=True):
+        for prompt, seed, path in zip(prompts, seeds, outputs):
             results = pipeline(
                 prompt=prompt,
                 input_images=None,

@@ -58,6 +58,12 @@ def _list_of(message: dict, key: str, kind: type) -> list:
     return value
 
 
+def _same_length(**lists: list) -> None:
+    if len({len(values) for values in lists.values()}) > 1:
+        counts = ", ".join(f"{len(values)} {name}" for name, values in lists.items())
+        raise WorkerError("internal", f"request lists differ in length: {counts}")
+
+
 def _answer(message: dict, info: dict, caption, generate):
     """The result of one request (raises WorkerError or whatever the model raises)."""
     method = message.get("method")
@@ -70,6 +76,7 @@ def _answer(message: dict, info: dict, caption, generate):
         return {"protocol": PROTOCOL, "info": info}
     if method == "caption":
         images, seeds = _list_of(message, "images", str), _list_of(message, "seeds", int)
+        _same_length(images=images, seeds=seeds)
         captions = caption(images, seeds)
         if not isinstance(captions, list) or len(captions) != len(images):
             raise WorkerError(
@@ -79,6 +86,7 @@ def _answer(message: dict, info: dict, caption, generate):
     if method == "generate":
         prompts, seeds = _list_of(message, "prompts", str), _list_of(message, "seeds", int)
         outputs, size = _list_of(message, "outputs", str), message.get("size")
+        _same_length(prompts=prompts, seeds=seeds, outputs=outputs)
         generate(prompts, seeds, tuple(size) if size else None, outputs)
         missing = [path for path in outputs if not os.path.isfile(path)]
         if missing:
