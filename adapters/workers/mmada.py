@@ -101,7 +101,7 @@ def main() -> None:
                 add_generation_prompt=True,
                 return_tensors="pt",
             ).to(device)
-            marker = lambda name: torch.full((1, 1), sp[name], device=device)  # noqa: E731
+            marker = lambda name: torch.full((1, 1), int(sp[name]), device=device)  # noqa: E731
             input_ids = torch.cat(
                 [marker("<|mmu|>"), marker("<|soi|>"), image_tokens, marker("<|eoi|>"), question], dim=1
             ).long()
