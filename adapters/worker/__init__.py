@@ -76,6 +76,7 @@ MMADA_MANIFEST = AdapterManifest(
         "weights: hf download Gen-Verse/MMaDA-8B-MixCoT --local-dir FOLDER; hf download showlab/magvitv2 "
         "--local-dir VQ (then --adapter-arg worker_args='--vq-weights VQ'), or hub ids online",
         "run: unified-bench run --model mmada --size 512x512 " + _RUN.format(env="mmada"),
-        "checked: written against commit 3cdb870; see adapters/workers/README.md for the CPU run.",
+        "checked: written against commit 3cdb870; run once on CPU with tiny random weights of its classes "
+        "under its pinned transformers 4.46.0 / diffusers 0.32.2; the release, CUDA and bf16 unchecked.",
     ),
 )

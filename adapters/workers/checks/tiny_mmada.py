@@ -1,11 +1,11 @@
 """Build a tiny random-weight MMaDA checkpoint from the official classes, for a by-hand CPU run of
 adapters/workers/mmada.py (the check recorded in adapters/workers/README.md).
 
-    cd /path/to/MMaDA && python /path/to/unified-bench/adapters/workers/checks/tiny_mmada.py OUTPUT_FOLDER
+    cd /path/to/MMaDA && PYTHONPATH=. python /path/to/unified-bench/adapters/workers/checks/tiny_mmada.py OUT
 
-Writes OUTPUT_FOLDER/mmada (a 1-layer ``MMadaModelLM``, d_model 32, with the real vocabulary layout:
+Writes OUT/mmada (a 1-layer ``MMadaModelLM``, d_model 32, with the real vocabulary layout:
 LLaDA's 126,464 text ids, the mask id 126,336, UniversalPrompting's reserved ids, then 8,192 image
-codes; a word-level tokenizer of that size with a chat template) and OUTPUT_FOLDER/magvitv2 (the
+codes; a word-level tokenizer of that size with a chat template) and OUT/magvitv2 (the
 official ``MAGVITv2``, whose architecture is fixed, with random weights), both with
 ``save_pretrained``, so the worker loads them through ``from_pretrained`` as it loads the releases.
 """
