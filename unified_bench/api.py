@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def run(
     model: str,
-    dataset: str = "unibench",
+    dataset: str | None = None,
     output: str | Path | None = None,
     *,
     scorers: Sequence[str] | None = None,
@@ -42,19 +42,24 @@ def run(
     image_column: str | None = None,
     caption_column: str | None = None,
     streaming: bool = False,
+    direction: str = "i2t2i",
+    prompt_column: str | None = None,
     hooks: Hooks | None = None,
 ) -> Results:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
 
     Args:
         model: adapter name (``unified-bench adapters list``).
-        dataset: ``unibench``, ``samples``, a folder of images, a JSONL manifest or
+        dataset: (default ``unibench``; t2i2t: ``unified-prompts``) ``unibench``, ``samples``, a folder of images, a JSONL manifest or
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
+        direction: ``i2t2i`` (image -> caption -> image) or ``t2i2t`` (prompt -> image -> caption,
+            ``dataset`` a prompt set: ``unified-prompts``, a JSONL of ``{"id", "prompt"}``, a folder of
+            ``.txt``, or ``hf:`` with ``prompt_column``).
         dtype: the model's dtype (``--dtype``); the scorers keep theirs.
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
@@ -72,13 +77,14 @@ def run(
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
     from unified_bench.datasets.base import DatasetOptions
+    from unified_bench.directions import default_dataset
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     # The one request builder: ``unified-bench run`` calls this function too.
     request = RunRequest(
         model=model,
-        dataset=dataset,
+        dataset=dataset or default_dataset(direction),
         output=Path(output) if output is not None else Path("runs") / model,
         seed=seed,
         batch_size=batch_size,
@@ -96,7 +102,8 @@ def run(
             device=device,
             dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
         ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
+        dataset_options=DatasetOptions(image_column, caption_column, streaming, prompt_column),
+        direction=direction,
     )
     return execute_request(request, repeats, hooks)
 

@@ -264,6 +264,9 @@ def _merged_results(parts: Sequence[_Part]) -> Results:
         bootstrap_seed=first.bootstrap["seed"],
         n_resamples=first.bootstrap["n_resamples"],
         confidence=first.bootstrap["confidence"],
+        direction=first.direction,
+        prompts={k: v for part in parts for k, v in part.results.samples.get("prompts", {}).items()} or None,
+        task=first.task,
     )
 
 

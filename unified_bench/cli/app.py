@@ -110,7 +110,8 @@ RUN_EXAMPLES = """
 [bold]Examples[/]\n
   unified-bench run --model uae --dataset unibench --output runs/uae\n
   unified-bench run --model uae --adapter-arg model=/models/UAE --batch-size 8 --output runs/uae\n
-  unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny
+  unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny\n
+  unified-bench run --model uae --direction t2i2t --dataset unified-prompts --output runs/uae-t2i2t
 """
 
 
@@ -140,11 +141,14 @@ def run(
         str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")
     ],
     dataset: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="unibench, samples, a folder of images, a JSONL manifest, or hf:OWNER/NAME[:CONFIG][@SPLIT]."
+            help="unibench, samples, a folder of images, a JSONL manifest, or hf:OWNER/NAME[:CONFIG][@SPLIT]; "
+            "t2i2t: unified-prompts, a JSONL of {id, prompt}, a folder of .txt, or hf: + --prompt-column. "
+            "Default: unibench (t2i2t: unified-prompts).",
+            show_default=False,
         ),
-    ] = "unibench",
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
     ] = None,
@@ -192,10 +196,22 @@ def run(
     image_column: ImageColumnOpt = None,
     caption_column: CaptionColumnOpt = None,
     streaming: StreamingOpt = False,
+    direction: Annotated[
+        str,
+        typer.Option(
+            help="i2t2i: caption each image, draw it back, score image vs image (Unified-Bench); t2i2t: "
+            "draw each prompt, caption the drawing, score caption vs prompt (--dataset a prompt set)."
+        ),
+    ] = "i2t2i",
+    prompt_column: Annotated[
+        str | None,
+        typer.Option(help="t2i2t with hf: prompt sets: the prompt column. Default: prompt/text/caption."),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
+    """Caption, regenerate and score a dataset with one model (or draw and caption a prompt set,
+    --direction t2i2t). Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
@@ -224,6 +240,8 @@ def run(
             image_column=image_column,
             caption_column=caption_column,
             streaming=streaming,
+            direction=direction,
+            prompt_column=prompt_column,
             hooks=hooks,
         )
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
