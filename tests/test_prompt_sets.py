@@ -63,7 +63,7 @@ def test_a_malformed_line_is_one_clear_error_with_its_line(tmp_path, line, messa
 
 
 def test_an_image_set_name_is_refused_with_the_prompt_sources(tmp_path):
-    with pytest.raises(InputError, match="not a prompt set.*unified-prompts"):
+    with pytest.raises(InputError, match=r"not a prompt set.*unified-prompts"):
         load_prompt_set("unibench")
 
 

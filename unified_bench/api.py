@@ -50,7 +50,8 @@ def run(
 
     Args:
         model: adapter name (``unified-bench adapters list``).
-        dataset: (default ``unibench``; t2i2t: ``unified-prompts``) ``unibench``, ``samples``, a folder of images, a JSONL manifest or
+        dataset: ``unibench`` (the default; t2i2t: ``unified-prompts``), ``samples``, a folder of
+            images, a JSONL manifest or
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).

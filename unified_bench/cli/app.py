@@ -143,7 +143,7 @@ def run(
     dataset: Annotated[
         str | None,
         typer.Option(
-            help="unibench, samples, a folder of images, a JSONL manifest, or hf:OWNER/NAME[:CONFIG][@SPLIT]; "
+            help="unibench, samples, a folder of images, a JSONL manifest or hf:OWNER/NAME[:CONFIG][@SPLIT]; "
             "t2i2t: unified-prompts, a JSONL of {id, prompt}, a folder of .txt, or hf: + --prompt-column. "
             "Default: unibench (t2i2t: unified-prompts).",
             show_default=False,
