@@ -35,6 +35,7 @@ from unified_bench.store import (
     RunStore,
     exclusive_writer,
 )
+from unified_bench.tasks import Task
 
 
 class Hooks(Protocol):
@@ -89,6 +90,7 @@ class RunRequest:
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
     direction: str = DEFAULT_DIRECTION
+    task: Task | None = None  # set by ``unified_bench.tasks.run.apply_task``
 
 
 def execute_request(request: RunRequest, repeats: int = 1, hooks: Hooks | None = None) -> Results:
@@ -166,6 +168,12 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         dataset = load_dataset(request.dataset, options=request.dataset_options)
     for note in dataset.notes:
         hooks.note(note)
+    task = request.task
+    if task is not None and task.dataset_sha256 and task.dataset_sha256 != dataset.fingerprint:
+        raise UserError(
+            f"task {task.name}: dataset {request.dataset} has fingerprint {dataset.fingerprint[:19]}…, "
+            f"the task expects {task.dataset_sha256[:19]}…; the data changed: not the task's dataset."
+        )
     # Descriptors only: nothing is decoded until a batch of the selected samples needs it.
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
@@ -182,6 +190,7 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             manifest.name, AdapterOptions(args=dict(request.adapter_args))
         ),
         direction=request.direction,
+        task_fingerprint=task.fingerprint(dataset.fingerprint) if task is not None else None,
     )
     store.open(spec, overwrite=request.overwrite)
 
@@ -241,7 +250,14 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         hooks=hooks,
         extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
         direction=request.direction,
+        task=task.describe(dataset.fingerprint) if task is not None else None,
     )
+    if task is not None and task.by_tag and isinstance(dataset, PromptSet):
+        from unified_bench.tasks.run import by_tag
+
+        tags = {s.id: s.tags for _, s in selected}  # type: ignore[union-attr]
+        results = replace(results, task={**(results.task or {}), "by_tag": by_tag(results, tags)})
+        write_results(store.results_path, results)
     return results
 
 

@@ -51,6 +51,33 @@ adapters_app = typer.Typer(help="List and inspect model adapters.", no_args_is_h
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(train_app, name="train")
+tasks_app = typer.Typer(
+    help="List and inspect tasks (YAML: direction, dataset, scorers).", no_args_is_help=True
+)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Every installed task: name, direction, dataset."""
+    from unified_bench.tasks import find_task, task_files
+
+    for name in sorted(task_files()):
+        task = find_task(name)
+        what = f"group of {', '.join(task.group)}" if task.group else f"{task.direction} on {task.dataset}"
+        out.stdout.print(f"{name}  v{task.version}  {what}", markup=False, highlight=False)
+
+
+@tasks_app.command("show")
+def tasks_show(name: Annotated[str, typer.Argument(help="Task name.")]) -> None:
+    """The task resolved (includes applied), as YAML, with its source file."""
+    import yaml
+
+    from unified_bench.tasks import find_task
+
+    task = find_task(name)
+    out.stdout.print(f"# {task.source}", markup=False, highlight=False)
+    out.stdout.print(yaml.safe_dump(task.resolved, sort_keys=False).rstrip(), markup=False, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -197,12 +224,22 @@ def run(
     caption_column: CaptionColumnOpt = None,
     streaming: StreamingOpt = False,
     direction: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="i2t2i: caption each image, draw it back, score image vs image (Unified-Bench); t2i2t: "
-            "draw each prompt, caption the drawing, score caption vs prompt (--dataset a prompt set)."
+            "draw each prompt, caption the drawing, score caption vs prompt (--dataset a prompt set). "
+            "Default: i2t2i.",
+            show_default=False,
         ),
-    ] = "i2t2i",
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="A task (`unified-bench tasks list`): it sets direction, dataset, scorers, size and "
+            "caption instruction; --scorer NAME=PATH then picks weights for its scorers."
+        ),
+    ] = None,
+    task_file: Annotated[Path | None, typer.Option(help="A task YAML file (see README: tasks).")] = None,
     prompt_column: Annotated[
         str | None,
         typer.Option(help="t2i2t with hf: prompt sets: the prompt column. Default: prompt/text/caption."),
@@ -242,8 +279,14 @@ def run(
             streaming=streaming,
             direction=direction,
             prompt_column=prompt_column,
+            task=task,
+            task_file=task_file,
             hooks=hooks,
         )
+    if isinstance(results, dict):  # a group task: its summary
+        out.stdout.print(out.group_summary_table(results))
+        out.note(f"Summary: {output / 'summary.json'}")
+        return
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
