@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from unified_bench.errors import InputError
 from unified_bench.io import atomic_write_json
-from unified_bench.tasks import Task, find_task
+from unified_bench.tasks import Task, find_task, load_task_file
 
 if TYPE_CHECKING:
     from unified_bench.evaluate import Hooks, RunRequest
@@ -90,7 +90,7 @@ def execute_group(request: RunRequest, task: Task, hooks: Hooks | None = None) -
     """Run every member of a group task into ``OUTPUT/MEMBER`` and write ``OUTPUT/summary.json``."""
     from unified_bench.evaluate import execute_run
 
-    members = [find_task(name) for name in task.group]
+    members = [_member(name, Path(task.source).parent) for name in task.group]
     nested = [m.name for m in members if m.group]
     if nested:
         raise InputError(f"task {task.name}: member {nested[0]} is itself a group; groups do not nest.")
@@ -113,6 +113,12 @@ def execute_group(request: RunRequest, task: Task, hooks: Hooks | None = None) -
     summary = group_summary(task, parts)
     atomic_write_json(request.output / SUMMARY_FILE, summary)
     return summary
+
+
+def _member(name: str, folder: Path) -> Task:
+    """A group member: ``NAME.yaml`` beside the group's file, else the installed task ``NAME``."""
+    beside = folder / f"{name}.yaml"
+    return load_task_file(beside) if beside.is_file() else find_task(name)
 
 
 def group_summary(task: Task, parts: list[tuple[Task, Results]]) -> dict[str, Any]:
