@@ -49,6 +49,7 @@ def run(
     prompt_column: str | None = None,
     task: str | None = None,
     task_file: str | Path | None = None,
+    merge: bool = True,
     hooks: Hooks | None = None,
 ) -> Results | dict[str, Any]:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
@@ -69,6 +70,9 @@ def run(
         task: a task name (``unified-bench tasks list``) or ``task_file`` a task YAML: the task sets
             the direction, dataset, scorers, size and caption instruction; ``scorers`` then only picks
             weights for the task's scorer names. A group task returns its summary (a dict).
+        merge: under torchrun / accelerate launch / srun (no ``shard`` given), rank 0 waits for every
+            shard and returns them merged into ``output`` (``unified_bench.launch``); ``False``: each
+            rank returns its own shard.
         dtype: the model's dtype (``--dtype``); the scorers keep theirs.
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
@@ -93,6 +97,7 @@ def run(
     chosen = _chosen_task(task, task_file, dataset=dataset, direction=direction, prompt_column=prompt_column)
     direction = direction or DEFAULT_DIRECTION
     # The one request builder: ``unified-bench run`` calls this function too.
+    launched = shard_from_environment() if not shard else None
     request = RunRequest(
         model=model,
         dataset=dataset or default_dataset(direction),
@@ -100,7 +105,7 @@ def run(
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
+        shard=parse_shard(shard) if shard else launched,
         adapter_args=dict(adapter_args or {}),
         device=device,
         dtype=dtype,
@@ -116,15 +121,16 @@ def run(
         dataset_options=DatasetOptions(image_column, caption_column, streaming, prompt_column),
         direction=direction,
     )
+    merge_shards = merge and launched is not None
     if chosen is None:
-        return execute_request(request, repeats, hooks)
+        return execute_request(request, repeats, hooks, merge_shards=merge_shards)
     from unified_bench.tasks.run import apply_task, execute_group
 
     if chosen.group:
         if repeats != 1:
             raise UserError(f"--repeats with group task {chosen.name}: run its member tasks one by one.")
         return execute_group(request, chosen, hooks)
-    return execute_request(apply_task(request, chosen), repeats, hooks)
+    return execute_request(apply_task(request, chosen), repeats, hooks, merge_shards=merge_shards)
 
 
 def _chosen_task(
