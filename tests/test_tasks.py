@@ -179,3 +179,8 @@ def test_a_group_task_runs_each_member_into_its_folder_and_writes_a_summary(tmp_
     assert read_results(tmp_path / "run" / "t2i2t-part").direction == "t2i2t"
     assert read_results(tmp_path / "run" / "i2t2i-part").samples["ids"] == samples
     assert "t2i2t-part" in result.out and "i2t2i-part" in result.out
+    report = cli("report", tmp_path / "run")
+    assert report.code == 0, report.err
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "href='t2i2t-part/report.html'" in page and "href='i2t2i-part/report.html'" in page
+    assert "drawn from it" in (tmp_path / "run" / "t2i2t-part" / "report.html").read_text()

@@ -533,6 +533,12 @@ def build_report(
         InputError: no readable results, or ``dataset`` holds other images.
     """
     run_dir = Path(run_dir)
+    from unified_bench.tasks.run import is_group_folder
+
+    if run_dir.is_dir() and is_group_folder(run_dir) and not (run_dir / "results.json").exists():
+        from unified_bench.report.group_page import build_group_report
+
+        return build_group_report(run_dir, Path(output) if output is not None else None)
     results = read_results(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     check_report_paths(results.to_json(), folder, str(run_dir))  # before any image is opened
