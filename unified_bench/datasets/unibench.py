@@ -18,6 +18,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,8 +158,18 @@ def _installed_zip_sha256(folder: Path) -> str | None:
     return recorded if isinstance(recorded, str) else None
 
 
-def _download(url: str, destination: Path, target: Path) -> tuple[str, int]:
-    """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes."""
+def _download(
+    url: str,
+    destination: Path,
+    target: Path,
+    *,
+    failure: Callable[[str, str, Path], InputError] | None = None,
+) -> tuple[str, int]:
+    """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes.
+
+    ``failure(url, reason, target)`` words a failure (default: the Unified-Bench images' message).
+    """
+    _download_error = failure or _unibench_download_error
     digest, size = hashlib.sha256(), 0
     request = urllib.request.Request(url, headers={"User-Agent": "unified-bench"})
     try:
@@ -181,7 +192,7 @@ def _download(url: str, destination: Path, target: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _download_error(url: str, reason: str, target: Path) -> InputError:
+def _unibench_download_error(url: str, reason: str, target: Path) -> InputError:
     return InputError(
         f"Could not download the Unified-Bench images from {url} ({reason}). Get Image.zip another way "
         f"and unzip its images into {target}, or set {URL_ENV}=file:///path/to/Image.zip, "
