@@ -201,7 +201,7 @@ def _source_record(folder: Path) -> dict[str, Any]:
 
 
 def _install(source: DownloadedSet, folder: Path) -> None:
-    from unified_bench.datasets.unibench import _download
+    from unified_bench.datasets.unibench import _download, _read_trusted_sha256
 
     url = os.environ.get(source.url_env) or source.url
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +217,7 @@ def _install(source: DownloadedSet, folder: Path) -> None:
         work = Path(work_dir) / source.name
         work.mkdir()
         sha256, size = _download(url, work / source.filename, folder, failure=failure)
-        trusted = _trusted(trust_file)
+        trusted = _read_trusted_sha256(trust_file, key="sha256")
         if trusted is not None and trusted != sha256:
             raise InputError(
                 f"{url}: sha256 {sha256}, but the first download recorded in {trust_file} was {trusted}; "
@@ -234,15 +234,3 @@ def _install(source: DownloadedSet, folder: Path) -> None:
         except OSError:
             if not folder.is_dir():
                 raise
-
-
-def _trusted(trust_file: Path) -> str | None:
-    if not trust_file.exists():
-        return None
-    try:
-        value = json.loads(trust_file.read_text("utf-8"))["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        value = None
-    if not isinstance(value, str) or len(value) != 64:
-        raise InputError(f"{trust_file}: unreadable trust record; delete it to trust the next download.")
-    return value

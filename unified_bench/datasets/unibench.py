@@ -135,16 +135,17 @@ def _verify_zip_sha256(url: str, sha256: str, *, trust_file: Path) -> None:
         )
 
 
-def _read_trusted_sha256(trust_file: Path) -> str | None:
+def _read_trusted_sha256(trust_file: Path, key: str = "zip_sha256") -> str | None:
+    """The sha256 trusted on first use (``trust_file[key]``), or ``None`` before the first download."""
     if not trust_file.exists():
         return None
     try:
-        trusted = json.loads(trust_file.read_text("utf-8"))["zip_sha256"]
+        trusted = json.loads(trust_file.read_text("utf-8"))[key]
     except (OSError, ValueError, KeyError, TypeError):
         trusted = None
     if not isinstance(trusted, str) or len(trusted) != 64:
         raise InputError(
-            f"{trust_file}: unreadable record of the trusted Image.zip sha256; delete it to trust the "
+            f"{trust_file}: unreadable record of the trusted sha256; delete it to trust the "
             "next download, or restore it."
         )
     return trusted
