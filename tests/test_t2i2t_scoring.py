@@ -174,3 +174,22 @@ def test_image_pair_scorers_and_native_protocol_are_refused_before_anything_is_w
     assert result.code != 0 and "only the text protocol" in result.err and not (tmp_path / "n").exists()
     result = cli("run", "--model", "uae-tiny", "--scorer", "longclip_t2t", "-o", tmp_path / "i")
     assert result.code != 0 and "--direction t2i2t" in result.err and not (tmp_path / "i").exists()
+
+
+def test_repeats_and_merged_shards_keep_the_direction_and_the_prompts(tmp_path, cli):
+    outputs = _outputs(tmp_path / "outputs", dict(PROMPTS))
+    base = ["run", "--model", "precomputed", "-a", f"dir={outputs}", "--direction", "t2i2t"]
+    base += ["--dataset", str(_prompt_set(tmp_path)), "--scorer", "quoted_text", "--scorer", "bleu4"]
+    assert cli(*base, "--repeats", "2", "-o", tmp_path / "rep").code == 0
+    repeated = read_results(tmp_path / "rep")
+    assert repeated.direction == "t2i2t" and repeated.repeats["k"] == 2
+    assert repeated.samples["prompts"] == PROMPTS
+    for index in (0, 1):
+        assert cli(*base, "--shard", f"{index}/2", "-o", tmp_path / "sh").code == 0
+    merged_run = cli("merge", *sorted((tmp_path / "sh").glob("shard-*")), "-o", tmp_path / "merged")
+    assert merged_run.code == 0, merged_run.err
+    whole = cli(*base, "-o", tmp_path / "whole")
+    assert whole.code == 0
+    merged, single = read_results(tmp_path / "merged"), read_results(tmp_path / "whole")
+    assert merged.direction == "t2i2t" and merged.samples["prompts"] == single.samples["prompts"]
+    assert merged.scorers == single.scorers

@@ -410,7 +410,12 @@ def score_run(
         started_at=started_at,
         device=options.device,
         seeds={"run_seed": seed, "bootstrap_seed": seed},
-        extra={**(extra_provenance or {}), **({"text_truncation": truncation} if truncation else {})},
+        extra={
+            **(extra_provenance or {}),
+            # every scorer run, even one that found nothing to score here (a shard without quoted text)
+            "scorer_fingerprints": {name: fingerprint for name, (fingerprint, _) in meta.items()},
+            **({"text_truncation": truncation} if truncation else {}),
+        },
     )
     results = build_results(
         ids=ids,
