@@ -142,6 +142,9 @@ def test_a_task_file_run_records_the_task_and_refuses_to_resume_under_a_changed_
     assert results.task["by_tag"]["text"]["quoted_text"] == {"mean": 0.0, "n": 1}
     assert results.task["by_tag"]["count"]["bleu4"]["n"] == 1
     assert cli(*args).code == 0  # the same task resumes
+    assert cli("report", tmp_path / "run").code == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<table id='by-tag'>" in page and "<strong>spatial</strong>" in page
     _write(task_file, task_file.read_text().replace("version: 2", "version: 3"))
     refused = cli(*args)
     assert refused.code != 0 and "task_fingerprint" in refused.err

@@ -188,6 +188,30 @@ def _cards(
     return "\n".join(cards)
 
 
+def _by_tag_table(results: Results) -> str:
+    """A task's per-tag means (``aggregation.by: tag``), one row per tag; ``""`` without one."""
+    table = (results.task or {}).get("by_tag")
+    if not isinstance(table, dict) or not table:
+        return ""
+    names = sorted({name for row in table.values() for name in row})
+    head = "".join(f"<th class='num'>{esc(name)}</th>" for name in names)
+    rows = "".join(
+        f"<tr><td><strong>{esc(tag)}</strong></td>"
+        + "".join(
+            f"<td class='num'>{fmt(row[n]['mean'])} <span class='dir'>n={row[n]['n']}</span></td>"
+            if n in row
+            else "<td class='num'>–</td>"
+            for n in names
+        )
+        + "</tr>"
+        for tag, row in table.items()
+    )
+    return (
+        f"<h2>By tag (task {esc(results.task.get('name'))})</h2><div class='scroll'><table id='by-tag'>"
+        f"<thead><tr><th>tag</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def score_heads(columns: Sequence[Column]) -> str:
     """Sortable score column headers; lower-is-better ones sort ascending first and carry an arrow."""
     return "".join(
@@ -507,7 +531,7 @@ def render_report(
         title=esc(title),
         meta=" · ".join(run_meta(results)),
         notices=notices,
-        summary=_summary_table(results, columns),
+        summary=_summary_table(results, columns) + _by_tag_table(results),
         histograms=histograms_html(columns),
         rank_by=esc(rank_column.name),
         cards=_cards(ranked, rank_column, captions, thumbs, prompts),
