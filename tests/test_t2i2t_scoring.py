@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from tests._precomputed import outputs_folder
 from unified_bench.results import read_results
 from unified_bench.scorers.quoted import quoted_edit_similarity, quoted_recall, substring_distance
 from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
@@ -27,20 +27,8 @@ def _prompt_set(root: Path, prompts=PROMPTS) -> Path:
     return path
 
 
-def _outputs(root: Path, captions: dict[str, str]) -> Path:
-    (root / "images").mkdir(parents=True)
-    for index, sample_id in enumerate(captions):
-        Image.new("RGB", (24, 16), (60 * index, 100, 200 - 50 * index)).save(
-            root / "images" / f"{sample_id}.png"
-        )
-    (root / "captions.jsonl").write_text(
-        "".join(json.dumps({"id": k, "caption": v}) + "\n" for k, v in captions.items())
-    )
-    return root
-
-
 def _t2i2t(cli, tmp_path: Path, captions: dict[str, str], *scorers: str, name: str = "run"):
-    outputs = _outputs(tmp_path / f"{name}-outputs", captions)
+    outputs = outputs_folder(tmp_path / f"{name}-outputs", captions)
     args = ["run", "--model", "precomputed", "--adapter-arg", f"dir={outputs}", "--direction", "t2i2t"]
     args += ["--dataset", str(_prompt_set(tmp_path)), "--output", str(tmp_path / name)]
     for spec in scorers:
@@ -177,7 +165,7 @@ def test_image_pair_scorers_and_native_protocol_are_refused_before_anything_is_w
 
 
 def test_repeats_and_merged_shards_keep_the_direction_and_the_prompts(tmp_path, cli):
-    outputs = _outputs(tmp_path / "outputs", dict(PROMPTS))
+    outputs = outputs_folder(tmp_path / "outputs", dict(PROMPTS))
     base = ["run", "--model", "precomputed", "-a", f"dir={outputs}", "--direction", "t2i2t"]
     base += ["--dataset", str(_prompt_set(tmp_path)), "--scorer", "quoted_text", "--scorer", "bleu4"]
     assert cli(*base, "--repeats", "2", "-o", tmp_path / "rep").code == 0

@@ -7,9 +7,9 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 import unified_bench.tasks as tasks_module
+from tests._precomputed import outputs_folder
 from unified_bench.errors import InputError
 from unified_bench.results import read_results
 from unified_bench.tasks import find_task, load_task_file, task_files
@@ -27,15 +27,6 @@ def _write(path: Path, text: str) -> Path:
 def _prompt_set(root: Path) -> Path:
     lines = [json.dumps({"id": k, "prompt": v, "tags": TAGS[k]}) for k, v in PROMPTS.items()]
     return _write(root / "prompts.jsonl", "\n".join(lines) + "\n")
-
-
-def _precomputed(root: Path, ids) -> Path:
-    (root / "images").mkdir(parents=True)
-    for index, sample_id in enumerate(ids):
-        Image.new("RGB", (16, 16), (50 * index, 90, 30)).save(root / "images" / f"{sample_id}.png")
-    lines = [json.dumps({"id": i, "caption": f"a picture, {i}"}) for i in ids]
-    _write(root / "captions.jsonl", "\n".join(lines) + "\n")
-    return root
 
 
 def _t2i2t_task(root: Path, *, scorers="[quoted_text, bleu4]", name="mine") -> Path:
@@ -120,7 +111,7 @@ def test_tasks_from_the_entry_point_group(tmp_path, monkeypatch):
 
 
 def test_a_task_file_run_records_the_task_and_refuses_to_resume_under_a_changed_task(tmp_path, cli):
-    outputs = _precomputed(tmp_path / "outputs", PROMPTS)
+    outputs = outputs_folder(tmp_path / "outputs", {i: f"a picture, {i}" for i in PROMPTS})
     task_file = _t2i2t_task(tmp_path)
     args = [
         "run",
@@ -153,7 +144,7 @@ def test_a_task_file_run_records_the_task_and_refuses_to_resume_under_a_changed_
 
 def test_a_group_task_runs_each_member_into_its_folder_and_writes_a_summary(tmp_path, cli):
     samples = ["astronaut", "chelsea"]
-    outputs = _precomputed(tmp_path / "outputs", [*PROMPTS, *samples])
+    outputs = outputs_folder(tmp_path / "outputs", {i: f"a picture, {i}" for i in [*PROMPTS, *samples]})
     _t2i2t_task(tmp_path, name="t2i2t-part")
     _write(
         tmp_path / "i2t2i-part.yaml",
