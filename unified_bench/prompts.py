@@ -6,6 +6,10 @@ spaces on the first two lines, one at the end), so that models differ only in ho
 
 from __future__ import annotations
 
+from PIL import Image
+
+from unified_bench.images import reference_rgb
+
 CAPTION_PROMPT = (
     "You are an expert vision-language model.  \n"
     "Your task is: Given an input image, generate a **textual description** of the image. "
@@ -22,9 +26,25 @@ CAPTION_TOP_K = 50
 CAPTION_TOP_P = 1.0
 
 
-def caption_conversations(images: list, prompt: str = CAPTION_PROMPT) -> list[list[dict]]:
-    """One single-turn chat per image for ``processor.apply_chat_template``: the image, then ``prompt``."""
+def caption_conversations(
+    images: list[Image.Image], prompt: str = CAPTION_PROMPT, *, system: str | None = None
+) -> list[list[dict]]:
+    """One chat per image for ``processor.apply_chat_template``: the image, then ``prompt``.
+
+    Transparent pixels are composited on white (``reference_rgb``). ``system`` adds a system turn
+    first (a model whose reference code prompts with one, e.g. Emu3).
+    """
+    preamble = [{"role": "system", "content": [{"type": "text", "text": system}]}] if system else []
     return [
-        [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": prompt}]}]
+        [
+            *preamble,
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": reference_rgb(image)},
+                    {"type": "text", "text": prompt},
+                ],
+            },
+        ]
         for image in images
     ]

@@ -18,6 +18,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, LogitsProcessorList
 
 from unified_bench.adapter import AdapterArgError, AdapterOptions, config_from_args
+from unified_bench.images import reference_rgb
 from unified_bench.loading import (
     OffloadMode,
     PipelineMemoryOptions,
@@ -178,7 +179,10 @@ class CompositeAdapter:
             )
         else:  # no chat template (e.g. BLIP-2): the prompt as plain text
             inputs = self.processor(
-                images=images, text=[prompt] * len(images), padding=True, return_tensors="pt"
+                images=[reference_rgb(image) for image in images],
+                text=[prompt] * len(images),
+                padding=True,
+                return_tensors="pt",
             )
         inputs = inputs.to(self._caption_device)
         for key, value in inputs.items():

@@ -14,6 +14,7 @@ from transformers import AutoProcessor, LogitsProcessorList
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
 from unified_bench.errors import InputError, MissingWeightsError
+from unified_bench.images import reference_rgb
 
 from .config import UAEConfig
 from .modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector, release_multimodal_position_ids
@@ -75,6 +76,8 @@ class UAEEncoder:
         model, loading = Qwen2_5_VLWithProjector.from_pretrained(
             str(llm_dir), dtype=dtype, key_mapping=LEGACY_KEY_MAPPING, output_loading_info=True
         )
+        # Cast before the LoRA goes in: it is kept in float32 (see weights.attach_llm_lora).
+        model.to(device=device, dtype=dtype).eval()
         # transformers initialises absent tensors at random; demo.py's later loads may fill them.
         unfilled = {canonical_key(name) for name in loading["missing_keys"]}
         lora_report = attach_llm_lora(model, llm_lora) if llm_lora is not None else None
@@ -88,7 +91,6 @@ class UAEEncoder:
                 f"{llm_dir}: no weights for {len(unfilled)} encoder tensors (e.g. {examples}); the "
                 "checkpoint is incomplete or saved under tensor names this adapter does not know."
             )
-        model.to(device=device, dtype=dtype).eval()
         processor = load_release_processor(processor_source)
         processor.tokenizer.padding_side = "left"
         return cls(model, processor, config, processor_source=processor_source, lora_report=lora_report)
@@ -170,7 +172,7 @@ class UAEEncoder:
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
     def _pre_resize(self, image: Image.Image) -> Image.Image:
-        """demo.py's ``process_vision_info`` step: round the size to the patch grid (PIL bicubic)."""
+        """demo.py's ``process_vision_info`` step: alpha on white, size rounded to the patch grid."""
         width, height = image.size
         try:
             new_height, new_width = smart_resize(
@@ -184,7 +186,7 @@ class UAEEncoder:
             raise InputError(
                 f"image of {width}x{height} pixels cannot be captioned by Qwen2.5-VL: {error}"
             ) from None
-        return image.convert("RGB").resize((new_width, new_height), Image.Resampling.BICUBIC)
+        return reference_rgb(image).resize((new_width, new_height), Image.Resampling.BICUBIC)
 
     # --- text -> SD3 conditioning -------------------------------------------------------------
 
