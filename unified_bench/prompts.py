@@ -26,6 +26,20 @@ CAPTION_TOP_K = 50
 CAPTION_TOP_P = 1.0
 
 
+def caption_decoding_note(temperature: float, card: str) -> str:
+    """Provenance: how captions were decoded, against how the model's card decodes (``card``).
+
+    >>> caption_decoding_note(0.7, "greedy")
+    "sampled at temperature 0.7 (the protocol: UAE demo.py's caption sampling); the model card: greedy"
+    """
+    if temperature == 0:
+        return f"greedy (caption_temperature=0); the model card: {card}"
+    return (
+        f"sampled at temperature {temperature:g} (the protocol: UAE demo.py's caption sampling); "
+        f"the model card: {card}"
+    )
+
+
 def caption_conversations(
     images: list[Image.Image], prompt: str = CAPTION_PROMPT, *, system: str | None = None
 ) -> list[list[dict]]:

@@ -30,6 +30,7 @@ from unified_bench.prompts import (
     CAPTION_TOP_K,
     CAPTION_TOP_P,
     caption_conversations,
+    caption_decoding_note,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
@@ -196,6 +197,7 @@ class JanusProAdapter:
             "caption_image_size": self.model.model.vision_model.config.image_size,
             "caption_sampling": asdict(sampling := self.caption_sampling()),
             "caption_guidance_scale": 1.0,  # text mode: no guidance (Janus's own text generate)
+            "caption_decoding": caption_decoding_note(self.config.caption_temperature, "greedy"),
             "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }
