@@ -64,8 +64,9 @@ class CompositeConfig:
     guidance_scale: float | None = None
     true_cfg_scale: float | None = None  # Qwen-Image's (and FLUX's optional) real classifier-free guidance
     negative_prompt: str | None = None
-    width: int | None = 1024  # --size wins; None = the pipeline's default
-    height: int | None = 1024
+    width: int | None = None  # --size wins; None = the family's native size, else the pipeline's
+    height: int | None = None
+    prompt_suffix: str | None = None  # appended to every prompt; None = the family's (Qwen-Image's)
     max_sequence_length: int | None = None  # T5 / Qwen prompt tokens; None = the family's maximum
     batch_denoise: bool = False  # one pipeline call per batch: faster, but pixels may move by a rounding step
     cpu_offload: OffloadMode = "none"  # model | sequential: diffusers offload; the captioner uses device_map
@@ -158,11 +159,20 @@ class CompositeAdapter:
         self.drawing = self._resolve_drawing_settings()  # {"family", "source", "settings"}
 
     def _resolve_drawing_settings(self) -> dict[str, Any]:
+        """The pipeline call's settings, the default size and the prompt suffix (else the family's)."""
         explicit = {name: getattr(self.config, name) for name in DRAWING_SETTINGS}
         try:
-            return resolve_drawing(type(self.pipeline).__name__, self._call_parameters, explicit)
+            drawing = resolve_drawing(type(self.pipeline).__name__, self._call_parameters, explicit)
         except ValueError as error:
             raise AdapterArgError(f"generator {self.config.generator!r}: {error}") from None
+        config, family = self.config, self.family
+        drawing["size"] = [
+            config.width or (family.width if family else None),
+            config.height or (family.height if family else None),
+        ]  # None: the pipeline's own default
+        suffix = config.prompt_suffix
+        drawing["prompt_suffix"] = suffix if suffix is not None else (family.prompt_suffix if family else "")
+        return drawing
 
     # -- I2T ---------------------------------------------------------------------------------------
     def _caption_inputs(self, images: list[Image.Image]) -> Any:
@@ -215,7 +225,7 @@ class CompositeAdapter:
     def generate(
         self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
     ) -> list[Image.Image]:
-        width, height = size if size is not None else (self.config.width, self.config.height)
+        width, height = size if size is not None else self.drawing["size"]
         with oom_guard(self.name, "generating", len(prompts), device=self.device, hint=_OFFLOAD_HINT):
             if self.config.batch_denoise:
                 images = self._draw(list(prompts), list(seeds), width, height)
@@ -230,7 +240,7 @@ class CompositeAdapter:
         if "negative_prompt" in settings:
             settings["negative_prompt"] = [settings["negative_prompt"]] * len(prompts)
         call: dict[str, Any] = {
-            "prompt": prompts,
+            "prompt": self.drawn_prompts(prompts),
             "generator": [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds],
             **settings,
         }
@@ -243,7 +253,11 @@ class CompositeAdapter:
         if self.family is None:
             return None
         max_sequence_length = self.drawing["settings"].get("max_sequence_length")
-        return prompt_usage(self.pipeline, self.family, list(prompts), max_sequence_length)
+        return prompt_usage(self.pipeline, self.family, self.drawn_prompts(prompts), max_sequence_length)
+
+    def drawn_prompts(self, prompts: list[str]) -> list[str]:
+        """The prompts as the pipeline gets them: each with the family's card suffix (if any)."""
+        return [prompt + self.drawing["prompt_suffix"] for prompt in prompts]
 
     def info(self) -> dict[str, Any]:
         return {
