@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from PIL import Image
@@ -41,6 +41,7 @@ from unified_bench.torch_utils import resolve_device, resolve_dtype
 
 from .families import DRAWING_SETTINGS, family_of, prompt_usage, resolve_drawing
 
+CaptionProtocol = Literal["chat", "uae"]
 DEFAULT_CAPTIONER = "Qwen/Qwen2.5-VL-3B-Instruct"
 DEFAULT_GENERATOR = "stabilityai/stable-diffusion-3.5-large"
 
@@ -53,6 +54,10 @@ class CompositeConfig:
     generator: str = DEFAULT_GENERATOR  # hub id or local folder (a diffusers text-to-image pipeline)
     captioner_revision: str | None = None
     generator_revision: str | None = None
+    # chat: the captioner's chat template, image then instruction. uae: UAE demo.py's protocol for a
+    # Qwen2.5-VL captioner (instruction then image, qwen-vl-utils resize, 3,136..65,536 pixels, PIL
+    # processor, captions not stripped): the uae-base preset.
+    caption_protocol: CaptionProtocol = "chat"
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
@@ -123,13 +128,25 @@ class CompositeAdapter:
         ).eval()
         if not offload:
             self.captioner.to(self.device)
-        self.processor = load_pretrained(
-            AutoProcessor.from_pretrained,
-            config.captioner,
-            what="captioner processor",
-            arg="captioner",
-            revision=config.captioner_revision,
-        )
+        if config.caption_protocol == "uae":
+            if self.captioner.config.model_type != "qwen2_5_vl":
+                raise AdapterArgError(
+                    f"caption_protocol=uae needs a Qwen2.5-VL captioner; {config.captioner} is a "
+                    f"{self.captioner.config.model_type}."
+                )
+            from unified_bench_adapters.uae.encoder import load_release_processor
+
+            self.processor = load_pretrained(
+                load_release_processor, config.captioner, what="captioner processor", arg="captioner"
+            )
+        else:
+            self.processor = load_pretrained(
+                AutoProcessor.from_pretrained,
+                config.captioner,
+                what="captioner processor",
+                arg="captioner",
+                revision=config.captioner_revision,
+            )
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None and not self.captioner.config.is_encoder_decoder:
             tokenizer.padding_side = "left"
@@ -177,7 +194,15 @@ class CompositeAdapter:
     # -- I2T ---------------------------------------------------------------------------------------
     def _caption_inputs(self, images: list[Image.Image]) -> Any:
         prompt = self.config.caption_prompt
-        if getattr(self.processor, "chat_template", None):
+        if self.config.caption_protocol == "uae":
+            from unified_bench_adapters.uae.config import UAEConfig
+            from unified_bench_adapters.uae.encoder import uae_caption_inputs
+
+            limits = UAEConfig()
+            inputs = uae_caption_inputs(
+                self.processor, images, prompt, min_pixels=limits.min_pixels, max_pixels=limits.max_pixels
+            )
+        elif getattr(self.processor, "chat_template", None):
             conversations = caption_conversations(images, prompt)
             inputs = self.processor.apply_chat_template(
                 conversations,
@@ -215,7 +240,8 @@ class CompositeAdapter:
             )
         if not self.captioner.config.is_encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]
-        return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
+        texts = self.processor.batch_decode(output, skip_special_tokens=True)
+        return texts if self.config.caption_protocol == "uae" else [text.strip() for text in texts]
 
     def caption_sampling(self) -> TokenSampling:
         return TokenSampling.for_captions(self.captioner.generation_config, self.config)
@@ -290,3 +316,34 @@ def build_composite(options: AdapterOptions) -> CompositeAdapter:
     return CompositeAdapter(
         config_from_args(CompositeConfig, options.args), device=options.device, dtype=options.dtype
     )
+
+
+def uae_base_args() -> dict[str, str]:
+    """``uae-base``: UAE's caption protocol and decoder settings (demo.py) on its two base models.
+
+    The checkpoint's caption sampling (top-k/top-p from its generation_config.json, as UAE's);
+    SD3.5-Large at 1024², 40 steps, CFG 5.0, with UAE's negative prompt.
+    """
+    from unified_bench_adapters.uae.config import NEGATIVE_PROMPT
+
+    return {
+        "caption_protocol": "uae",
+        "caption_top_k": "none",
+        "caption_top_p": "none",
+        "width": "1024",
+        "height": "1024",
+        "num_inference_steps": "40",
+        "guidance_scale": "5.0",
+        "negative_prompt": NEGATIVE_PROMPT,
+    }
+
+
+def build_uae_base(options: AdapterOptions) -> CompositeAdapter:
+    """Factory of ``uae-base``: the composite adapter with UAE's protocol; explicit arguments win."""
+    given = {key.replace("-", "_") for key in options.args}
+    args = {**{k: v for k, v in uae_base_args().items() if k not in given}, **options.args}
+    adapter = CompositeAdapter(
+        config_from_args(CompositeConfig, args), device=options.device, dtype=options.dtype
+    )
+    adapter.name = "uae-base"
+    return adapter
