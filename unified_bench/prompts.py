@@ -6,6 +6,8 @@ spaces on the first two lines, one at the end), so that models differ only in ho
 
 from __future__ import annotations
 
+from typing import Any
+
 from PIL import Image
 
 from unified_bench.images import reference_rgb
@@ -62,3 +64,25 @@ def caption_conversations(
         ]
         for image in images
     ]
+
+
+def caption_chat_inputs(
+    processor: Any,
+    images: list[Image.Image],
+    prompt: str,
+    *,
+    system: str | None = None,
+    **processor_kwargs: Any,
+) -> Any:
+    """``caption_conversations`` through ``processor.apply_chat_template``: padded model inputs (CPU).
+
+    ``processor_kwargs`` go to the processor besides ``padding=True`` (e.g. Janus's ``generation_mode``).
+    """
+    return processor.apply_chat_template(
+        caption_conversations(images, prompt, system=system),
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"padding": True, **processor_kwargs},
+    )

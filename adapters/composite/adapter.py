@@ -34,7 +34,7 @@ from unified_bench.prompts import (
     CAPTION_TEMPERATURE,
     CAPTION_TOP_K,
     CAPTION_TOP_P,
-    caption_conversations,
+    caption_chat_inputs,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
@@ -203,15 +203,7 @@ class CompositeAdapter:
                 self.processor, images, prompt, min_pixels=limits.min_pixels, max_pixels=limits.max_pixels
             )
         elif getattr(self.processor, "chat_template", None):
-            conversations = caption_conversations(images, prompt)
-            inputs = self.processor.apply_chat_template(
-                conversations,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-                processor_kwargs={"padding": True},
-            )
+            inputs = caption_chat_inputs(self.processor, images, prompt)
         else:  # no chat template (e.g. BLIP-2): the prompt as plain text
             inputs = self.processor(
                 images=[reference_rgb(image) for image in images],

@@ -27,7 +27,7 @@ from unified_bench.prompts import (
     CAPTION_TEMPERATURE,
     CAPTION_TOP_K,
     CAPTION_TOP_P,
-    caption_conversations,
+    caption_chat_inputs,
     caption_decoding_note,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
@@ -205,16 +205,11 @@ class Emu3Adapter:
 
     def caption_inputs(self, images: list[Image.Image]) -> Any:
         """The chat as BAAI's processing_emu3.py words it: its system sentence, the image, the instruction."""
-        conversations = caption_conversations(
-            images, self.config.caption_prompt, system=self.config.caption_system_prompt or None
-        )
-        inputs = self.chat_processor.apply_chat_template(
-            conversations,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True},
+        inputs = caption_chat_inputs(
+            self.chat_processor,
+            images,
+            self.config.caption_prompt,
+            system=self.config.caption_system_prompt or None,
         )
         inputs["pixel_values"] = inputs["pixel_values"].float()  # the VQ tokenizer's dtype (vq.py)
         return inputs
