@@ -66,7 +66,7 @@ class ScorerWeights:
 
 def _scorer_weights(name: str) -> ScorerWeights | None:
     """What ``name`` loads; ``None`` for scorers without weights. Imports the scorer's module."""
-    if name in ("clip", "clipscore"):
+    if name in ("clip", "clipscore", "clip_t2t"):
         from unified_bench.scorers.clip import CLIP_MODEL_ID
 
         return ScorerWeights(CLIP_MODEL_ID, model_types=("clip",))
@@ -78,7 +78,7 @@ def _scorer_weights(name: str) -> ScorerWeights | None:
         from unified_bench.scorers.dino import DINOV3_GATED_HINT, DINOV3_MODEL_ID
 
         return ScorerWeights(DINOV3_MODEL_ID, model_types=("dinov3_vit",), hint=DINOV3_GATED_HINT)
-    if name in ("longclip", "longclipscore"):
+    if name in ("longclip", "longclipscore", "longclip_t2t"):
         from unified_bench.scorers.longclip import LONGCLIP_FILENAME, LONGCLIP_REPO_ID
 
         return ScorerWeights(LONGCLIP_REPO_ID, filename=LONGCLIP_FILENAME)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +57,20 @@ def note(message: str) -> None:
         stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
 
 
+# Test hook (docs/testing.md): with UNIFIED_BENCH_TEST_PAUSE=STAGE, the first progress of that stage
+# says "paused at STAGE" and waits for a signal, so a test interrupts a run at a known point.
+PAUSE_VARIABLE = "UNIFIED_BENCH_TEST_PAUSE"
+
+
+def _pause_point(stage: str, console: Console) -> None:
+    if os.environ.get(PAUSE_VARIABLE) != stage:
+        return
+    del os.environ[PAUSE_VARIABLE]  # once
+    console.print(f"paused at {stage}", markup=False)
+    while True:  # only a signal whose handler raises (Ctrl-C) or kills ends it
+        signal.pause()
+
+
 class RichHooks:
     """Renders library progress (``unified_bench.evaluate.Hooks``) as rich progress bars on stderr."""
 
@@ -68,6 +84,7 @@ class RichHooks:
     def advance(self, name: str, amount: int) -> None:
         if name in self._tasks:
             self._progress.advance(self._tasks[name], amount)
+            _pause_point(name, self._progress.console)
 
     def note(self, text: str) -> None:
         self._progress.console.print(text, markup=False)  # library notes are plain text
@@ -212,7 +229,9 @@ def results_table(results: Results, title: str | None = None) -> Table:
             f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
             "",
             str(overall.n),
-            "[dim]mean of the paper's four scorers[/]",
+            "[dim]t2i2t primary: longclip_t2t[/]"
+            if results.direction == "t2i2t"
+            else "[dim]mean of the paper's four scorers[/]",
         )
     truncated = (results.captions or {}).get("truncated")
     if truncated and truncated["n"]:
@@ -220,4 +239,22 @@ def results_table(results: Results, title: str | None = None) -> Table:
         count = f"{truncated['n']} of {truncated['of']}"
         table.caption = f"{count} captions were cut by the generator's text encoders ({cut})"
         table.caption_justify = "left"
+    return table
+
+
+def group_summary_table(summary: dict[str, Any]) -> Table:
+    """A group task's summary: one row per member task (direction, dataset, overall and its CI)."""
+    table = Table(title=f"task {summary['task']}", title_justify="left")
+    for column in ("task", "direction", "dataset", "n", "overall", "95% CI"):
+        table.add_column(column, justify="right" if column in ("n", "overall") else "left")
+    for member in summary["members"]:
+        overall = member.get("overall")
+        table.add_row(
+            member["task"],
+            member["direction"],
+            str(member["dataset"]),
+            str(member["n"]),
+            f"{overall['mean']:.4f}" if overall else "–",
+            f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]" if overall else "",
+        )
     return table
