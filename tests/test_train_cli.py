@@ -58,7 +58,7 @@ def test_training_logs_every_step_and_the_harness_evaluation(g4u_run):
     assert all(r["grad_norm"] >= 0 and r["samples_per_s"] > 0 for r in train_records)
     baseline, evaluation = [r for r in records if r["kind"] == "eval"]
     assert (baseline["step"], evaluation["step"]) == (0, 2)  # the starting weights, then every 2 steps
-    assert evaluation["eval/unified"] == pytest.approx(
+    assert evaluation["eval/overall"] == pytest.approx(
         (evaluation["eval/clip"] + evaluation["eval/dinov2"]) / 2
     )
     results = json.loads((g4u_run / "eval" / "step-2" / "results.json").read_text())

@@ -58,6 +58,9 @@ def test_flow_grpo_and_grpo_defaults():
     assert (u4g.advantage_std, g4u.advantage_std) == ("population", "bessel")
     assert "np.std" in config_help(U4GConfig)["advantage_std"]
     assert "torch.std" in config_help(STAGE_CONFIGS["g4u"])["advantage_std"]
+    # Every Flow-GRPO SD3 config sets global_std=True: u4g divides by the std of the whole step.
+    assert u4g.advantage_scale == "batch" and load_config("u4g", "u4g").advantage_scale == "batch"
+    assert "global_std" in config_help(U4GConfig)["advantage_scale"]
 
 
 @pytest.mark.parametrize(

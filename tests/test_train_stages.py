@@ -168,6 +168,38 @@ def test_g4u_advantages_are_bessel_z_scores_of_the_rewards(g4u):
     torch.testing.assert_close(group.advantages.values, expected, rtol=1e-3, atol=1e-3)
 
 
+def test_g4u_loss_is_the_mean_over_captions_that_train_only(g4u):
+    """A group whose rewards are all equal (masked) leaves the step's gradient unchanged (both RL
+    stages' rule for zero-variance groups; the u4g twin is below)."""
+    stage, data = g4u
+    context = stage.context
+    varied = stage.sample_captions(data.step_items(0)[0], step=0)
+    stage.score([varied])
+    assert not bool(varied.advantages.zero_std.any())
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied], RunningMean())
+    alone = gradients(context)
+    # G copies of one caption: one image per caption and seed, equal rewards, so the group is masked.
+    rows = varied.completions.shape[0]
+    copies = dataclasses.replace(
+        varied,
+        completions=varied.completions[:1].repeat(rows, 1),
+        mask=varied.mask[:1].repeat(rows, 1),
+        old_log_probs=varied.old_log_probs[:1].repeat(rows, 1),
+        captions=varied.captions[:1] * rows,
+        rewards=None,
+        advantages=None,
+    )
+    stage.score([varied, copies])
+    assert bool(copies.advantages.zero_std.all())
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied, copies], RunningMean())
+    together = gradients(context)
+    assert any(g.abs().sum() > 0 for g in alone.values())
+    for name, gradient in alone.items():
+        torch.testing.assert_close(together[name], gradient, rtol=1e-5, atol=1e-9)
+
+
 # --- u4g: Flow-GRPO on the decoder ----------------------------------------------------------------
 
 

@@ -147,7 +147,7 @@ class TrainConfig:
         default_factory=lambda: ["clip", "dinov2", "dinov3", "longclip"],
         metadata={
             "help": "Scorers of the held-out evaluation (weights from scorer_models); the logged "
-            "unified score is the harness's overall mean."
+            "score (eval/overall) is the harness's overall mean."
         },
     )
     eval_adapter_args: dict[str, str] = field(
@@ -341,9 +341,12 @@ class U4GConfig(TrainConfig):
         _unknown("Flow-GRPO (CLIPScore config)", "Weight of the KL of step means to the LoRA-off model."),
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group",
-        "Divide centred rewards by the group std, the std of every reward of the step across all "
-        "processes (batch; Flow-GRPO global_std) or nothing.",
+        "batch",
+        _unknown(
+            "Flow-GRPO (global_std=True in every SD3 config)",
+            "Divide centred rewards by the std of every reward of the step across all processes "
+            "(batch), by the group's own std (group) or by nothing (none).",
+        ),
     )
     advantage_std: Literal["population", "bessel"] = _field(
         "population",

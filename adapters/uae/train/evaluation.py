@@ -2,7 +2,7 @@
 
 ``unified-bench run --model uae --adapter-arg checkpoint=CKPT`` on the held-out set: the checkpoint
 is loaded from disk by the ``uae`` adapter (base model from its metadata), captioned, regenerated
-and scored; the logged ``unified`` value is the results' overall mean (the paper's Unified-Bench
+and scored; the logged ``overall`` value is the results' overall mean (the paper's Unified-Bench
 score when all four paper scorers are used, x100 in the paper's tables).
 """
 
@@ -35,9 +35,9 @@ def evaluate_checkpoint(
     results = execute_run(request)
     metrics = {f"eval/{name}": summary.mean for name, summary in results.scorers.items()}
     if results.overall is not None:
-        metrics["eval/unified"] = results.overall.mean
+        metrics["eval/overall"] = results.overall.mean
     elif results.scorers:
-        metrics["eval/unified"] = sum(s.mean for s in results.scorers.values()) / len(results.scorers)
+        metrics["eval/overall"] = sum(s.mean for s in results.scorers.values()) / len(results.scorers)
     captions = [text for text in (results.samples.get("captions") or {}).values() if text]
     if captions:
         metrics["eval/caption_words"] = sum(len(text.split()) for text in captions) / len(captions)

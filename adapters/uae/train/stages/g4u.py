@@ -216,13 +216,24 @@ class G4UStage:
         return per_sample * group.advantages.sample_weights
 
     def accumulate(self, groups: list[CaptionGroup], running: RunningMean) -> None:
-        """One backward pass per group: the gradient of the step's loss (mean over its captions)."""
+        """One backward pass per group: the gradient of the step's loss.
+
+        The loss is the mean over the captions that train, across every process: zero-variance
+        groups carry weight 0 and are left out of the count (the rule both RL stages follow, as
+        Flow-GRPO drops them and DAPO's dynamic sampling filters them), so the step size does not
+        shrink with the number of masked groups. ``token_mean`` counts the tokens of those captions.
+        """
         context, config = self.context, self.config
-        if config.loss_aggregation == "token_mean":
-            global_tokens = context.sum(float(sum(group.mask.sum() for group in groups)))
-            normaliser = global_tokens / context.accelerator.num_processes
-        else:
-            normaliser = float(len(groups) * config.group_size)
+        token_mean = config.loss_aggregation == "token_mean"
+
+        def trained(group: CaptionGroup) -> float:
+            assert group.advantages is not None
+            weights = group.advantages.sample_weights
+            return float((weights * group.mask.sum(dim=1)).sum() if token_mean else weights.sum())
+
+        # Each process divides by the global count over the process count: DDP averages gradients.
+        total = context.sum(sum(trained(group) for group in groups))
+        normaliser = max(total / context.accelerator.num_processes, 1e-8)
         for index, group in enumerate(groups):
             with context.micro_step(last=index == len(groups) - 1):
                 per_sample = self.sample_losses(group, running)
