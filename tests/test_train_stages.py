@@ -37,7 +37,7 @@ from unified_bench_adapters.uae.train.runtime import RunningMean
 from unified_bench_adapters.uae.train.sde import sde_step_with_logprob
 from unified_bench_adapters.uae.train.stages.cold_start import ColdStartStage, reconstruct
 from unified_bench_adapters.uae.train.stages.g4u import G4UStage, completion_log_probs
-from unified_bench_adapters.uae.train.stages.sft import SFTStage, predict_velocity
+from unified_bench_adapters.uae.train.stages.sft import SFTStage, predict_velocity, prompt_ids
 from unified_bench_adapters.uae.train.stages.u4g import ImageGroup, U4GStage, guided_velocity
 from unified_bench_adapters.uae.train.trainer import build_context
 
@@ -488,7 +488,7 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
     data = TrainData(load_dataset(str(manifest)), images_per_step=2, seed=0)
     items = data.step_items(0)
     encoder = context.adapter.encoder
-    ids = encoder.generate_role_ids([item.sample.captions[0] for item in items])
+    ids = [prompt_ids(encoder, item.sample.captions[0]) for item in items]
     pixels = torch.stack([square_image(item.sample.image, config.resolution) for item in items])
     with torch.no_grad():
         latents = context.policy.encode(pixels, [generator(1, "fixed", i) for i in range(2)])
@@ -499,8 +499,7 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
         with torch.no_grad():
             prediction = predict_velocity(
                 context.policy,
-                input_ids=ids,
-                attention_mask=ids.ne(encoder.pad_token_id).long(),
+                prompt_ids=ids,
                 noisy=noisy_latents(latents, noise, sigmas),
                 timesteps=timesteps,
             )
@@ -510,6 +509,46 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
     losses = [stage.run_step(step, data.step_items(step))["loss"] for step in range(20)]
     assert fixed_loss() < 0.97 * start  # on a fixed batch (same noise and timesteps)
     assert sum(losses[-5:]) < 0.97 * sum(losses[:5])  # and on the steps' own batches
+
+
+LONG_CAPTION = (
+    "a small red circle in the upper left corner, two large blue squares at the bottom, a green "
+    "triangle in the middle and a yellow star on the right, all on a plain white background"
+)
+
+
+def test_sft_conditions_each_sample_on_exactly_what_inference_gives_sd3(session_cache, manifest):
+    """A long and a short caption in one micro-batch: each reaches SD3 as ``project_pair`` makes it
+    (its own tokens, padded to the negative prompt only), never right-padded to its neighbour."""
+    stage, data = make_stage(
+        SFTStage, session_cache, manifest, "sft", images_per_step=2, micro_batch_size=2, caption_dropout=0.0
+    )
+    context = stage.context
+    encoder = context.adapter.encoder
+    captions = [LONG_CAPTION, "a red cat"]
+    lengths = [len(encoder.generate_role_ids([text])[0]) for text in captions]
+    negative_length = len(encoder.generate_role_ids([encoder.config.negative_prompt])[0])
+    assert lengths[0] > negative_length > lengths[1]  # both paddings are exercised
+    items = [
+        StepItem(item.position, Sample.from_image(item.sample.id, item.sample.image, [caption]))
+        for item, caption in zip(data.step_items(0) + data.step_items(1), captions, strict=True)
+    ]
+    seen: list[torch.Tensor] = []
+
+    def record(module, args, kwargs):
+        seen.extend(kwargs["encoder_hidden_states"].detach().unbind(0))
+
+    hook = context.policy.base_transformer.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        with preserved(context, stage):
+            stage.run_step(0, items)
+    finally:
+        hook.remove()
+    assert len(seen) == 2
+    for states, caption in zip(seen, captions, strict=True):
+        _, positive = encoder.project_pair(caption)
+        assert states.shape == positive.shape
+        torch.testing.assert_close(states.float(), positive.float(), rtol=0, atol=1e-5)
 
 
 # --- cold start: gradients through the sampler ----------------------------------------------------
