@@ -69,7 +69,23 @@ def test_checkpoints_record_their_base_model_and_old_ones_are_pruned(g4u_run):
     assert sorted(p.name for p in g4u_run.glob("checkpoint-*")) == ["checkpoint-2"]
     metadata = json.loads((g4u_run / "final" / TRAINING_METADATA).read_text())
     assert metadata["base_model"] == "uae-tiny" and metadata["stage"] == "g4u" and metadata["step"] == 2
-    assert metadata["adapter_args"] == {"use_llm_lora": "true", "use_dit_lora": "false"}
+    # tiny-g4u states its caption sampling: recorded, so `run` with the checkpoint samples as trained.
+    assert metadata["adapter_args"] == {
+        "use_llm_lora": "true",
+        "use_dit_lora": "false",
+        "do_sample": "true",
+        "temperature": "1.0",
+        "top_k": "0",
+        "top_p": "1.0",
+        "max_new_tokens": "8",
+    }
+    # The rewards' reconstructions were drawn at tiny-g4u's size and steps, not the adapter's.
+    assert metadata["reward_decoder"] == {
+        "width": 64,
+        "height": 64,
+        "num_inference_steps": 4,
+        "guidance_scale": 5.0,
+    }
     assert (g4u_run / "final" / "llm_lora" / "adapter_config.json").is_file()
     assert not (g4u_run / "final" / "dit_lora").exists()
 

@@ -53,7 +53,10 @@ def test_flow_grpo_and_grpo_defaults():
     )
     assert (u4g.lora_rank, u4g.lora_alpha, u4g.learning_rate) == (32, 64.0, 3e-4)
     g4u = STAGE_CONFIGS["g4u"](dataset="samples")
-    assert (g4u.clip_epsilon, g4u.temperature, g4u.group_size) == (0.2, 1.0, 8)
+    assert (g4u.clip_epsilon, g4u.group_size) == (0.2, 8)
+    # g4u samples captions as `run` does unless the config says otherwise (then it is recorded).
+    assert (g4u.temperature, g4u.top_k, g4u.top_p) == (None, None, None)
+    assert load_config("g4u", "g4u").temperature is None
     # The z-score's std follows each stage's reference: Flow-GRPO's np.std, TRL's torch.std.
     assert (u4g.advantage_std, g4u.advantage_std) == ("population", "bessel")
     assert "np.std" in config_help(U4GConfig)["advantage_std"]

@@ -21,8 +21,19 @@ from _tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
     write_manifest,
 )
 from PIL import Image
+from transformers import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    SuppressTokensLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
+from unified_bench.adapter import AdapterOptions
 from unified_bench.datasets import Sample, load_dataset
+from unified_bench_adapters.uae.adapter import build_uae_tiny
+from unified_bench_adapters.uae.train.checkpoints import save_checkpoint
 from unified_bench_adapters.uae.train.data import (
     StepItem,
     TrainData,
@@ -98,20 +109,30 @@ def caption_log_probs(stage: G4UStage, group) -> torch.Tensor:
             stage.context.policy,
             inputs=group.inputs,
             completions=group.completions,
-            temperature=stage.config.temperature,
-            banned_token_ids=stage.banned_token_ids,
+            processors=stage.processors(),
             with_reference=False,
         )
     return log_probs
 
 
+def run_sampling_stage(stage: G4UStage) -> G4UStage:
+    """The fixture's stage with the config's sampling unset: g4u samples as `run` does."""
+    reconfigure(stage, temperature=None, top_k=None, top_p=None)
+    return G4UStage(stage.context)
+
+
 def test_g4u_training_log_probs_equal_the_samplers_under_the_inputs_run_uses(g4u):
     stage, data = g4u
+    stage = run_sampling_stage(stage)
+    run = stage.context.adapter.encoder.sampling  # what `run` samples with (encoder.caption)
+    assert (run.temperature, run.top_k, run.top_p, run.repetition_penalty) == (0.7, 20, 0.9, 1.05)
     item = data.step_items(0)[0]
     group = stage.sample_captions(item, step=0)
     assert group.mask.sum() > 0 and len(set(group.captions)) > 1  # really sampled
     # Reference, built here with transformers: every processor output `run` gives Qwen (image-token
-    # positions included), followed by the sampled tokens, in one plain forward pass.
+    # positions included), followed by the sampled tokens, in one plain forward pass; then, token by
+    # token, generate's processors as `run` applies them (repetition penalty over the whole prefix,
+    # temperature, top-k, top-p), the placeholder tokens banned.
     rows = group.completions.shape[0]
     run_inputs = stage.context.adapter.encoder.caption_inputs([item.sample.image])
     assert "mm_token_type_ids" in run_inputs
@@ -123,15 +144,50 @@ def test_g4u_training_log_probs_equal_the_samplers_under_the_inputs_run_uses(g4u
     inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], text], dim=1)
     with torch.no_grad():
         logits = stage.context.policy.encoder(**inputs).logits[:, start - 1 : -1].float()
-    logits = logits / stage.config.temperature
-    logits[..., stage.banned_token_ids] = float("-inf")
-    expected = torch.log_softmax(logits, -1).gather(-1, group.completions.unsqueeze(-1)).squeeze(-1)
+    chain = LogitsProcessorList(
+        [
+            RepetitionPenaltyLogitsProcessor(run.repetition_penalty),
+            SuppressTokensLogitsProcessor(stage.context.adapter.encoder.placeholder_token_ids()),
+            TemperatureLogitsWarper(run.temperature),
+            TopKLogitsWarper(run.top_k),
+            TopPLogitsWarper(run.top_p),
+        ]
+    )
+    expected = torch.stack(
+        [
+            torch.log_softmax(chain(inputs["input_ids"][:, : start + t], logits[:, t]), -1)
+            .gather(-1, group.completions[:, t : t + 1])
+            .squeeze(-1)
+            for t in range(group.completions.shape[1])
+        ],
+        dim=1,
+    )
     mask = group.mask.bool()
+    assert torch.isfinite(expected[mask]).all()
     training = caption_log_probs(stage, group)
     torch.testing.assert_close(training[mask], expected[mask], rtol=0, atol=1e-5)
     torch.testing.assert_close(group.old_log_probs[mask], expected[mask], rtol=0, atol=1e-5)
     again = stage.sample_captions(item, step=0)
     assert torch.equal(again.completions, group.completions)  # seeded per (step, image, row)
+
+
+@pytest.mark.parametrize("sampling", ["run's", "stated"])
+def test_g4u_samples_captions_exactly_as_run_does_with_its_checkpoint(g4u, tmp_path, sampling):
+    """g4u's captions of an image are the captions `run` samples with the stage's checkpoint and the
+    same seeds: by default run's own sampling, or the config's, which the checkpoint then records."""
+    stage, data = g4u
+    if sampling == "run's":
+        stage = run_sampling_stage(stage)
+    else:
+        assert (stage.config.temperature, stage.config.top_k, stage.config.top_p) == (1.0, 0, 1.0)
+    item = data.step_items(0)[0]
+    group = stage.sample_captions(item, step=0)
+    checkpoint = save_checkpoint(stage.context, tmp_path, "final", 0)
+    run = build_uae_tiny(AdapterOptions(args={"checkpoint": str(checkpoint)}, device="cpu", dtype="float32"))
+    rows = len(group.captions)
+    seeds = [derive_seed(stage.config.seed, "g4u-caption", 0, item.position, row) for row in range(rows)]
+    assert run.caption([item.sample.image] * rows, seeds=seeds) == group.captions
+    assert len(set(group.captions)) > 1
 
 
 def test_g4u_update_makes_the_caption_that_reconstructs_the_reference_more_likely(g4u):

@@ -264,9 +264,21 @@ class G4UConfig(TrainConfig):
     group_size: int = _field(
         8, _unknown("GRPO practice (TRL num_generations)", "Captions sampled per image (G).")
     )
-    temperature: float = _field(1.0, _unknown("GRPO practice (TRL, R1-V)", "Caption sampling temperature."))
-    top_k: int = _field(0, "Caption top-k while sampling (0: off, so log-probs are the sampling policy's).")
-    top_p: float = _field(1.0, "Caption nucleus top-p while sampling (1: off).")
+    temperature: float | None = _field(
+        None,
+        "Caption sampling temperature; None: what `run` samples at with this model (the uae adapter's "
+        "temperature, 0.7). A value other than run's is recorded in the checkpoint, so `run` (and the "
+        "stage's own evaluation) sample at it too.",
+    )
+    top_k: int | None = _field(
+        None,
+        "Caption top-k (0: off); None: the checkpoint's generation_config.json, as `run` (uae-tiny: 20). "
+        "Recorded in the checkpoint like temperature; log-probs are those of the filtered distribution.",
+    )
+    top_p: float | None = _field(
+        None,
+        "Caption nucleus top-p (1: off); None: the checkpoint's, as `run` (uae-tiny: 0.9). Recorded too.",
+    )
     max_new_tokens: int = _field(512, "Longest caption, in tokens (demo: 512).")
     clip_epsilon: float = _field(0.2, _unknown("GRPO practice (TRL epsilon)", "PPO clip range ε (low side)."))
     clip_epsilon_high: float | None = _field(
@@ -308,9 +320,11 @@ class G4UConfig(TrainConfig):
         _positive(self, "group_size", "max_new_tokens", "num_inner_epochs")
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: GRPO needs two samples per image for an advantage.")
-        if not self.temperature > 0:
+        if self.temperature is not None and not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature}: use a value > 0.")
-        if not 0 < self.top_p <= 1 or self.top_k < 0:
+        if (self.top_p is not None and not 0 < self.top_p <= 1) or (
+            self.top_k is not None and self.top_k < 0
+        ):
             raise ValueError("top_p must be in (0, 1] and top_k >= 0.")
         if self.kl_beta < 0 or self.clip_epsilon <= 0:
             raise ValueError("kl_beta must be >= 0 and clip_epsilon > 0.")
