@@ -616,11 +616,17 @@ def cold_start(session_cache, manifest):
     return make_stage(ColdStartStage, session_cache, manifest, "cold-start", train_decoder_lora=False)
 
 
-def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start):
+@pytest.mark.parametrize("long", [False, True], ids=["short-caption", "long-caption"])
+def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start, long):
     stage, data = cold_start
     context, config = stage.context, stage.config
     item = data.step_items(0)[0]
-    caption = item.sample.captions[0]
+    caption = LONG_CAPTION if long else item.sample.captions[0]
+    encoder = context.adapter.encoder
+    negative_ids = encoder.generate_role_ids([encoder.config.negative_prompt])
+    reply_length = int(encoder.caption_answer_inputs(item.sample.image, caption)[1].sum())
+    # The long caption outgrows the negative prompt, so the *negative* is the side that is padded.
+    assert (reply_length > negative_ids.shape[1]) is long
     # Inference: the adapter's native conditioning (encoder.py), drawn by the decoder's pipeline.
     negative, positive = context.adapter.encoder.project_native_pair(item.sample.image, caption)
     (native,) = context.adapter.decoder.render(
@@ -635,6 +641,15 @@ def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start
     trained_negative, trained_positive = context.policy.native_embeddings(item.sample.image, caption)
     torch.testing.assert_close(trained_negative, negative.float(), rtol=0, atol=1e-6)
     torch.testing.assert_close(trained_positive, positive.float(), rtol=0, atol=1e-6)
+    # Both sides have the longer one's length; the negative is its own tokens, then pad tokens.
+    length = max(reply_length, negative_ids.shape[1])
+    assert trained_negative.shape[0] == trained_positive.shape[0] == length
+    padded = torch.nn.functional.pad(
+        negative_ids, (0, length - negative_ids.shape[1]), value=encoder.pad_token_id
+    )
+    with torch.no_grad():
+        expected = encoder.model.get_projected_embeddings(padded, padded.ne(encoder.pad_token_id))[0]
+    torch.testing.assert_close(trained_negative, expected.float(), rtol=0, atol=1e-5)
     latents = context.adapter.decoder.initial_latents([7], config.resolution, config.resolution).float()
     with torch.no_grad():
         images = reconstruct(
