@@ -30,7 +30,11 @@ SCRATCH = REPO / ".mutation"
 # module file -> the tests that exercise it (pytest node ids or files)
 MODULES: dict[str, list[str]] = {
     "unified_bench/stats.py": ["tests/test_stats.py", "tests/test_compare_mutants.py"],
-    "unified_bench/compare.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
+    "unified_bench/compare/types.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
+    "unified_bench/compare/checks.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
+    "unified_bench/compare/gate.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
+    "unified_bench/compare/sizing.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
+    "unified_bench/compare/render.py": ["tests/test_compare.py", "tests/test_compare_mutants.py"],
     "unified_bench/store.py": ["tests/test_store.py"],
     "unified_bench/sampling.py": ["tests/test_adapter_sampling.py", "tests/test_sampling_warpers.py"],
     "unified_bench/scoring.py": ["tests/test_scoring.py"],

@@ -16,7 +16,6 @@ from unified_bench.loading import (
     apply_pipeline_memory_options,
     describe_needs,
     load_pretrained,
-    looks_like_local_path,
     oom_guard,
     require_package,
     weights_present,
@@ -102,11 +101,6 @@ def test_out_of_memory_names_the_batch_size_to_try():
         raise torch.OutOfMemoryError("CUDA out of memory")
     with pytest.raises(RuntimeError, match="shape mismatch"), oom_guard("emu3", "captioning", 2):
         raise RuntimeError("shape mismatch")
-
-
-def test_local_paths_and_hub_ids_are_told_apart(tmp_path):
-    assert looks_like_local_path(str(tmp_path)) and looks_like_local_path("./models/x")
-    assert looks_like_local_path("a/b/c") and not looks_like_local_path("Qwen/Qwen2.5-VL-3B-Instruct")
 
 
 def test_weights_present_checks_folders_and_the_hub_cache_offline(tmp_path, monkeypatch):

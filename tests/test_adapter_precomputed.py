@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests._tiny_adapters import pixels, run_args
-from unified_bench.adapter import AdapterArgError, AdapterOptions, takes_sample_ids
+from unified_bench.adapter import AdapterArgError, AdapterOptions, capabilities
 from unified_bench.datasets import load_dataset
 from unified_bench.errors import InputError, MissingSamplesError
 from unified_bench.registry import default_registry
@@ -44,7 +44,7 @@ def build(**args):
 
 def test_serves_captions_and_images_by_sample_id(tmp_path):
     adapter = build(dir=write_outputs(tmp_path / "out"))
-    assert takes_sample_ids(adapter)
+    assert capabilities(adapter).takes_sample_ids
     blank = [Image.new("RGB", (4, 4))] * 2
     assert adapter.caption(blank, seeds=[0, 0], ids=IDS[1::-1]) == [f"a photo called {i}" for i in IDS[1::-1]]
     images = adapter.generate(["ignored"], seeds=[0], ids=[IDS[2]])

@@ -236,7 +236,7 @@ def test_report_at_390_px_fits_the_screen(session_cache, tmp_path, artifacts):
 def test_two_run_report_in_a_browser(browser, session_cache, tmp_path, artifacts):
     from tests.test_report import _second_run
     from unified_bench.datasets import load_dataset
-    from unified_bench.report_compare import build_comparison_report
+    from unified_bench.report.compare_page import build_comparison_report
     from unified_bench.results import read_results
 
     run_a = demo_run(session_cache)

@@ -122,7 +122,7 @@ def test_unknown_and_unparsable_adapter_args_are_refused_before_the_model_loads(
     text = _error_text(result)
     assert result.err.count("Error:") == 1 and "2 problems" in text
     assert "--adapter-arg guidance: unknown setting for UAEConfig" in text and "guidance_scale" in text
-    assert "--adapter-arg num_inference_steps=many: expected a int" in text
+    assert "--adapter-arg num_inference_steps=many: expected an integer" in text
     assert not (tmp_path / "cache" / "models" / TINY_NAME).exists()  # refused before uae-tiny was built
 
 

@@ -103,7 +103,7 @@ def test_a_histogram_per_scorer_with_bars_that_count_the_samples(tmp_path, sampl
 
 def test_discrete_and_constant_scorers_get_sensible_histograms(tmp_path, samples):
     """Word counts get one bar per value; a metric equal on every sample (BLEU-4 at 1e-13) gets no axis."""
-    from unified_bench.report_svg import histogram_bars, histogram_svg
+    from unified_bench.report.svg import histogram_bars, histogram_svg
 
     words = [7, 8, 8, 9, 9, 9, 12, 14]
     bars = histogram_bars(words)

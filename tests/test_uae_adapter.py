@@ -306,7 +306,7 @@ def test_unreachable_hub_is_a_one_line_missing_weights_error(tmp_path, monkeypat
     ("args", "message"),
     [
         ({"no_such_setting": "1"}, "unknown setting"),
-        ({"temperature": "warm"}, "expected a float"),
+        ({"temperature": "warm"}, "expected a number"),
         ({"height": "100"}, "multiple of 16"),
         ({"do_sample": "false", "top_k": "5"}, "only apply when sampling"),
         ({"min_pixels": "70000"}, "min_pixels <= max_pixels"),

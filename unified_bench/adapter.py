@@ -3,25 +3,31 @@
 An adapter is two halves of one model: ``caption`` (I2T, the encoder) and ``generate`` (T2I, the
 decoder). Only the caption text crosses from one to the other (``protocol = "text"``). Each sample
 carries its own seed, so outputs never depend on batch size, batch composition or sharding.
+
+Every adapter implements ``Adapter`` (``caption``, ``generate``, ``info``). Beyond that, an adapter
+may declare optional capabilities, each a small protocol below (``TakesSampleIds``,
+``NeedsReferences``, ``ReportsPromptUsage``). The harness reads them once per run through
+``capabilities(adapter)`` and nowhere else; an adapter that declares none gets the defaults, so a
+minimal adapter is the three methods. docs/extending.md walks through writing one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
 from unified_bench.errors import UserError
+from unified_bench.typed_values import SettingError, parse_typed
 
 
 @runtime_checkable
 class Adapter(Protocol):
-    """What every model adapter provides."""
+    """What every model adapter provides (the optional capabilities are below)."""
 
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
         """One caption per image; ``seeds[i]`` drives every random draw for ``images[i]``."""
@@ -36,6 +42,75 @@ class Adapter(Protocol):
     def info(self) -> dict[str, Any]:
         """Model ids, revisions, dtype and every generation setting: goes into provenance."""
         ...
+
+
+# -- optional capabilities -----------------------------------------------------------------------
+# Each is declared by the adapter as a class attribute, property or method of the name below; the
+# harness never calls a capability an adapter does not declare. ``capabilities`` is the one place
+# that looks them up.
+
+
+@runtime_checkable
+class TakesSampleIds(Protocol):
+    """The adapter needs to know *which* sample it is working on (e.g. ``precomputed``, which serves
+    stored outputs by id).
+
+    With ``takes_sample_ids = True`` the harness passes ``ids=[...]`` (the sample ids, in the order of
+    the images or prompts) as one more keyword to every ``caption`` and ``generate`` call, so the
+    signatures become ``caption(images, *, seeds, ids)`` and ``generate(prompts, *, seeds, size, ids)``.
+    Absent (the default): no ``ids`` keyword; outputs must depend only on the inputs and seeds.
+    """
+
+    takes_sample_ids: bool
+
+
+@runtime_checkable
+class NeedsReferences(Protocol):
+    """The generator also looks at the reference image (a ``native`` protocol round trip, where the
+    understanding half hands the generator more than text).
+
+    When ``generate_needs_references`` is true (a class attribute or a property, e.g. true only when
+    the adapter was built with ``protocol="native"``), the harness passes ``references=[...]`` (the
+    reference images, one per prompt) as one more keyword of ``generate``. Absent or false (the
+    default): ``generate`` sees only the captions. Declare ``"native"`` in the manifest's
+    ``protocols`` too, or the CLI refuses ``--protocol native``.
+    """
+
+    generate_needs_references: bool
+
+
+@runtime_checkable
+class ReportsPromptUsage(Protocol):
+    """The generator can say how much of each caption its text encoders actually read.
+
+    After every ``generate`` call the harness calls ``prompt_usage(prompts)`` with the same prompts;
+    it returns one mapping per prompt (e.g. ``{"t5": {"tokens": 301, "kept": 256, "truncated": true}}``)
+    or ``None`` when it cannot tell. The mappings are stored in ``prompt_usage.jsonl`` and summarised
+    in the results (``captions.prompt_usage``), so a truncated caption is reported, not silently cut.
+    Absent (the default): nothing is recorded.
+    """
+
+    def prompt_usage(self, prompts: list[str]) -> list[dict[str, Any]] | None: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional capabilities one adapter declares, each at its default when absent."""
+
+    takes_sample_ids: bool = False
+    generate_needs_references: bool = False
+    prompt_usage: Callable[[list[str]], list[dict[str, Any]] | None] | None = None
+
+
+def capabilities(adapter: object) -> Capabilities:
+    """What ``adapter`` declares beyond the ``Adapter`` protocol (see the protocols above)."""
+    usage = adapter.prompt_usage if isinstance(adapter, ReportsPromptUsage) else None
+    return Capabilities(
+        takes_sample_ids=isinstance(adapter, TakesSampleIds) and bool(adapter.takes_sample_ids),
+        generate_needs_references=isinstance(adapter, NeedsReferences)
+        and bool(adapter.generate_needs_references),
+        prompt_usage=usage if callable(usage) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,42 +166,8 @@ def resolve_lazy(path: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def takes_sample_ids(adapter: object) -> bool:
-    """Adapters that set ``takes_sample_ids = True`` (e.g. ``precomputed``) also get ``ids=[...]``,
-    the sample ids in the same order, as a keyword of ``caption`` and ``generate``."""
-    return bool(getattr(adapter, "takes_sample_ids", False))
-
-
 class AdapterArgError(UserError):
     """An ``--adapter-arg`` that the adapter's config does not have or cannot parse."""
-
-
-def _parse_value(raw: str, annotation: Any, key: str) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if raw.lower() in ("none", "null", ""):
-            return None
-        return _parse_value(raw, options[0], key)
-    if origin is typing.Literal:
-        choices = typing.get_args(annotation)
-        if raw not in choices:
-            raise AdapterArgError(
-                f"--adapter-arg {key}={raw}: expected one of {', '.join(map(str, choices))}."
-            )
-        return raw
-    try:
-        if annotation is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if annotation in (int, float, str):
-            return annotation(raw)
-    except ValueError:
-        raise AdapterArgError(f"--adapter-arg {key}={raw}: expected a {annotation.__name__}.") from None
-    raise AdapterArgError(f"--adapter-arg {key}: this setting cannot be given on the command line.")
 
 
 def parse_adapter_arg(config_cls: type, key: str, raw: str) -> tuple[str, Any]:
@@ -143,7 +184,10 @@ def parse_adapter_arg(config_cls: type, key: str, raw: str) -> tuple[str, Any]:
         raise AdapterArgError(
             f"--adapter-arg {key}: unknown setting for {config_cls.__name__}. Valid: {valid}."
         )
-    return name, _parse_value(raw, typing.get_type_hints(config_cls)[name], key)
+    try:
+        return name, parse_typed(raw, typing.get_type_hints(config_cls)[name])
+    except SettingError as error:
+        raise AdapterArgError(f"--adapter-arg {key}={raw}: {error}.") from None
 
 
 def adapter_arg_problems(config_cls: type, args: Mapping[str, str]) -> list[str]:

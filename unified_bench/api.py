@@ -37,6 +37,7 @@ def run(
     device: str | None = None,
     dtype: str | None = None,
     score_batch_size: int = 16,
+    score_dtype: str | None = None,
     overwrite: bool = False,
     image_column: str | None = None,
     caption_column: str | None = None,
@@ -54,6 +55,8 @@ def run(
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
+        dtype: the model's dtype (``--dtype``); the scorers keep theirs.
+        score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
 
     Raises:
@@ -69,9 +72,10 @@ def run(
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
     from unified_bench.datasets.base import DatasetOptions
-    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
     from unified_bench.sharding import parse_shard, shard_from_environment
 
+    # The one request builder: ``unified-bench run`` calls this function too.
     request = RunRequest(
         model=model,
         dataset=dataset,
@@ -90,15 +94,11 @@ def run(
             scorers=tuple(scorers) if scorers else None,
             batch_size=score_batch_size,
             device=device,
-            dtype=dtype,
+            dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
-    if repeats != 1:
-        from unified_bench.repeats import execute_repeats
-
-        return execute_repeats(request, repeats, hooks)
-    return execute_run(request, hooks)
+    return execute_request(request, repeats, hooks)
 
 
 def score(

@@ -24,7 +24,14 @@ from unified_bench.results import Results, build_results, write_results, write_s
 from unified_bench.roundtrip import pending_samples, run_round_trip
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
-from unified_bench.store import ADAPTER_INFO_FILE, SAMPLES_TABLE, RunSpec, RunStore, exclusive_writer
+from unified_bench.store import (
+    ADAPTER_INFO_FILE,
+    RESULTS_FILE,
+    SAMPLES_TABLE,
+    RunSpec,
+    RunStore,
+    exclusive_writer,
+)
 
 
 class Hooks(Protocol):
@@ -35,7 +42,9 @@ class Hooks(Protocol):
     def note(self, text: str) -> None: ...
 
 
-class _Silent:
+class SilentHooks:
+    """Hooks that report nothing (library callers, and every process but the first)."""
+
     def stage(self, name: str, total: int) -> None: ...
     def advance(self, name: str, amount: int) -> None: ...
     def note(self, text: str) -> None: ...
@@ -78,6 +87,15 @@ class RunRequest:
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
 
 
+def execute_request(request: RunRequest, repeats: int = 1, hooks: Hooks | None = None) -> Results:
+    """One run, or ``repeats`` seeds combined (``execute_repeats``)."""
+    if repeats != 1:
+        from unified_bench.repeats import execute_repeats
+
+        return execute_repeats(request, repeats, hooks)
+    return execute_run(request, hooks)
+
+
 def run_directory(request: RunRequest) -> Path:
     """Shards write side by side under the output folder; ``merge`` joins them."""
     return request.output / request.shard.dirname if request.shard else request.output
@@ -107,7 +125,7 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     if request.batch_size < 1:
         raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
     _check_scorer_specs(request.scoring)
@@ -285,7 +303,7 @@ def score_run(
     extra_provenance: dict[str, Any] | None = None,
 ) -> Results:
     """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it."""
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     captions = {sid: record.caption for sid, record in store.captions().items()}
     missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
     if missing:
@@ -346,7 +364,7 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
-    target = output or generated / "results.json"
+    target = output or generated / RESULTS_FILE
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
             generated,
@@ -375,7 +393,7 @@ def _score_folder_locked(
     from unified_bench.datasets.folder import skipped_entries, skipped_note
     from unified_bench.matching import match_reconstructions
 
-    hooks = hooks or _Silent()
+    hooks = hooks or SilentHooks()
     preflight(options.scorers)
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)

@@ -14,11 +14,14 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from unified_bench.errors import MissingDependencyError, MissingWeightsError, UserError
+from unified_bench.paths import local_path
+
+if TYPE_CHECKING:
+    from unified_bench.adapter import AdapterManifest
 
 T = TypeVar("T")
 
@@ -34,17 +37,6 @@ class AdapterOutOfMemoryError(UserError):
     """A batch did not fit in device memory."""
 
     exit_code = 3
-
-
-def looks_like_local_path(source: str) -> bool:
-    """True for anything that can only be a path: it exists, is absolute, or starts with ``.``/``~``,
-    or has more than one ``/`` (a Hub id is ``name`` or ``org/name``)."""
-    return (
-        Path(source).expanduser().exists()
-        or source.startswith(("/", "./", "../", "~", "."))
-        or source.count("/") > 1
-        or "\\" in source
-    )
 
 
 def _download_hint(source: str, arg: str | None) -> str:
@@ -92,8 +84,8 @@ def explain_load_error(
             f"https://huggingface.co/{source}, log in (`hf auth login` or HF_TOKEN), then rerun; "
             f"{_download_hint(source, arg).replace('run ', 'or run ', 1)}"
         )
-    if looks_like_local_path(source):
-        path = Path(source).expanduser()
+    path = local_path(source)
+    if path is not None:
         if not path.exists():
             return MissingWeightsError(
                 f"{what}: no folder at {path}; check the path or pass a Hub id instead."
@@ -137,10 +129,11 @@ def load_pretrained(
         Traceback (most recent call last):
         unified_bench.errors.MissingWeightsError: captioner: no folder at /no/such/dir; ...
     """
-    if looks_like_local_path(source) and not Path(source).expanduser().exists():
-        raise MissingWeightsError(f"{what}: no folder at {Path(source).expanduser()}; check the path.")
-    if looks_like_local_path(source):
-        source = str(Path(source).expanduser())
+    path = local_path(source)
+    if path is not None and not path.exists():
+        raise MissingWeightsError(f"{what}: no folder at {path}; check the path.")
+    if path is not None:
+        source = str(path)
     try:
         return loader(source, **kwargs)
     except Exception as error:
@@ -198,8 +191,8 @@ def package_installed(distribution: str) -> bool:
 
 def weights_present(source: str) -> bool:
     """Whether ``source`` (local folder or hub id) is on disk now, without any network access."""
-    if looks_like_local_path(source):
-        path = Path(source).expanduser()
+    path = local_path(source)
+    if path is not None:
         return path.is_file() or any((path / marker).exists() for marker in CHECKPOINT_MARKERS)
     from huggingface_hub import try_to_load_from_cache
 
@@ -314,21 +307,21 @@ class AdapterNeeds:
         return self.declared and not self.missing
 
 
-def describe_needs(manifest: Any) -> AdapterNeeds:
+def describe_needs(manifest: AdapterManifest) -> AdapterNeeds:
     """Read an ``AdapterManifest``'s optional needs and check them offline (no download, no import)."""
     weights, packages, missing = [], [], []
-    for requirement in getattr(manifest, "weights", ()):
+    for requirement in manifest.weights:
         size = f", {requirement.size_gb:g} GB" if requirement.size_gb is not None else ""
         role = f"{requirement.role}: " if requirement.role else ""
         gated = ", gated" if requirement.gated else ""
         weights.append(f"{role}{requirement.source}{size}{gated}")
         if not weights_present(requirement.source):
             missing.append(f"{requirement.source} (not downloaded)")
-    for distribution in getattr(manifest, "packages", ()):
+    for distribution in manifest.packages:
         packages.append(distribution)
         if not package_installed(distribution):
             missing.append(install_hint(distribution, ADAPTER_EXTRAS.get(distribution)))
-    gpu = getattr(manifest, "gpu_memory_gb", None)
+    gpu = manifest.gpu_memory_gb
     gpu_memory = "unknown" if gpu is None else ("none" if gpu == 0 else f"~{gpu:g} GB")
     declared = bool(weights or packages or gpu is not None)
     return AdapterNeeds(weights, gpu_memory, packages, missing, declared)

@@ -23,7 +23,13 @@ from typing import Any
 from unified_bench.errors import InputError, RunConfigMismatch, UserError
 from unified_bench.io import atomic_write_json, write_error
 from unified_bench.provenance import utc_now
-from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
+from unified_bench.results import (
+    Results,
+    build_results,
+    read_results,
+    write_results,
+    write_samples_table,
+)
 from unified_bench.sharding import Shard, parse_shard, select
 from unified_bench.store import (
     ADAPTER_INFO_FILE,

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unified_bench.adapter import adapter_arg_problems, resolve_lazy
+from unified_bench.adapter import AdapterManifest, adapter_arg_problems, resolve_lazy
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
+from unified_bench.paths import local_path
 
 # Optional packages and the pip extra that installs them, per scorer.
 SCORER_EXTRAS: dict[str, tuple[str, str]] = {
@@ -173,24 +174,19 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str]:
+def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str]) -> list[str]:
     """Missing packages of an adapter, and (offline) its default weights absent from the cache.
 
     Cheap: a cache lookup per declared weight, no load. Weights are only checked when no
     ``--adapter-arg`` points somewhere else (a value with a ``/``: a local path or another hub id).
     """
-    from unified_bench.loading import (
-        ADAPTER_EXTRAS,
-        looks_like_local_path,
-        package_installed,
-        weights_present,
-    )
+    from unified_bench.loading import ADAPTER_EXTRAS, package_installed, weights_present
 
     problems = []
     for key, value in adapter_args.items():
-        if looks_like_local_path(value) and "://" not in value and not Path(value).expanduser().exists():
+        if _names_a_missing_path(value):
             problems.append(f"--adapter-arg {key}={value}: no such file or folder; check the path.")
-    for distribution in getattr(manifest, "packages", ()):
+    for distribution in manifest.packages:
         if not package_installed(distribution):
             problems.append(
                 f"adapter {manifest.name}: needs the Python package {distribution!r}; "
@@ -201,7 +197,7 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
         problems += adapter_arg_problems(config_cls, adapter_args)
     overridden = any("/" in value for value in adapter_args.values())
     if _offline() and not overridden:
-        for requirement in getattr(manifest, "weights", ()):
+        for requirement in manifest.weights:
             if not weights_present(requirement.source):
                 problems.append(
                     f"adapter {manifest.name}: {requirement.source} is not in the local Hugging Face cache "
@@ -211,20 +207,35 @@ def adapter_problems(manifest: Any, adapter_args: Mapping[str, str]) -> list[str
     return problems
 
 
-def _adapter_config_class(manifest: Any) -> type | None:
+def _names_a_missing_path(value: str) -> bool:
+    """An ``--adapter-arg`` value spelt like a path (a ``/`` or ``\\``, or a leading ``~`` or ``.``; no
+    spaces, no ``://``) that the model-source rule makes a local path, and nothing is there.
+
+    Values of other shapes (``true``, ``-1``, a prompt) are not sources and are not checked.
+    """
+    shaped = ("/" in value or "\\" in value or value.startswith(("~", "."))) and "://" not in value
+    if not shaped or any(character.isspace() for character in value):
+        return False
+    path = local_path(value)
+    return path is not None and not path.exists()
+
+
+def _adapter_config_class(manifest: AdapterManifest) -> type | None:
     """The manifest's config dataclass, or None when it names none or its module cannot be imported
     (a missing package is reported on its own)."""
-    path = getattr(manifest, "config", "")
-    if not path:
+    if not manifest.config:
         return None
     try:
-        return resolve_lazy(path)
+        return resolve_lazy(manifest.config)
     except ImportError:
         return None
 
 
 def preflight(
-    scorer_specs: Sequence[str] | None, *, manifest: Any = None, adapter_args: Mapping[str, str] | None = None
+    scorer_specs: Sequence[str] | None,
+    *,
+    manifest: AdapterManifest | None = None,
+    adapter_args: Mapping[str, str] | None = None,
 ) -> None:
     """Raise ``PreflightError`` listing every problem of a run's scorers (and adapter, if given).
 

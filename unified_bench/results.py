@@ -21,8 +21,10 @@ from unified_bench.io import atomic_write_json, atomic_write_text
 from unified_bench.results_paths import check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
+from unified_bench.store import RESULTS_FILE
 
 SCHEMA_VERSION = 1
+OVERALL = "overall"  # the mean of the paper's scorers, reported beside them as one more column
 RESULTS_KIND = "unified-bench/results"
 
 
@@ -230,7 +232,7 @@ def read_results(path: str | Path) -> Results:
     """Read and validate a results file (or a run dir containing results.json)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "results.json"
+        path = path / RESULTS_FILE
     try:
         obj = json.loads(path.read_bytes().decode("utf-8"))
     except (FileNotFoundError, NotADirectoryError):

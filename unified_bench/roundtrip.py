@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image
 
-from unified_bench.adapter import Adapter, takes_sample_ids
+from unified_bench.adapter import Adapter, Capabilities, capabilities
 from unified_bench.datasets.base import Sample
 from unified_bench.errors import UserError
 from unified_bench.prefetch import DEFAULT_DEPTH, prefetched
@@ -52,6 +52,7 @@ def run_round_trip(
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be at least 1.")
     captions = store.captions()
+    declared = capabilities(adapter)  # the optional keywords and hooks, looked up once
     todo = pending_samples(samples, store)
 
     def decode(batch: Sequence[tuple[int, Sample]]) -> list[tuple[int, Sample, Image.Image]]:
@@ -63,7 +64,7 @@ def run_round_trip(
         to_caption = [(index, s, image) for index, s, image in batch if s.id not in captions]
         if to_caption:
             seeds = [sample_seed(run_seed, s.id, "caption") for _, s, _ in to_caption]
-            ids = {"ids": [s.id for _, s, _ in to_caption]} if takes_sample_ids(adapter) else {}
+            ids = {"ids": [s.id for _, s, _ in to_caption]} if declared.takes_sample_ids else {}
             texts = adapter.caption([image for _, _, image in to_caption], seeds=seeds, **ids)
             _check_outputs("caption", texts, len(to_caption), str)
             records = [
@@ -77,8 +78,8 @@ def run_round_trip(
         to_draw = [(s, image) for _, s, image in batch if not store.has_image(s.id)]
         if to_draw:
             seeds = [sample_seed(run_seed, s.id, "generate") for s, _ in to_draw]
-            extra: dict[str, list] = {"ids": [s.id for s, _ in to_draw]} if takes_sample_ids(adapter) else {}
-            if getattr(adapter, "generate_needs_references", False):  # protocol native
+            extra: dict[str, list] = {"ids": [s.id for s, _ in to_draw]} if declared.takes_sample_ids else {}
+            if declared.generate_needs_references:  # protocol native
                 extra["references"] = [image for _, image in to_draw]
             images = adapter.generate(
                 [captions[s.id].caption for s, _ in to_draw], seeds=seeds, size=size, **extra
@@ -86,7 +87,7 @@ def run_round_trip(
             _check_outputs("generate", images, len(to_draw), Image.Image)
             # Before the images: a sample counts as done once its image exists.
             drawn = [s for s, _ in to_draw]
-            _record_prompt_usage(adapter, store, drawn, [captions[s.id].caption for s in drawn])
+            _record_prompt_usage(declared, store, drawn, [captions[s.id].caption for s in drawn])
             for sample, image in zip(drawn, images, strict=True):
                 store.write_image(sample.id, image)
         if on_progress:
@@ -94,11 +95,10 @@ def run_round_trip(
 
 
 def _record_prompt_usage(
-    adapter: Adapter, store: RunStore, samples: Sequence[Sample], prompts: list[str]
+    declared: Capabilities, store: RunStore, samples: Sequence[Sample], prompts: list[str]
 ) -> None:
-    """Store what an adapter says its generator read of each caption (``prompt_usage``, optional)."""
-    usage_of = getattr(adapter, "prompt_usage", None)
-    usage = usage_of(prompts) if callable(usage_of) else None
+    """Store what an adapter says its generator read of each caption (``ReportsPromptUsage``)."""
+    usage = declared.prompt_usage(prompts) if declared.prompt_usage is not None else None
     if usage:
         store.append_prompt_usage({s.id: u for s, u in zip(samples, usage, strict=True)})
 

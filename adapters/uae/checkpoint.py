@@ -12,14 +12,13 @@ The release (``zhiyuanyan1/UAE``) is laid out as::
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, MissingWeightsError
+from unified_bench.paths import file_sha256, local_path
 
 from .config import DEFAULT_MODEL
 
@@ -53,7 +52,6 @@ _REQUIRED_FILES = (
     "dit/config.json",
 )
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer_config.json")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DOWNLOAD_HINT = (
     f"download it with `hf download {DEFAULT_MODEL} --local-dir DIR` (older huggingface_hub: "
     f"`hf download {DEFAULT_MODEL} --local-dir DIR`) and pass --adapter-arg model=DIR"
@@ -85,10 +83,10 @@ def resolve_checkpoint(model: str, revision: str | None = None) -> CheckpointLoc
         MissingWeightsError: the directory does not exist, or the hub cannot be reached and the
             weights are not in the local Hugging Face cache.
     """
-    path = Path(model).expanduser()
-    if path.is_dir():
+    path = local_path(model)
+    if path is not None and path.is_dir():
         return CheckpointLocation(root=path.resolve(), source="local")
-    if path.exists() or not _HUB_ID.match(model):
+    if path is not None:
         raise MissingWeightsError(f"{model}: no such checkpoint directory; {_DOWNLOAD_HINT}.")
     from huggingface_hub import snapshot_download
 
@@ -206,14 +204,6 @@ class TrainingMetadata:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise InputError(f"{path}: not a readable training metadata file ({error}).") from None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def config_fingerprints(root: Path) -> dict[str, str]:

@@ -35,7 +35,7 @@ from unified_bench.leaderboard.verify import describe_failure, verify_submission
 from unified_bench.quiet import third_party_silenced  # noqa: E402
 from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
-from unified_bench.report_compare import build_comparison_report  # noqa: E402
+from unified_bench.report.compare_page import build_comparison_report  # noqa: E402
 from unified_bench.results import read_results  # noqa: E402
 from unified_bench.scorers.tiny import ensure_tiny_scorer_weights  # noqa: E402
 

@@ -197,45 +197,44 @@ def run(
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.datasets.base import DatasetOptions
-    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run, run_directory
+    from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
 
-    request = RunRequest(
-        model=model,
-        dataset=dataset,
-        output=output or Path("runs") / model,
-        seed=seed,
-        batch_size=batch_size,
-        limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
-        adapter_args=_pairs(adapter_arg, "--adapter-arg"),
-        device=device,
-        dtype=dtype,
-        size=_size(size),
-        protocol=protocol,
-        overwrite=overwrite,
-        scoring=ScoringOptions(
-            scorers=tuple(scorer) if scorer else None,
-            batch_size=score_batch_size,
-            device=device,
-            dtype=score_dtype,
-        ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
-    )
+    output = output or Path("runs") / model
+    this_shard = parse_shard(shard) if shard else shard_from_environment()
     with out.progress_hooks() as hooks:
-        if repeats != 1:
-            from unified_bench.repeats import execute_repeats
-
-            results = execute_repeats(request, repeats, hooks)
-        else:
-            results = execute_run(request, hooks)
+        results = run_api(
+            model,
+            dataset,
+            output,
+            scorers=scorer,
+            seed=seed,
+            batch_size=batch_size,
+            limit=limit,
+            shard=shard,
+            adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+            size=_size(size),
+            protocol=protocol,
+            repeats=repeats,
+            device=device,
+            dtype=dtype,
+            score_batch_size=score_batch_size,
+            score_dtype=score_dtype,
+            overwrite=overwrite,
+            image_column=image_column,
+            caption_column=caption_column,
+            streaming=streaming,
+            hooks=hooks,
+        )
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    out.note(f"Results: {run_directory(request) / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    folder = output / this_shard.dirname if this_shard else output
+    out.note(f"Results: {folder / RESULTS_FILE}")
 
 
 @app.command()
@@ -297,7 +296,9 @@ def merge(
 
     results = merge_runs(runs, output, overwrite=overwrite)
     out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
-    out.note(f"Results: {output / 'results.json'}")
+    from unified_bench.store import RESULTS_FILE
+
+    out.note(f"Results: {output / RESULTS_FILE}")
 
 
 @app.command()
@@ -310,12 +311,13 @@ def demo(
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
     out.configure(quiet=quiet, verbose=verbose)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / 'results.json'}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
 
 
 @adapters_app.command("list")

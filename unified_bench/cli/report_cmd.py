@@ -47,7 +47,7 @@ def report(
     if len(runs) > 2:
         raise UserError(f"report: give one run folder, or two to compare (got {len(runs)}).")
     if len(runs) == 2:
-        from unified_bench.report_compare import build_comparison_report
+        from unified_bench.report.compare_page import build_comparison_report
 
         path = build_comparison_report(runs[0], runs[1], output, dataset=dataset)
     else:

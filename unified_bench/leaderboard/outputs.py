@@ -12,7 +12,6 @@ ids are read, each size-checked, and every image is decoded with the usual bomb 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from PIL import Image
 
 from unified_bench.errors import InputError
 from unified_bench.images import decode_image, sha256_bytes
+from unified_bench.paths import file_sha256
 from unified_bench.results import Results
 from unified_bench.store import CAPTIONS_FILE, IMAGES_DIR, RunStore
 
@@ -52,14 +52,6 @@ class OutputsInfo:
 def part_prefixes(results: Results) -> list[str]:
     """``[""]`` for a single run, ``["repeat-1/", ...]`` for a ``--repeats`` run."""
     return [f"{run}/" for run in results.repeats["runs"]] if results.repeats else [""]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1024**2), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:

@@ -15,7 +15,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
@@ -24,10 +23,9 @@ from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import Submission, validate_paths
 from unified_bench.provenance import utc_now
-from unified_bench.report import esc, fmt, template_text
-from unified_bench.results import PAPER_SCORERS
+from unified_bench.report.toolkit import esc, fmt, render_page, template_text
+from unified_bench.results import OVERALL, PAPER_SCORERS
 
-OVERALL = "overall"
 COLUMNS: tuple[str, ...] = (OVERALL, *PAPER_SCORERS)
 PROTOCOL_ORDER = ("text", "native")
 
@@ -354,7 +352,8 @@ def render_site(
     )
     meta = checks_text(registry, entries)
     notice = f"<p class='notice' id='registry-notice'>{esc(registry.notice)}</p>" if registry.notice else ""
-    return Template(template_text("leaderboard.html")).substitute(
+    return render_page(
+        "leaderboard.html",
         title=esc(title),
         meta=meta,
         notice=notice,
@@ -364,9 +363,8 @@ def render_site(
         plot=_dot_plots(entries, protocols),
         reported=_reported_table(reported),
         footer=f"Built by unified-bench {esc(__version__)} on {esc(utc_now())}.",
-        css=template_text("common.css"),
-        sortable=template_text("sortable.js"),
-        filter=template_text("leaderboard.js"),
+        css=template_text("common.css") + "\n" + template_text("leaderboard.css"),
+        scripts=[template_text("sortable.js"), template_text("leaderboard.js")],
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_json
 from unified_bench.leaderboard.layout import LeaderboardDir
-from unified_bench.leaderboard.outputs import fetched_archive, file_sha256, part_prefixes, read_part
+from unified_bench.leaderboard.outputs import fetched_archive, part_prefixes, read_part
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     VERIFICATION_KIND,
@@ -28,6 +28,7 @@ from unified_bench.leaderboard.validate import (
     submission_schema,
     validate_submission,
 )
+from unified_bench.paths import file_sha256
 from unified_bench.provenance import utc_now
 from unified_bench.results import Results
 

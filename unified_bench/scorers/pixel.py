@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 
 from unified_bench.errors import InputError, MissingWeightsError
+from unified_bench.paths import file_sha256
 from unified_bench.scorers.base import PairwiseScorer
 from unified_bench.scorers.functional import psnr_db, resize_to_reference, rgb_array, ssim_value
 from unified_bench.scorers.registry import BuildContext, reject_model
-from unified_bench.scorers.weights import file_sha256
 from unified_bench.torch_utils import resolve_device
 
 ALEXNET_FILENAME = "alexnet-owt-7be5be79.pth"
@@ -181,14 +181,14 @@ def build_lpips_scorer(model: str | None, context: BuildContext) -> LpipsScorer:
         warnings.simplefilter("ignore", UserWarning)
         network = lpips.LPIPS(pretrained=True, net="alex", pnet_rand=True, verbose=False)
     load_alexnet_backbone(network, path)
-    sha = file_sha256(path)
+    sha = file_sha256(path, memo=True)
     if sha.startswith(ALEXNET_SHA256_PREFIX):
         backbone_id = f"torchvision-{ALEXNET_FILENAME.removesuffix('.pth')}"
     else:
         backbone_id = f"local:{path.name}@sha256:{sha[:16]}"
     heads = Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"  # what LPIPS(pretrained=True) loads
     device = resolve_device(context.device)
-    heads_id = f"sha256:{file_sha256(heads)[:16]}"
+    heads_id = f"sha256:{file_sha256(heads, memo=True)[:16]}"
     return LpipsScorer(network.to(device), backbone_id=backbone_id, heads_id=heads_id, device=device)
 
 

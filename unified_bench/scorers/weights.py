@@ -8,7 +8,6 @@ files, so a local copy of the official weights fingerprints like the hub downloa
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -17,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unified_bench.errors import MissingWeightsError
-from unified_bench.io import WriteError, atomic_write_text
-from unified_bench.paths import cache_dir
+from unified_bench.paths import file_sha256, local_path
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HF_CACHE_SNAPSHOT = re.compile(r"models--(?P<owner>[^/]+?)--(?P<name>[^/]+)/snapshots/[^/]+")
 # What a transformers scorer needs from a hub repo (not the TF/Flax/PyTorch-pickle duplicates).
 TRANSFORMERS_PATTERNS = ("*.json", "*.safetensors", "*.txt")
@@ -47,11 +43,11 @@ def resolve_pretrained_dir(ref: str, *, scorer: str, hint: str = "") -> Resolved
         MissingWeightsError: the folder has no weights, or the hub id is not cached and cannot be
             downloaded (offline, gated, absent).
     """
-    path = Path(ref).expanduser()
-    if path.exists():
-        model_id = _model_id_for_path(path)
-    elif _HUB_ID.match(ref):
+    path = local_path(ref)
+    if path is None:
         path, model_id = _hub_snapshot(ref, scorer=scorer, hint=hint), ref
+    elif path.exists():
+        model_id = _model_id_for_path(path)
     else:
         raise MissingWeightsError(
             f"{scorer}: {ref} does not exist; pass --scorer {scorer}=PATH to a folder written by "
@@ -74,7 +70,10 @@ def resolve_weights_file(ref: str, filename: str, *, scorer: str, hint: str = ""
     Raises:
         MissingWeightsError: the file is absent, or the hub id is not cached and cannot be downloaded.
     """
-    path = Path(ref).expanduser()
+    path = local_path(ref)
+    if path is None:
+        path = _hub_file(ref, filename, scorer=scorer, hint=hint)
+        return ResolvedWeights(ref, path, file_sha256(path, memo=True))
     if path.is_dir():
         path = path / filename
         if not path.is_file():
@@ -82,47 +81,19 @@ def resolve_weights_file(ref: str, filename: str, *, scorer: str, hint: str = ""
                 f"{scorer}: {filename} not found in {path.parent}; put it there or pass "
                 f"--scorer {scorer}=PATH/TO/FILE.{_suffix(hint)}"
             )
-        return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
+        return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path, memo=True))
     if path.is_file():
-        return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path))
-    if not _HUB_ID.match(ref):
-        raise MissingWeightsError(
-            f"{scorer}: {ref} does not exist; pass --scorer {scorer}=PATH to {filename} or a hub id."
-        )
-    path = _hub_file(ref, filename, scorer=scorer, hint=hint)
-    return ResolvedWeights(ref, path, file_sha256(path))
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes; free for Hugging Face cache blobs (named by it), memoised otherwise."""
-    real = path.resolve()
-    if real.parent.name == "blobs" and _SHA256.match(real.name):
-        return real.name  # LFS blobs in the HF cache are stored under their sha256
-    stat = real.stat()
-    memo_key = hashlib.sha256(f"{real}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
-    try:  # the memo is an optimisation: an unusable cache (full, read-only, a file) only costs time
-        memo: Path | None = cache_dir("file-sha256") / memo_key
-        cached = memo.read_text().strip() if memo.is_file() else ""
-    except (OSError, UnicodeDecodeError):
-        memo, cached = None, ""
-    if _SHA256.match(cached):
-        return cached
-    hasher = hashlib.sha256()
-    with open(real, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            hasher.update(chunk)
-    digest = hasher.hexdigest()
-    if memo is not None:
-        with contextlib.suppress(WriteError):  # disk full or read-only: the digest stands without its memo
-            atomic_write_text(memo, digest)
-    return digest
+        return ResolvedWeights(_model_id_for_path(path), path, file_sha256(path, memo=True))
+    raise MissingWeightsError(
+        f"{scorer}: {ref} does not exist; pass --scorer {scorer}=PATH to {filename} or a hub id."
+    )
 
 
 def combined_sha256(files: list[Path]) -> str:
     """One file: its sha256; several (sharded) files: sha256 over their names and hashes."""
     if len(files) == 1:
-        return file_sha256(files[0])
-    lines = "".join(f"{f.name} {file_sha256(f)}\n" for f in sorted(files, key=lambda f: f.name))
+        return file_sha256(files[0], memo=True)
+    lines = "".join(f"{f.name} {file_sha256(f, memo=True)}\n" for f in sorted(files, key=lambda f: f.name))
     return hashlib.sha256(lines.encode()).hexdigest()
 
 

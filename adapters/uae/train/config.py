@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from unified_bench.errors import InputError
+from unified_bench.typed_values import SettingError, parse_typed
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 WEIGHTING_SCHEMES = ("logit_normal", "mode", "uniform", "sigma_sqrt", "cosmap")
@@ -464,6 +465,7 @@ def load_config(stage: str, config: str | None, overrides: list[str] | None = No
         values.update(loaded)
     config_cls = STAGE_CONFIGS[stage]
     names = {f.name for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -472,7 +474,10 @@ def load_config(stage: str, config: str | None, overrides: list[str] | None = No
             raise InputError(
                 f"--set {key.strip()}: unknown {config_cls.__name__} key; valid: {', '.join(sorted(names))}."
             )
-        values[key.strip()] = _parse_override(raw)
+        try:
+            values[key.strip()] = parse_typed(raw, hints[key.strip()])
+        except SettingError as error:
+            raise InputError(f"--set {item}: {error}.") from None
     given_stage = values.get("stage") or stage
     if given_stage != stage:
         raise InputError(f"{where} is a {given_stage!r} config but --stage is {stage!r}.")
@@ -515,23 +520,6 @@ def render_config(config: TrainConfig) -> str:
         lines.append(f"# {text}")
         lines.append(yaml.safe_dump({name: getattr(config, name)}, sort_keys=False).rstrip())
     return "\n".join(lines) + "\n"
-
-
-def _parse_override(raw: str) -> Any:
-    """YAML scalars/flow collections; ``a=1,b=2`` is a mapping, anything unparsable a string."""
-    import yaml
-
-    text = raw.strip()
-    if "=" in text and not text.startswith("{"):
-        pairs = {}
-        for part in text.split(","):
-            key, _, value = part.partition("=")
-            pairs[key.strip()] = _parse_override(value)
-        return pairs
-    try:
-        return yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
-        return text
 
 
 def coerce(value: Any, annotation: Any, key: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from unified_bench.errors import InputError
-from unified_bench.evaluate import Hooks
+from unified_bench.evaluate import Hooks, SilentHooks
 
 from ..adapter import TINY_BASE_MODEL, UAEAdapter
 from ..config import UAEConfig
@@ -52,12 +52,6 @@ class TrainResult:
     step: int
     metrics: dict[str, Any]
     is_main_process: bool = True
-
-
-class _Silent:
-    def stage(self, name: str, total: int) -> None: ...
-    def advance(self, name: str, amount: int) -> None: ...
-    def note(self, text: str) -> None: ...
 
 
 def load_adapter(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> UAEAdapter:
@@ -223,7 +217,7 @@ def train(
     from unified_bench.datasets import load_dataset
 
     if hooks is None or int(os.environ.get("RANK", "0")) != 0:
-        hooks = _Silent()  # one process reports
+        hooks = SilentHooks()  # one process reports
     output = Path(output)
     _prepare_output(output, resume)
     dataset = load_dataset(config.dataset)

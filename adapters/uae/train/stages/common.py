@@ -1,10 +1,12 @@
-"""Pieces the stages share: the decoder's sampling schedule, the step's advantages and reward summary."""
+"""Pieces the stages share: the decoder's sampling schedule, the step's advantages and reward summary,
+and the GRPO step skeleton of g4u and u4g."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
@@ -13,13 +15,22 @@ from ...adapter import UAEAdapter
 from ..data import StepItem
 from ..grpo import Advantages, group_advantages
 from ..rewards import RewardBatch
-from ..runtime import StageContext
+from ..runtime import RunningMean, StageContext
 
 T = TypeVar("T")
 
 
 class ScoredGroup(Protocol):
     rewards: RewardBatch | None
+
+
+class RolloutGroup(ScoredGroup, Protocol):
+    """One item's ``G`` rollouts after scoring: their rewards and advantages."""
+
+    advantages: Advantages | None
+
+
+G = TypeVar("G", bound=RolloutGroup)
 
 
 STD_CORRECTION = {"population": 0, "bessel": 1}
@@ -107,3 +118,71 @@ def step_advantages(context: StageContext, groups: Sequence[ScoredGroup]) -> lis
         Advantages(advantages.values[start : start + size], advantages.zero_std[start : start + size])
         for start in range(0, rewards.numel(), size)
     ]
+
+
+def grpo_step(
+    context: StageContext,
+    items: list[StepItem],
+    *,
+    rollout: Callable[[StepItem], G],
+    score: Callable[[list[G]], None],
+    accumulate: Callable[[list[G], RunningMean], None],
+    caption_lengths: Callable[[list[G]], torch.Tensor],
+) -> dict[str, float]:
+    """One GRPO optimizer round: roll out a group per item, score it, then ``num_inner_epochs``
+    rounds of ``accumulate`` (the backward passes) and an optimizer step.
+
+    The metrics: the last optimizer step's, the running means ``accumulate`` recorded, the reward
+    summary, the mean caption length (``caption_lengths``, one value per caption), the fraction of
+    zero-variance rollouts and the throughput, every one over all processes.
+    """
+    config = context.config
+    started = time.perf_counter()
+    groups = [rollout(item) for item in items]
+    score(groups)
+    samples = len(groups) * config.group_size
+    running = RunningMean()
+    metrics: dict[str, float] = {}
+    for _ in range(config.num_inner_epochs):
+        accumulate(groups, running)
+        metrics = context.optimizer_step()
+    metrics.update(running.means(context))
+    metrics.update(reward_metrics(context, [group.rewards for group in groups if group.rewards is not None]))
+    metrics["caption_tokens"] = float(context.gather(caption_lengths(groups)).mean())
+    zero = torch.cat([group.advantages.zero_std.float() for group in groups if group.advantages is not None])
+    metrics["zero_std_fraction"] = float(context.gather(zero).mean())
+    elapsed = time.perf_counter() - started
+    metrics["samples_per_s"] = context.sum(samples / elapsed) if elapsed > 0 else 0.0
+    return metrics
+
+
+class GroupStage(Generic[G]):
+    """A GRPO stage (g4u, u4g): a group of rollouts per item, scored, then ``grpo_step``'s update.
+
+    A stage says how to roll out one item, score the step's groups, accumulate the gradient and
+    measure the captions; ``run_step`` is the same for every such stage.
+    """
+
+    context: StageContext
+
+    def rollout(self, item: StepItem, step: int) -> G:
+        raise NotImplementedError
+
+    def score(self, groups: list[G]) -> None:
+        raise NotImplementedError
+
+    def accumulate(self, groups: list[G], running: RunningMean) -> None:
+        raise NotImplementedError
+
+    def caption_lengths(self, groups: list[G]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
+        return grpo_step(
+            self.context,
+            items,
+            rollout=lambda item: self.rollout(item, step),
+            score=self.score,
+            accumulate=self.accumulate,
+            caption_lengths=self.caption_lengths,
+        )

@@ -14,7 +14,6 @@ to the reference (the same model with the LoRA switched off); tokens -> caption 
 from __future__ import annotations
 
 import dataclasses
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -37,7 +36,7 @@ from ..grpo import (
 from ..policy import QWEN_INPUT_KEYS, UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
-from .common import reward_metrics, step_advantages
+from .common import GroupStage, step_advantages
 
 
 def configure(policy: UAEPolicy, config: G4UConfig) -> None:
@@ -161,7 +160,7 @@ def sampling_adapter_args(settings: SamplingSettings) -> dict[str, str]:
     }
 
 
-class G4UStage:
+class G4UStage(GroupStage[CaptionGroup]):
     def __init__(self, context: StageContext) -> None:
         self.context = context
         self.config: G4UConfig = context.config  # type: ignore[assignment]
@@ -204,6 +203,9 @@ class G4UStage:
         mask = completion_mask(completions, self.eos_token_ids)
         captions = adapter.encoder.processor.batch_decode(completions, skip_special_tokens=True)
         return CaptionGroup(item, prompt, completions, mask, old_log_probs, captions)
+
+    def rollout(self, item: StepItem, step: int) -> CaptionGroup:
+        return self.sample_captions(item, step)
 
     @torch.no_grad()
     def score(self, groups: list[CaptionGroup]) -> None:
@@ -290,30 +292,9 @@ class G4UStage:
                 context.backward(per_sample.sum() / normaliser)
             running.add("loss", per_sample.detach().sum() / config.group_size)
 
-    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
-        context, config = self.context, self.config
-        started = time.perf_counter()
-        groups = [self.sample_captions(item, step) for item in items]
-        self.score(groups)
-        samples = len(groups) * config.group_size
-        running = RunningMean()
-        metrics: dict[str, float] = {}
-        for _ in range(config.num_inner_epochs):
-            self.accumulate(groups, running)
-            metrics = context.optimizer_step()
-        metrics.update(running.means(context))
-        metrics.update(
-            reward_metrics(context, [group.rewards for group in groups if group.rewards is not None])
-        )
-        lengths = torch.cat([group.mask.sum(dim=1) - self.ended(group) for group in groups])
-        metrics["caption_tokens"] = float(context.gather(lengths).mean())
-        zero = torch.cat(
-            [group.advantages.zero_std.float() for group in groups if group.advantages is not None]
-        )
-        metrics["zero_std_fraction"] = float(context.gather(zero).mean())
-        elapsed = time.perf_counter() - started
-        metrics["samples_per_s"] = context.sum(samples / elapsed) if elapsed > 0 else 0.0
-        return metrics
+    def caption_lengths(self, groups: list[CaptionGroup]) -> torch.Tensor:
+        """Tokens of each caption, its EOS not counted."""
+        return torch.cat([group.mask.sum(dim=1) - self.ended(group) for group in groups])
 
     def ended(self, group: CaptionGroup) -> torch.Tensor:
         """1 for captions that stopped at an EOS token (not counted in the caption length)."""

@@ -12,7 +12,6 @@ LoRA switched off), each step its own backward pass.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from ..policy import UAEPolicy
 from ..rewards import RewardBatch
 from ..runtime import RunningMean, StageContext
 from ..sde import mean_kl, sde_step_with_logprob
-from .common import Schedule, caption_tokens, reward_metrics, sampling_schedule, step_advantages
+from .common import GroupStage, Schedule, caption_tokens, sampling_schedule, step_advantages
 
 
 def configure(policy: UAEPolicy, config: U4GConfig) -> None:
@@ -103,7 +102,7 @@ class ImageGroup:
     advantages: Advantages | None = None
 
 
-class U4GStage:
+class U4GStage(GroupStage[ImageGroup]):
     def __init__(self, context: StageContext) -> None:
         self.context = context
         self.config: U4GConfig = context.config  # type: ignore[assignment]
@@ -267,28 +266,6 @@ class U4GStage:
         running.add("ratio_max_deviation", (objective.ratio.detach() - 1).abs().max())
         return loss * group.advantages.sample_weights[rows]
 
-    def run_step(self, step: int, items: list[StepItem]) -> dict[str, float]:
-        context, config = self.context, self.config
-        started = time.perf_counter()
-        groups = [self.rollout(item, step) for item in items]
-        self.score(groups)
-        samples = len(groups) * config.group_size
-        running = RunningMean()
-        metrics: dict[str, float] = {}
-        for _ in range(config.num_inner_epochs):
-            self.accumulate(groups, running)
-            metrics = context.optimizer_step()
-        metrics.update(running.means(context))
-        metrics.update(
-            reward_metrics(context, [group.rewards for group in groups if group.rewards is not None])
-        )
-        metrics["caption_tokens"] = float(
-            context.gather(caption_tokens(context.adapter, [group.caption for group in groups])).mean()
-        )
-        zero = torch.cat(
-            [group.advantages.zero_std.float() for group in groups if group.advantages is not None]
-        )
-        metrics["zero_std_fraction"] = float(context.gather(zero).mean())
-        elapsed = time.perf_counter() - started
-        metrics["samples_per_s"] = context.sum(samples / elapsed) if elapsed > 0 else 0.0
-        return metrics
+    def caption_lengths(self, groups: list[ImageGroup]) -> torch.Tensor:
+        """Encoder tokens of each group's caption."""
+        return caption_tokens(self.context.adapter, [group.caption for group in groups])

@@ -4,62 +4,29 @@ Everything is inside the file: thumbnails as base64 JPEG, the per-scorer histogr
 CSS and the sorting script inline. A Content-Security-Policy forbids any network request, so the
 page looks the same on a laptop, in a CI artifact or attached to an e-mail. The page reads on a
 phone (390 px) and on a laptop every scorer column is on screen next to the sticky sample id; the
-images and captions follow, reachable by scrolling the table. ``report_compare`` builds the page
+images and captions follow, reachable by scrolling the table. ``compare_page`` builds the page
 for two runs of the same images from the same parts.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import math
 import shlex
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
-
-from PIL import Image
 
 from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
-from unified_bench.results import PAPER_SCORERS, Results, read_results
+from unified_bench.report.toolkit import esc, fmt, image_data_uri, render_page, template_text
+from unified_bench.results import OVERALL, PAPER_SCORERS, Results, read_results
 from unified_bench.results_paths import check_report_paths
 from unified_bench.store import IMAGES_DIR
 
-THUMBNAIL_PX = 256  # longest side; shown at 160 CSS px, sharp on high-density screens
 BEST_WORST = 3
-OVERALL = "overall"
-
-
-@cache
-def template_text(name: str) -> str:
-    """A file from ``unified_bench/templates`` (HTML, CSS, JS shared by the report and the site)."""
-    return resources.files("unified_bench").joinpath(f"templates/{name}").read_text("utf-8")
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
-def image_data_uri(image: Image.Image, max_px: int = THUMBNAIL_PX) -> str:
-    """A downscaled JPEG of ``image`` as a ``data:`` URI."""
-    thumb = image.convert("RGB")
-    thumb.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    thumb.save(buffer, format="JPEG", quality=82, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -105,8 +72,8 @@ def direction_label(name: str, higher_is_better: bool) -> str:
 
 # -- histograms ------------------------------------------------------------------------------------
 def histograms_html(columns: Sequence[Column]) -> str:
-    """One small SVG histogram per scorer, with its mean and bootstrap interval (see ``report_svg``)."""
-    from unified_bench.report_svg import histogram_svg
+    """One small SVG histogram per scorer, with its mean and bootstrap interval (see ``report.svg``)."""
+    from unified_bench.report.svg import histogram_svg
 
     cells = []
     for column in columns:
@@ -503,7 +470,8 @@ def render_report(
             "Per-sample scores are means over the seeds; images and captions shown are the first seed's."
         )
     notices = "".join(f"<p class='notice'>{esc(n)}</p>" for n in all_notes if n)
-    return Template(template_text("report.html")).substitute(
+    return render_page(
+        "report.html",
         title=esc(title),
         meta=" · ".join(run_meta(results)),
         notices=notices,
@@ -515,7 +483,7 @@ def render_report(
         provenance=provenance_html(results),
         footer=footer_html(results),
         css=page_css(),
-        script=template_text("sortable.js"),
+        scripts=[template_text("sortable.js")],
     )
 
 

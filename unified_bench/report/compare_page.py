@@ -12,20 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from unified_bench.compare import CompareSettings, ComparisonRefused, ScorerComparison, compare_results
 from unified_bench.errors import InputError
 from unified_bench.io import atomic_write_text
-from unified_bench.report import (
+from unified_bench.report.run_page import (
     BEST_WORST,
     Column,
     Thumbs,
     caption_html,
     direction_label,
-    esc,
-    fmt,
+    footer_html,
     labelled,
     load_references,
     page_css,
@@ -33,8 +31,8 @@ from unified_bench.report import (
     reference_captions_html,
     run_meta,
     score_columns,
-    template_text,
 )
+from unified_bench.report.toolkit import esc, fmt, render_page, template_text
 from unified_bench.results import Results, read_results
 
 _VERDICT_CLASS = {"better": "good", "worse": "bad", "tied": ""}
@@ -171,8 +169,6 @@ def _grid(
 
 def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> str:
     """The two-run page as one HTML string (see ``build_comparison_report``)."""
-    from unified_bench.report import footer_html
-
     settings = CompareSettings(allow_partial=True)  # a page can show the shared ids; it says how many
     try:
         comparison = compare_results(a.results, b.results, settings=settings, labels=(a.label, b.label))
@@ -195,7 +191,8 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
     all_notes = list(notes)
     if comparison.skipped:
         all_notes.append(f"Scorers in only one run, not compared: {', '.join(comparison.skipped)}.")
-    return Template(template_text("compare.html")).substitute(
+    return render_page(
+        "compare.html",
         title=esc(f"unified-bench: {b.label} vs {a.label}"),
         meta="<br>".join(meta),
         notices="".join(f"<p class='notice'>{esc(n)}</p>" for n in all_notes if n),
@@ -206,7 +203,7 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
         grid=_grid(ids, pairs, rank, a, b),
         footer=footer_html(b.results),
         css=page_css(),
-        script=template_text("sortable.js"),
+        scripts=[template_text("sortable.js")],
     )
 
 
