@@ -26,7 +26,12 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def g4u_run(session_cache, data, tmp_path_factory):
+def held_out(tmp_path_factory):
+    return write_manifest(tmp_path_factory.mktemp("cli-held-out"), count=2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def g4u_run(session_cache, data, held_out, tmp_path_factory):
     """A 2-step g4u run through the CLI code path's library call, evaluated by the harness at step 2."""
     output = tmp_path_factory.mktemp("g4u-run") / "run"
     with cache_env(session_cache):
@@ -40,7 +45,7 @@ def g4u_run(session_cache, data, tmp_path_factory):
             save_every=1,
             keep_checkpoints=1,
             eval_every=2,
-            eval_dataset=str(data),
+            eval_dataset=str(held_out),
             eval_limit=2,
             eval_scorers=["clip", "dinov2"],
             scorer_models={"clip": "tiny", "dinov2": "tiny"},
@@ -140,6 +145,14 @@ def test_train_cli_refuses_a_used_output_folder_and_plots_curves(cli, g4u_run, d
     assert plotted.code == 0
     png = (g4u_run / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_training_refuses_a_held_out_set_that_shares_training_images(cli, data, tmp_path):
+    output = tmp_path / "run"
+    command = ("train", "uae", "--stage", "g4u", "--config", "tiny-g4u", "--set", f"dataset={data}")
+    refused = cli(*command, "--set", f"eval_dataset={data}", "-o", output)
+    assert refused.code == 2 and "2 held-out image(s) are also training images (img0, img1)" in refused.err
+    assert not output.exists()  # refused before anything was written
 
 
 def test_train_cli_prints_the_effective_config_and_rejects_bad_settings(cli):

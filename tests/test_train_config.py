@@ -152,3 +152,18 @@ def test_optional_metric_backends_are_used_only_when_installed(monkeypatch):
     for backend in {"tensorboard", "wandb"} - installed:
         with pytest.raises(MissingDependencyError, match=f"pip install {backend}"):
             resolve_report_to([backend])
+
+
+@pytest.mark.parametrize("name", ["tiny-sft", "tiny-cold-start", "tiny-g4u", "tiny-u4g"])
+def test_shipped_tiny_configs_evaluate_on_images_they_do_not_train_on(name):
+    from unified_bench.datasets import load_dataset
+    from unified_bench_adapters.uae.train.data import check_held_out, window
+
+    config = load_config(name.removeprefix("tiny-"), name)
+    if not config.eval_every:
+        return
+    training = window(load_dataset(config.dataset).samples, config.dataset_offset, config.dataset_limit)
+    held_out = window(load_dataset(config.eval_dataset).samples, 0, config.eval_limit)
+    assert len(held_out) == config.eval_limit and training
+    assert not {s.image_sha256 for s in training} & {s.image_sha256 for s in held_out}
+    check_held_out(training, held_out, name)  # and the trainer's own check agrees

@@ -34,6 +34,7 @@ from unified_bench.adapter import AdapterOptions
 from unified_bench.datasets import Sample, load_dataset
 from unified_bench_adapters.uae.adapter import build_uae_tiny
 from unified_bench_adapters.uae.train.checkpoints import save_checkpoint
+from unified_bench_adapters.uae.train.config import U4GConfig
 from unified_bench_adapters.uae.train.data import (
     StepItem,
     TrainData,
@@ -256,6 +257,25 @@ def test_g4u_loss_is_the_mean_over_captions_that_train_only(g4u):
         torch.testing.assert_close(together[name], gradient, rtol=1e-5, atol=1e-9)
 
 
+def test_g4u_second_pass_over_a_step_is_off_policy_and_the_clip_acts(g4u):
+    """A real step with two passes (TRL's num_iterations = 2): the first is on-policy (ratio 1),
+    the second starts from the weights the first moved, so token ratios leave 1 ± ε and clip."""
+    stage, data = g4u
+    context = stage.context
+    for group in context.optimizer.param_groups:  # a large step, so ratios leave 1 ± 0.2
+        group["lr"] = 5e-2
+    items = data.step_items(0)
+    reconfigure(stage, num_inner_epochs=1, kl_beta=0.0)
+    on_policy = stage.run_step(0, items)
+    assert on_policy["ratio_max_deviation"] < 1e-4 and on_policy["clip_fraction"] == 0
+    reconfigure(stage, num_inner_epochs=2, kl_beta=0.0)
+    steps_before = context.optimizer_steps
+    metrics = stage.run_step(1, items)
+    assert context.optimizer_steps == steps_before + 2
+    # Means over the two passes: the first adds 0 to both, so the second's clip acted.
+    assert metrics["ratio_max_deviation"] > 0 and metrics["clip_fraction"] > 0
+
+
 # --- u4g: Flow-GRPO on the decoder ----------------------------------------------------------------
 
 
@@ -386,21 +406,19 @@ def test_u4g_kl_penalty_pulls_the_policy_back_to_the_reference(u4g):
     assert distance() < 0.9 * before
 
 
-def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region(u4g):
-    stage, data = u4g
-    context = stage.context
-    reconfigure(stage, kl_beta=0.0)  # the KL term has a gradient whatever the clip does
-    group = stage.rollout(data.step_items(0)[0], step=0)
-    stage.score([group])
-    update(stage, [group])  # after one step at lr 1e-2 the ratios are far outside 1 ± 1e-4
+def clip_gradient_counts(stage: U4GStage, group) -> tuple[int, int]:
+    """Per (sample, trained step) of ``group`` under the current policy: its loss's gradient is 0
+    where the ratio left the trust region on the side its advantage pushes, and non-zero elsewhere
+    (advantage != 0). Returns how many were clipped and unclipped."""
     epsilon = stage.config.clip_range
+    rows = group.latents.shape[0]
     ratios = torch.exp(
-        trajectory_log_probs(stage, group, slice(0, 4)) - group.log_probs[:, : stage.trained_steps]
+        trajectory_log_probs(stage, group, slice(0, rows)) - group.log_probs[:, : stage.trained_steps]
     )
     advantages = group.advantages.values
-    parameters = [p for _, p in context.policy.trainable_named_parameters()]
+    parameters = [p for _, p in stage.context.policy.trainable_named_parameters()]
     clipped = unclipped = 0
-    for row in range(4):
+    for row in range(rows):
         for index in range(stage.trained_steps):
             ratio, advantage = float(ratios[row, index]), float(advantages[row])
             loss = stage.step_losses(group, slice(row, row + 1), index, RunningMean()).sum()
@@ -412,7 +430,47 @@ def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_
             elif advantage != 0:
                 unclipped += 1
                 assert norm > 0
+    return clipped, unclipped
+
+
+def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region(u4g):
+    stage, data = u4g
+    reconfigure(stage, kl_beta=0.0)  # the KL term has a gradient whatever the clip does
+    group = stage.rollout(data.step_items(0)[0], step=0)
+    stage.score([group])
+    update(stage, [group])  # after one step at lr 1e-2 the ratios are far outside 1 ± 1e-4
+    clipped, _ = clip_gradient_counts(stage, group)
     assert clipped > 0  # the clip was exercised
+
+
+def test_u4g_step_updates_once_per_minibatch_and_the_clip_acts_on_the_off_policy_one(u4g, monkeypatch):
+    """A real step of two images with Flow-GRPO's two minibatches: the second update starts from
+    the weights the first one moved, so its ratios leave 1 and the clip zeroes the gradient of the
+    samples outside the trust region; with one minibatch the step is on-policy (ratio 1)."""
+    stage, data = u4g
+    assert U4GConfig(dataset="samples").minibatches == 2  # the u4g default, Flow-GRPO's
+    items = data.step_items(0) + data.step_items(1)
+    reconfigure(stage, kl_beta=0.0, minibatches=1)
+    on_policy = stage.run_step(0, items)
+    assert on_policy["ratio_max_deviation"] < 1e-5 and on_policy["clip_fraction"] == 0
+    reconfigure(stage, kl_beta=0.0, minibatches=2)
+    steps_before = stage.context.optimizer_steps
+    seen: list[tuple[int, int]] = []
+    accumulate = stage.accumulate
+
+    def observed(groups, running):
+        """The stage's own accumulate, after checking the clip at the weights it starts from."""
+        assert len(groups) == 1  # one image (group) per minibatch
+        seen.append(clip_gradient_counts(stage, groups[0]))
+        accumulate(groups, running)
+
+    monkeypatch.setattr(stage, "accumulate", observed)
+    metrics = stage.run_step(1, items)
+    assert stage.context.optimizer_steps == steps_before + 2  # one optimizer update per minibatch
+    (first_clipped, _), (second_clipped, _) = seen
+    assert first_clipped == 0  # the first update is on-policy
+    assert second_clipped > 0  # the second is not, and the clip acts
+    assert metrics["ratio_max_deviation"] > stage.config.clip_range and metrics["clip_fraction"] > 0
 
 
 def test_u4g_gradient_flows_through_the_conditional_branch_only(u4g):

@@ -98,12 +98,20 @@ class TrainConfig:
         8, "Reference images per optimizer step, across all processes (must divide by the process count)."
     )
     dataset_limit: int | None = _field(
-        None, "Train on the first N images of `dataset` only (the tiny configs overfit a fixed handful)."
+        None, "Train on N images of `dataset` only (the tiny configs overfit a fixed handful)."
+    )
+    dataset_offset: int = _field(
+        0,
+        "Train on the images of `dataset` from this position on (then dataset_limit of them): keeps the "
+        "first ones held out when eval_dataset is the same dataset. Training refuses a held-out set "
+        "that shares an image with the training images.",
     )
     seed: int = _field(0, "Seed of the data order and of every per-sample random draw.")
     resolution: int = _field(512, "Side of the square images the decoder draws (multiple of 16).")
     # --- Optimisation ------------------------------------------------------------------------------
-    max_steps: int = _field(100, "Optimizer steps to train for (one rollout round per step in RL stages).")
+    max_steps: int = _field(
+        100, "Training steps (RL stages: rollout rounds, each of num_inner_epochs x minibatches updates)."
+    )
     learning_rate: float = _field(1e-4, "AdamW learning rate.")
     lr_scheduler: str = _field(
         "constant_with_warmup",
@@ -182,7 +190,7 @@ class TrainConfig:
             raise ValueError(f"resolution={self.resolution}: use a multiple of 16 (SD3 latent grid).")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate={self.learning_rate}: use a positive value.")
-        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps"):
+        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps", "dataset_offset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: use 0 or a positive number.")
         if self.eval_every and not self.eval_dataset:
@@ -310,6 +318,15 @@ class G4UConfig(TrainConfig):
     num_inner_epochs: int = _field(
         1, _unknown("GRPO practice (TRL num_iterations)", "Optimizer passes over each step's rollouts.")
     )
+    minibatches: int = _field(
+        1,
+        _unknown(
+            "GRPO practice (TRL: steps_per_generation = gradient_accumulation_steps, one update per "
+            "generation batch)",
+            "Optimizer updates per pass: the step's images split into this many minibatches. With "
+            "minibatches or num_inner_epochs > 1 later updates are off-policy and the PPO clip acts.",
+        ),
+    )
     condition_with: Literal["policy", "reference"] = _field(
         "policy",
         "Which encoder turns each caption into decoder conditioning for the reward: the trained one "
@@ -318,7 +335,8 @@ class G4UConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "group_size", "max_new_tokens", "num_inner_epochs")
+        _positive(self, "group_size", "max_new_tokens", "num_inner_epochs", "minibatches")
+        _check_minibatches(self)
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: GRPO needs two samples per image for an advantage.")
         if self.temperature is not None and not self.temperature > 0:
@@ -383,13 +401,22 @@ class U4GConfig(TrainConfig):
     caption_max_new_tokens: int = _field(512, "Longest encoder caption (demo: 512).")
     caption_temperature: float = _field(0.7, "Encoder caption temperature (demo: 0.7).")
     num_inner_epochs: int = _field(1, _unknown("Flow-GRPO", "Optimizer passes over each step's rollouts."))
+    minibatches: int = _field(
+        2,
+        _unknown(
+            "Flow-GRPO (gradient_accumulation_steps = num_batches_per_epoch // 2: two updates per epoch)",
+            "Optimizer updates per pass: the step's images split into this many minibatches; the second "
+            "is off-policy, so the PPO clip acts.",
+        ),
+    )
     ema: bool = _field(False, "Keep an EMA of the LoRA weights, used for evaluation and exported adapters.")
     ema_decay: float = _field(0.9, _unknown("Flow-GRPO", "EMA decay cap: min((1 + n) / (10 + n), decay)."))
     ema_every: int = _field(8, _unknown("Flow-GRPO", "Update the EMA every this many optimizer steps."))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "group_size", "micro_batch_size", "num_inner_epochs", "ema_every")
+        _positive(self, "group_size", "micro_batch_size", "num_inner_epochs", "ema_every", "minibatches")
+        _check_minibatches(self)
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: GRPO needs two samples per caption for an advantage.")
         if self.group_size % self.micro_batch_size:
@@ -577,6 +604,19 @@ def _check_types(config: TrainConfig) -> None:
             coerce(getattr(config, item.name), hints[item.name], item.name)
         except InputError as error:
             raise ValueError(str(error)) from None
+
+
+def _check_minibatches(config: Any) -> None:
+    if config.images_per_step % config.minibatches:
+        raise ValueError(
+            f"minibatches={config.minibatches} must divide images_per_step={config.images_per_step} "
+            "(each minibatch holds whole groups)."
+        )
+
+
+def updates_per_step(config: TrainConfig) -> int:
+    """Optimizer updates per training step (one rollout round in the RL stages)."""
+    return getattr(config, "num_inner_epochs", 1) * getattr(config, "minibatches", 1)
 
 
 def _positive(config: TrainConfig, *names: str) -> None:

@@ -35,6 +35,27 @@ def generator(seed: int, *parts: object) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(derive_seed(seed, *parts))
 
 
+def window(samples: list[Sample] | tuple[Sample, ...], offset: int, limit: int | None) -> list[Sample]:
+    """Samples ``offset .. offset + limit - 1`` (all from ``offset`` on when ``limit`` is None)."""
+    return list(samples[offset : None if limit is None else offset + limit])
+
+
+def check_held_out(training: list[Sample], held_out: list[Sample], where: str) -> None:
+    """Refuse a held-out set that shares an image (the same bytes) with the training images.
+
+    Raises:
+        InputError: naming the shared images and the settings that choose them.
+    """
+    hashes = {sample.image_sha256 for sample in training}
+    shared = [sample.id for sample in held_out if sample.image_sha256 in hashes]
+    if shared:
+        raise InputError(
+            f"{where}: {len(shared)} held-out image(s) are also training images ({', '.join(shared[:3])}); "
+            "choose held-out images with eval_dataset/eval_limit, or move the training window with "
+            "dataset_offset/dataset_limit."
+        )
+
+
 @dataclass(frozen=True)
 class StepItem:
     """One image of a step: its position in the stream (names its random draws) and the sample."""
