@@ -102,9 +102,9 @@ class TrainConfig:
     )
     dataset_offset: int = _field(
         0,
-        "Train on the images of `dataset` from this position on (then dataset_limit of them): keeps the "
-        "first ones held out when eval_dataset is the same dataset. Training refuses a held-out set "
-        "that shares an image with the training images.",
+        "Train on the images of `dataset` from this position on (then dataset_limit of them); negative "
+        "counts from the end (-2: the last two). Keeps the first ones held out when eval_dataset is "
+        "the same dataset; training refuses a held-out set that shares an image with the training images.",
     )
     seed: int = _field(0, "Seed of the data order and of every per-sample random draw.")
     resolution: int = _field(512, "Side of the square images the decoder draws (multiple of 16).")
@@ -190,7 +190,7 @@ class TrainConfig:
             raise ValueError(f"resolution={self.resolution}: use a multiple of 16 (SD3 latent grid).")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate={self.learning_rate}: use a positive value.")
-        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps", "dataset_offset"):
+        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: use 0 or a positive number.")
         if self.eval_every and not self.eval_dataset:

@@ -36,8 +36,10 @@ def generator(seed: int, *parts: object) -> torch.Generator:
 
 
 def window(samples: list[Sample] | tuple[Sample, ...], offset: int, limit: int | None) -> list[Sample]:
-    """Samples ``offset .. offset + limit - 1`` (all from ``offset`` on when ``limit`` is None)."""
-    return list(samples[offset : None if limit is None else offset + limit])
+    """``limit`` samples (all when None) from position ``offset``; a negative offset counts from the
+    end (``-2``: the last two), so a window at the end exists in any dataset big enough for it."""
+    start = max(len(samples) + offset, 0) if offset < 0 else offset
+    return list(samples[start : None if limit is None else start + limit])
 
 
 def check_held_out(training: list[Sample], held_out: list[Sample], where: str) -> None:
