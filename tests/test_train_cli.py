@@ -68,6 +68,10 @@ def test_training_logs_every_step_and_the_harness_evaluation(g4u_run):
     )
     results = json.loads((g4u_run / "eval" / "step-2" / "results.json").read_text())
     assert results["model"]["adapter_args"]["checkpoint"].endswith("checkpoint-2")
+    # tiny-g4u's eval_offset 1: the evaluation scored exactly the held-out window, from the run's manifest.
+    (line,) = (g4u_run / "heldout.jsonl").read_text().splitlines()
+    assert json.loads(line)["id"] == "img1" and json.loads(line)["image"].endswith("cli-held-out0/img1.png")
+    assert set(results["samples"]["captions"]) == {"img1"}
 
 
 def test_checkpoints_record_their_base_model_and_old_ones_are_pruned(g4u_run):
@@ -150,9 +154,9 @@ def test_train_cli_refuses_a_used_output_folder_and_plots_curves(cli, g4u_run, d
 def test_training_refuses_a_held_out_set_that_shares_training_images(cli, data, tmp_path):
     output = tmp_path / "run"
     command = ("train", "uae", "--stage", "g4u", "--config", "tiny-g4u", "--set", f"dataset={data}")
-    refused = cli(*command, "--set", f"eval_dataset={data}", "-o", output)
-    # tiny-g4u trains on the last image (img1); the held-out set, the same two images, holds it too.
-    assert refused.code == 2 and "1 held-out image(s) are also training images (img1)" in refused.err
+    refused = cli(*command, "--set", f"eval_dataset={data}", "--set", "eval_offset=0", "-o", output)
+    # tiny-g4u trains on the first image (img0); the held-out set, the same two images, holds it too.
+    assert refused.code == 2 and "1 held-out image(s) are also training images (img0)" in refused.err
     assert not output.exists()  # refused before anything was written
 
 

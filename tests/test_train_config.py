@@ -163,7 +163,7 @@ def test_shipped_tiny_configs_evaluate_on_images_they_do_not_train_on(name):
     if not config.eval_every:
         return
     training = window(load_dataset(config.dataset).samples, config.dataset_offset, config.dataset_limit)
-    held_out = window(load_dataset(config.eval_dataset).samples, 0, config.eval_limit)
+    held_out = window(load_dataset(config.eval_dataset).samples, config.eval_offset, config.eval_limit)
     assert len(held_out) == config.eval_limit and training
     assert not {s.image_sha256 for s in training} & {s.image_sha256 for s in held_out}
     check_held_out(training, held_out, name)  # and the trainer's own check agrees

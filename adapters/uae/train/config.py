@@ -151,7 +151,13 @@ class TrainConfig:
     eval_before_training: bool = _field(
         True, "With eval_every > 0, also score the starting weights (step 0) as the baseline."
     )
-    eval_limit: int | None = _field(None, "Only the first N held-out images.")
+    eval_limit: int | None = _field(None, "Only N held-out images (the first, or from eval_offset on).")
+    eval_offset: int = _field(
+        0,
+        "Held-out images from this position of eval_dataset on (e.g. past the training images of the "
+        "same dataset); the evaluation then runs on DIR/heldout.jsonl, a manifest of exactly those "
+        "image files.",
+    )
     eval_scorers: list[str] = field(
         default_factory=lambda: ["clip", "dinov2", "dinov3", "longclip"],
         metadata={
@@ -190,7 +196,7 @@ class TrainConfig:
             raise ValueError(f"resolution={self.resolution}: use a multiple of 16 (SD3 latent grid).")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate={self.learning_rate}: use a positive value.")
-        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps"):
+        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps", "eval_offset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: use 0 or a positive number.")
         if self.eval_every and not self.eval_dataset:

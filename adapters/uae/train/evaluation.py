@@ -13,20 +13,26 @@ from pathlib import Path
 from .config import TrainConfig
 from .rewards import scorer_specs
 
+HELD_OUT_MANIFEST = "heldout.jsonl"  # the held-out window of eval_dataset, when eval_offset > 0
+
 
 def evaluate_checkpoint(
-    checkpoint: Path, config: TrainConfig, output: Path, *, device: str | None = None
+    checkpoint: Path, config: TrainConfig, run: Path, step: int, *, device: str | None = None
 ) -> dict[str, float]:
-    """Run and score the held-out set with ``checkpoint``; returns ``eval/...`` metrics."""
+    """Run and score the held-out set with ``checkpoint`` into ``run/eval/step-STEP``; returns
+    ``eval/...`` metrics. With ``eval_offset``, the held-out set is the run's ``heldout.jsonl``."""
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
 
     specs = scorer_specs(config.eval_scorers, config.scorer_models)
+    dataset, limit = config.eval_dataset, config.eval_limit
+    if config.eval_offset:
+        dataset, limit = str(run / HELD_OUT_MANIFEST), None
     request = RunRequest(
         model="uae",
-        dataset=config.eval_dataset,
-        output=output,
+        dataset=dataset,
+        output=run / "eval" / f"step-{step}",
         seed=config.seed,
-        limit=config.eval_limit,
+        limit=limit,
         adapter_args={"checkpoint": str(checkpoint), **config.eval_adapter_args},
         device=device,
         overwrite=True,

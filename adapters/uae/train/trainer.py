@@ -31,9 +31,9 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .config import TrainConfig, render_config, updates_per_step
-from .data import TrainData, check_held_out, derive_seed, window
+from .data import TrainData, check_held_out, derive_seed, window, write_manifest
 from .ema import EMA
-from .evaluation import evaluate_checkpoint
+from .evaluation import HELD_OUT_MANIFEST, evaluate_checkpoint
 from .metrics_log import METRICS_FILE, MetricsLog, resolve_report_to, tracker_config
 from .policy import UAEPolicy, freeze
 from .rewards import ReconstructionReward
@@ -186,7 +186,7 @@ def _evaluate(
     if accelerator.is_main_process:
         hooks.note(f"Evaluating {saved.name} on {config.eval_dataset} with the harness ...")
         device = str(accelerator.device)
-        scores = evaluate_checkpoint(saved, config, output / "eval" / f"step-{step}", device=device)
+        scores = evaluate_checkpoint(saved, config, output, step, device=device)
         log.log({"step": step, "kind": "eval", **scores})
         hooks.note(", ".join(f"{key} {value:.4f}" for key, value in scores.items()))
     accelerator.wait_for_everyone()
@@ -227,10 +227,13 @@ def train(
         raise InputError(
             f"dataset {config.dataset}: no images from dataset_offset={config.dataset_offset} on."
         )
+    held_out: list = []
     if config.eval_every:  # before anything is written: a refused run leaves the output as it was
-        held_out = window(load_dataset(config.eval_dataset).samples, 0, config.eval_limit)
+        held_out = window(load_dataset(config.eval_dataset).samples, config.eval_offset, config.eval_limit)
         check_held_out(list(dataset.samples), held_out, f"eval_dataset {config.eval_dataset}")
     _prepare_output(output, resume)
+    if held_out and config.eval_offset:
+        write_manifest(held_out, output / HELD_OUT_MANIFEST)
     context = build_context(config, hooks, project_dir=output)
     accelerator = context.accelerator
     is_main = accelerator.is_main_process
