@@ -26,6 +26,8 @@ def isolated_cache(session_cache, monkeypatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("SLURM_PROCID", raising=False)  # a suite run inside an srun job is not sharded
+    monkeypatch.delenv("SLURM_NTASKS", raising=False)
     return session_cache
 
 

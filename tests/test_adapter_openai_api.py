@@ -85,6 +85,12 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:  # GET /v1/models: what the server runs, for provenance
+                models = [
+                    {"id": name, "object": "model", "owned_by": "fake"} for name in ("gpt-4o", "gpt-image-1")
+                ]
+                self._send(200, {"object": "list", "data": models})
+
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with fake.lock:
@@ -171,7 +177,7 @@ def openai_run(output: Path, fake: FakeOpenAI, *settings: str, limit: int = 4) -
         f"base_url={fake.base_url}",
         f"api_key_env={KEY_ENV}",
         "image_size=16x16",
-        "caption_image_max_side=256",
+        "max_image_side=256",
     ]
     args += settings
     extra = [part for arg in args for part in ("--adapter-arg", arg)]
@@ -207,7 +213,8 @@ def test_a_run_captions_with_chat_and_draws_with_the_images_api(cli, tmp_path, s
         assert drawn.size == (16, 16) and drawn.getpixel((3, 3)) == colour
     assert server.served == {"chat": 4, "images": 4} and all(isinstance(s, int) for s in server.seeds_seen)
     info = json.loads((tmp_path / "run" / "adapter.json").read_text())
-    assert info["endpoint"] == server.base_url and info["settings"]["api_key_env"] == KEY_ENV
+    assert info["caption"]["servers"] == info["image"]["servers"] == [server.base_url]
+    assert info["caption"]["served_models"]["id"] == "gpt-4o" and info["settings"]["api_key_env"] == KEY_ENV
     assert_key_never_written(tmp_path / "run", cache)
 
 
@@ -274,6 +281,6 @@ def test_a_rejected_key_is_one_line_that_does_not_show_it(cli, tmp_path, server,
 
 
 def test_recorded_endpoints_drop_credentials_in_the_url():
-    from unified_bench_adapters.openai_api.adapter import public_url
+    from unified_bench_adapters.openai_api.servers import public_url
 
     assert public_url("https://user:secret@api.example.com:8443/v1") == "https://api.example.com:8443/v1"

@@ -40,7 +40,10 @@ class Adapter(Protocol):
         ...
 
     def info(self) -> dict[str, Any]:
-        """Model ids, revisions, dtype and every generation setting: goes into provenance."""
+        """Model ids, revisions, dtype and every generation setting: goes into provenance (adapter.json).
+
+        Read when the adapter is built and again after the round trip, so what an adapter learns while
+        running (e.g. ``openai-api``'s determinism probe) is recorded too."""
         ...
 
 
@@ -156,6 +159,9 @@ class AdapterManifest:
     # A lazy ``module:Class`` path of the adapter's config dataclass (the one its factory builds
     # with ``config_from_args``): preflight checks every ``--adapter-arg`` against it before loading.
     config: str = ""
+    # How to get it running, printed in full under `adapters list`: the commands that start its
+    # servers or create its environment, then notes (where defaults come from, what is unverified).
+    setup: tuple[str, ...] = ()
 
 
 def resolve_lazy(path: str) -> Any:

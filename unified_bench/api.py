@@ -42,6 +42,7 @@ def run(
     image_column: str | None = None,
     caption_column: str | None = None,
     streaming: bool = False,
+    merge: bool = True,
     hooks: Hooks | None = None,
 ) -> Results:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
@@ -55,6 +56,9 @@ def run(
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
+        merge: under torchrun / accelerate launch / srun (no ``shard`` given), rank 0 waits for every
+            shard and returns them merged into ``output`` (``unified_bench.launch``); ``False``: each
+            rank returns its own shard.
         dtype: the model's dtype (``--dtype``); the scorers keep theirs.
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
@@ -76,6 +80,7 @@ def run(
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     # The one request builder: ``unified-bench run`` calls this function too.
+    launched = shard_from_environment() if not shard else None
     request = RunRequest(
         model=model,
         dataset=dataset,
@@ -83,7 +88,7 @@ def run(
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        shard=parse_shard(shard) if shard else shard_from_environment(),
+        shard=parse_shard(shard) if shard else launched,
         adapter_args=dict(adapter_args or {}),
         device=device,
         dtype=dtype,
@@ -98,7 +103,7 @@ def run(
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
-    return execute_request(request, repeats, hooks)
+    return execute_request(request, repeats, hooks, merge_shards=merge and launched is not None)
 
 
 def score(

@@ -87,12 +87,19 @@ class RunRequest:
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
 
 
-def execute_request(request: RunRequest, repeats: int = 1, hooks: Hooks | None = None) -> Results:
-    """One run, or ``repeats`` seeds combined (``execute_repeats``)."""
+def execute_request(
+    request: RunRequest, repeats: int = 1, hooks: Hooks | None = None, *, merge_shards: bool = False
+) -> Results:
+    """One run, or ``repeats`` seeds combined (``execute_repeats``); with ``merge_shards`` (a
+    launcher's rank), this rank's shard and, on rank 0, the merge of all shards (``launch``)."""
     if repeats != 1:
         from unified_bench.repeats import execute_repeats
 
         return execute_repeats(request, repeats, hooks)
+    if merge_shards:
+        from unified_bench.launch import execute_and_merge
+
+        return execute_and_merge(request, hooks)
     return execute_run(request, hooks)
 
 
@@ -189,6 +196,9 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             size=request.size,
             on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None,
         )
+        finished_info = adapter.info()  # what an adapter learnt while running (e.g. a determinism probe)
+        if finished_info != info:
+            atomic_write_json(store.root / ADAPTER_INFO_FILE, finished_info)
         del adapter
         _release_memory()
     adapter_info = store.read_adapter_info()

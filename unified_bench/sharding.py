@@ -35,13 +35,18 @@ def parse_shard(text: str) -> Shard:
 
 
 def shard_from_environment(environ: Mapping[str, str] = os.environ) -> Shard | None:
-    """The rank and world size that torchrun / accelerate launch set, when more than one process runs."""
+    """This process's shard when a launcher started several: ``RANK``/``WORLD_SIZE`` (torchrun,
+    accelerate launch) or, when ``RANK`` is unset, ``SLURM_PROCID``/``SLURM_NTASKS`` (srun)."""
+    if "RANK" in environ or "SLURM_PROCID" not in environ:
+        rank_name, world_name = "RANK", "WORLD_SIZE"
+    else:
+        rank_name, world_name = "SLURM_PROCID", "SLURM_NTASKS"
     try:
-        world = int(environ.get("WORLD_SIZE", "1"))
-        rank = int(environ.get("RANK", environ.get("LOCAL_RANK", "0")))
+        world = int(environ.get(world_name, "1"))
+        rank = int(environ.get(rank_name, environ.get("LOCAL_RANK", "0")))
     except ValueError:
         return None
-    return Shard(rank, world) if world > 1 else None
+    return Shard(rank, world) if world > 1 and 0 <= rank < world else None
 
 
 def select(items: Sequence[T], *, limit: int | None, shard: Shard | None) -> list[T]:

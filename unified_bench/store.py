@@ -203,9 +203,10 @@ class RunStore:
                 differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
                 if differing == ["adapter_source"]:
                     raise RunConfigMismatch(
-                        f"--output {self.root}: the adapter's stored outputs changed since this run was made "
-                        "(adapter_source differs), so this is a different run; pass --overwrite to redo it "
-                        "from the new outputs, or choose another --output."
+                        f"--output {self.root}: the adapter's stored outputs changed (or the model its "
+                        "server runs) since this run was made (adapter_source then: "
+                        f"{existing.adapter_source}; now: {spec.adapter_source}), so this is a different "
+                        "run; pass --overwrite to redo it, or choose another --output."
                     )
                 raise RunConfigMismatch(
                     f"--output {self.root}: holds a run with a different configuration "

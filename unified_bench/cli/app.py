@@ -33,7 +33,9 @@ ENVIRONMENT_HELP = """
   UNIFIED_BENCH_CACHE: cache folder (datasets, tiny weights, embeddings)\n
   UNIFIED_BENCH_DEBUG=1: show the Python traceback of any error\n
   HF_HOME: Hugging Face cache; HF_HUB_OFFLINE=1: never use the network\n
-  RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU
+  RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU (rank 0 merges)\n
+  SLURM_PROCID, SLURM_NTASKS: set by srun; default --shard when RANK is unset\n
+  UNIFIED_BENCH_MERGE_TIMEOUT: seconds rank 0 waits for the other shards (default 86400)
 """
 
 app = typer.Typer(
@@ -125,12 +127,14 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
+    from unified_bench.images import parse_size
+
     if text is None:
         return None
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise UserError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1024x1024.")
-    return int(width), int(height)
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise UserError(f"--size {error}") from None
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -192,6 +196,14 @@ def run(
     image_column: ImageColumnOpt = None,
     caption_column: CaptionColumnOpt = None,
     streaming: StreamingOpt = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge/--no-merge",
+            help="Under torchrun / accelerate launch / srun: rank 0 waits for every shard and merges them "
+            "into --output (--no-merge: leave the shard-* folders for `unified-bench merge`).",
+        ),
+    ] = True,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -224,15 +236,23 @@ def run(
             image_column=image_column,
             caption_column=caption_column,
             streaming=streaming,
+            merge=merge,
             hooks=hooks,
         )
+    from unified_bench.store import RESULTS_FILE
+
+    if shard is None and merge and repeats == 1 and this_shard is not None:  # launched: rank 0 merged
+        if this_shard.index != 0:
+            out.note(f"Shard {this_shard} finished; rank 0 merges the shards into {output}.")
+            return
+        out.stdout.print(out.results_table(results, title=f"{model}: {this_shard.count} shards merged"))
+        out.note(f"Results: {output / RESULTS_FILE}")
+        return
     out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
         out.stdout.print(repeats_table(results))
-    from unified_bench.store import RESULTS_FILE
-
     folder = output / this_shard.dirname if this_shard else output
     out.note(f"Results: {folder / RESULTS_FILE}")
 
@@ -349,6 +369,11 @@ def adapters_list() -> None:
             manifest.description,
         )
     out.stdout.print(table)
+    for manifest in default_registry().manifests():
+        if manifest.setup:
+            out.stdout.print(f"\n[bold]{manifest.name}[/]")
+            for line in manifest.setup:
+                out.stdout.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
 
 
 app.command(epilog=COMPARE_EXAMPLES)(compare)
