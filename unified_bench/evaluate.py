@@ -13,16 +13,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from unified_bench.adapter import AdapterOptions
+from unified_bench.adapter import AdapterOptions, manifest_config_class, run_spec_adapter_args
 from unified_bench.datasets.base import Dataset, DatasetOptions, FileLocation, Sample
+from unified_bench.datasets.prompts import PromptSample, PromptSet, load_prompt_set
+from unified_bench.directions import DEFAULT_DIRECTION, T2I2T, check_direction
 from unified_bench.errors import MissingSamplesError, UserError
-from unified_bench.images import inspect_image_file, read_image
+from unified_bench.images import inspect_image_file, read_image, sha256_bytes
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
 from unified_bench.rescoring import check_rescore_names, plan_scoring
 from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
-from unified_bench.roundtrip import pending_samples, run_round_trip
+from unified_bench.roundtrip import pending_samples, run_prompt_round_trip, run_round_trip
+from unified_bench.scoring import ScoringItem
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
 from unified_bench.store import (
@@ -35,6 +38,7 @@ from unified_bench.store import (
     check_not_busy,
     exclusive_writer,
 )
+from unified_bench.tasks import Task
 
 
 class Hooks(Protocol):
@@ -65,14 +69,17 @@ class ScoringOptions:
 
 
 def _check_scorer_specs(options: ScoringOptions) -> None:
-    """Fail on an unknown scorer (or ``--rescore`` name) before any model is loaded."""
-    check_rescore_names(options.rescore, _scorer_names(options))
+    """Fail on an unknown scorer before any model is loaded, not after an hour of generation."""
+    from unified_bench.scorers import parse_scorer_spec
+
+    for spec in options.scorers or ():
+        parse_scorer_spec(spec)
 
 
-def _scorer_names(options: ScoringOptions) -> list[str]:
-    from unified_bench.scorers import DEFAULT_SCORERS, parse_scorer_spec
+def _scorer_names(specs: Sequence[str]) -> list[str]:
+    from unified_bench.scorers import parse_scorer_spec
 
-    return [parse_scorer_spec(spec)[0] for spec in options.scorers or DEFAULT_SCORERS]
+    return [parse_scorer_spec(spec)[0] for spec in specs]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class RunRequest:
     overwrite: bool = False
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
+    direction: str = DEFAULT_DIRECTION
+    task: Task | None = None  # set by ``unified_bench.tasks.run.apply_task``
 
 
 def execute_request(
@@ -128,16 +137,33 @@ def _device_for_local_rank(device: str | None) -> str | None:
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists.
 
-    Everything is checked before the run folder is created or touched: a refused run leaves the
-    file system as it was.
-
     Raises:
         RunFolderBusy: another process is writing the same run folder.
     """
     hooks = hooks or SilentHooks()
+    request = check_request(request)  # before the lock: a refused run leaves no folder behind
     plan = _plan_run(request, hooks)
     with exclusive_writer(plan.store.root):
         return _execute_planned(plan, hooks)
+
+
+def check_request(request: RunRequest) -> RunRequest:
+    """Refuse what no model needs to load to refuse; fill in the direction's default scorers."""
+    from unified_bench.scorers.registry import check_scorers_for_direction, default_scorers
+
+    direction = check_direction(request.direction)
+    if direction == T2I2T and request.protocol != "text":
+        raise UserError(
+            f"--protocol {request.protocol}: t2i2t starts from a prompt, so only the text protocol "
+            "applies; drop --protocol or use --direction i2t2i."
+        )
+    if request.batch_size < 1:
+        raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
+    _check_scorer_specs(request.scoring)
+    specs = request.scoring.scorers or default_scorers(direction)
+    check_scorers_for_direction(specs, direction)
+    check_rescore_names(request.scoring.rescore, _scorer_names(specs))
+    return replace(request, scoring=replace(request.scoring, scorers=tuple(specs)))
 
 
 @dataclass(frozen=True)
@@ -146,21 +172,19 @@ class _RunPlan:
 
     request: RunRequest
     manifest: Any
-    dataset: Dataset
-    selected: list[tuple[int, Sample]]
+    dataset: Dataset | PromptSet
+    task: Task | None
+    selected: list[tuple[int, Any]]
     spec: RunSpec
     store: RunStore
     started_at: str
 
 
 def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
-    """Every check of a run, in the order a user fixes them; reads files, writes none."""
+    """Every check of a run that needs the dataset or the folder; reads files, writes none."""
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
-    if request.batch_size < 1:
-        raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
-    _check_scorer_specs(request.scoring)
     device = _device_for_local_rank(request.device)
     request = replace(request, device=device, scoring=replace(request.scoring, device=device))
     started_at = utc_now()
@@ -171,15 +195,25 @@ def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
             f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
             f"{', '.join(manifest.protocols)}."
         )
-    dataset = load_dataset(request.dataset, options=request.dataset_options)
+    dataset: Dataset | PromptSet
+    if request.direction == T2I2T:
+        dataset = load_prompt_set(request.dataset, options=request.dataset_options)
+    else:
+        dataset = load_dataset(request.dataset, options=request.dataset_options)
     for note in dataset.notes:
         hooks.note(note)
+    task = request.task
+    if task is not None and task.dataset_sha256 and task.dataset_sha256 != dataset.fingerprint:
+        raise UserError(
+            f"task {task.name}: dataset {request.dataset} has fingerprint {dataset.fingerprint[:19]}…, "
+            f"the task expects {task.dataset_sha256[:19]}…; the data changed: not the task's dataset."
+        )
     # Descriptors only: nothing is decoded until a batch of the selected samples needs it.
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
     spec = RunSpec(
         model=manifest.name,
-        adapter_args=dict(request.adapter_args),
+        adapter_args=run_spec_adapter_args(manifest_config_class(manifest), request.adapter_args),
         protocol=request.protocol,
         seed=request.seed,
         size=request.size,
@@ -189,6 +223,8 @@ def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
         adapter_source=registry.source_fingerprint(
             manifest.name, AdapterOptions(args=dict(request.adapter_args))
         ),
+        direction=request.direction,
+        task_fingerprint=task.fingerprint(dataset.fingerprint) if task is not None else None,
     )
     check_not_busy(store.root)
     existing = store.check_can_open(spec, overwrite=request.overwrite)
@@ -197,14 +233,15 @@ def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
     preflight(
         request.scoring.scorers, manifest=manifest if pending else None, adapter_args=request.adapter_args
     )
-    return _RunPlan(request, manifest, dataset, selected, spec, store, started_at)
+    return _RunPlan(request, manifest, dataset, task, selected, spec, store, started_at)
 
 
 def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
     from unified_bench.registry import default_registry
 
     request, manifest, store, selected = plan.request, plan.manifest, plan.store, plan.selected
-    store.open(plan.spec, overwrite=request.overwrite)  # checks again, now that we hold the lock
+    dataset, task, spec = plan.dataset, plan.task, plan.spec
+    store.open(spec, overwrite=request.overwrite)  # checks again, now that we hold the lock
     pending = pending_samples(selected, store)
     done = len(selected) - len(pending)
     status = _progress_status(done, len(selected))
@@ -228,14 +265,17 @@ def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
         hooks.stage("round trip", len(selected))
         if done:
             hooks.advance("round trip", done)
-        run_round_trip(
+        # The stage that ends a sample: captioning in t2i2t, drawing in i2t2i.
+        last = "caption" if request.direction == T2I2T else "generate"
+        trip = run_prompt_round_trip if request.direction == T2I2T else run_round_trip
+        trip(
             adapter,
-            pending,
+            pending,  # type: ignore[arg-type]
             store,
             run_seed=request.seed,
             batch_size=request.batch_size,
             size=request.size,
-            on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None,
+            on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == last else None,
         )
         finished_info = adapter.info()  # what an adapter learnt while running (e.g. a determinism probe)
         if finished_info != info:
@@ -251,8 +291,8 @@ def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
         adapter_info = {}
 
     model = {"name": manifest.name, "adapter_args": dict(request.adapter_args), "info": adapter_info}
-    dataset_info = describe_dataset(plan.dataset, len(selected), limit=request.limit, shard=request.shard)
-    return score_run(
+    dataset_info = describe_dataset(dataset, len(selected), limit=request.limit, shard=request.shard)
+    results = score_run(
         store,
         [s for _, s in selected],
         request.scoring,
@@ -262,9 +302,18 @@ def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
         seed=request.seed,
         started_at=plan.started_at,
         hooks=hooks,
-        extra_provenance={"run_spec": plan.spec.to_json(), "batch_size": request.batch_size},
+        extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
+        direction=request.direction,
+        task=task.describe(dataset.fingerprint) if task is not None else None,
         status=None if pending else status,
     )
+    if task is not None and task.by_tag and isinstance(dataset, PromptSet):
+        from unified_bench.tasks.run import by_tag
+
+        tags = {s.id: s.tags for _, s in selected}  # type: ignore[union-attr]
+        results = replace(results, task={**(results.task or {}), "by_tag": by_tag(results, tags)})
+        write_results(store.results_path, results)
+    return results
 
 
 def _progress_status(done: int, total: int) -> str:
@@ -285,7 +334,7 @@ def _release_memory() -> None:
 
 
 def describe_dataset(
-    dataset: Dataset, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
+    dataset: Dataset | PromptSet, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
 ) -> dict[str, Any]:
     """The ``dataset`` section of results.json."""
     info: dict[str, Any] = {
@@ -302,14 +351,6 @@ def describe_dataset(
     return info
 
 
-def _build_scorers(options: ScoringOptions, hooks: Hooks) -> list[Any]:
-    from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
-
-    specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
-    hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
-    return build_scorers(specs, device=options.device, dtype=options.dtype)
-
-
 def _previous_results(target: Path, hooks: Hooks) -> Results | None:
     """The results a rerun adds to; an unreadable file is named and scored afresh."""
     if not target.exists():
@@ -321,37 +362,33 @@ def _previous_results(target: Path, hooks: Hooks) -> Results | None:
         return None
 
 
-def _score_and_keep(
-    *,
-    ids: list[str],
-    references: list[Sample],
-    reconstructions: list[Path],
-    captions: dict[str, str] | None,
+def _score(
+    items: list[ScoringItem],
     options: ScoringOptions,
-    target: Path,
     hooks: Hooks,
+    *,
+    target: Path,
+    use_cache: bool = True,
     status: str | None = None,
-) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]]]:
-    """Scores of ``ids``: the scorers ``target`` lacks computed, the rest kept from it."""
-    from unified_bench.scorers.cache import EmbeddingCache
-    from unified_bench.scoring import ScoringItem, score_items
+) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]], dict[str, Any]]:
+    """Scores, (fingerprint, higher_is_better) per scorer, and what text scorers truncated.
 
-    scorers = _build_scorers(options, hooks)
-    plan = plan_scoring(scorers, _previous_results(target, hooks), ids, options.rescore, target)
+    Scores already in ``target`` are kept and only the scorers it lacks are computed (see
+    ``unified_bench.rescoring``); ``status`` prefixes the note saying so.
+    """
+    from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
+    from unified_bench.scorers.base import TextPairScorer
+    from unified_bench.scorers.cache import EmbeddingCache
+    from unified_bench.scoring import score_items
+
+    specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
+    hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
+    scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
+    plan = plan_scoring(
+        scorers, _previous_results(target, hooks), [i.id for i in items], options.rescore, target
+    )
     if status or plan.note:
         hooks.note("; ".join(part for part in (status, plan.note) if part))
-    # Images are referenced, not decoded: score_items reads each batch when it comes.
-    items = [
-        ScoringItem(
-            id=sample_id,
-            reference=ref.load_image,
-            reference_sha256=ref.image_sha256,
-            reconstruction=partial(_decode_file, path),
-            caption=(captions or {}).get(sample_id),
-            reference_captions=ref.captions,
-        )
-        for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
-    ]
     scores: dict[str, dict[str, float | None]] = {
         name: dict(summary.per_sample) for name, summary in plan.kept.items()
     }
@@ -363,12 +400,58 @@ def _score_and_keep(
                 items,
                 plan.compute,
                 batch_size=options.batch_size,
-                cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
+                cache=EmbeddingCache(notify=hooks.note) if options.use_cache and use_cache else None,
                 on_progress=lambda _name, n: hooks.advance("scoring", n),
             )
         )
         meta.update({s.name: (s.fingerprint(), s.higher_is_better) for s in plan.compute})
-    return scores, meta
+    truncation = {
+        s.name: cut
+        for s in plan.compute
+        if isinstance(s, TextPairScorer) and (cut := s.truncation()) is not None
+    }
+    return scores, meta, truncation
+
+
+def _image_items(
+    ids: list[str], references: list[Sample], reconstructions: list[Path], captions: dict[str, str] | None
+) -> list[ScoringItem]:
+    """i2t2i: each reference against its reconstruction (images referenced, decoded per batch)."""
+    return [
+        ScoringItem(
+            id=sample_id,
+            reference=ref.load_image,
+            reference_sha256=ref.image_sha256,
+            reconstruction=partial(_decode_file, path),
+            caption=(captions or {}).get(sample_id),
+            reference_captions=ref.captions,
+        )
+        for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
+    ]
+
+
+def _prompt_items(
+    store: RunStore, samples: Sequence[PromptSample], captions: dict[str, str]
+) -> list[ScoringItem]:
+    """t2i2t: the drawn image stands where the reference does; the prompt is the reference text."""
+    items = []
+    for sample in samples:
+        path = store.image_path(sample.id)
+        drawn = partial(_decode_file, path)
+        sha = sha256_bytes(path.read_bytes())
+        items.append(
+            ScoringItem(
+                id=sample.id,
+                reference=drawn,
+                reference_sha256=sha,
+                reconstruction=drawn,
+                reconstruction_sha256=sha,
+                caption=captions.get(sample.id),
+                reference_captions=(sample.prompt,),
+                prompt=sample.prompt,
+            )
+        )
+    return items
 
 
 def _decode_file(path: Path) -> Any:
@@ -377,7 +460,7 @@ def _decode_file(path: Path) -> Any:
 
 def score_run(
     store: RunStore,
-    samples: Sequence[Sample],
+    samples: Sequence[Sample] | Sequence[PromptSample],
     options: ScoringOptions,
     *,
     model: dict[str, Any],
@@ -387,6 +470,8 @@ def score_run(
     started_at: str,
     hooks: Hooks | None = None,
     extra_provenance: dict[str, Any] | None = None,
+    direction: str = DEFAULT_DIRECTION,
+    task: dict[str, Any] | None = None,
     status: str | None = None,
 ) -> Results:
     """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it.
@@ -402,23 +487,28 @@ def score_run(
             f"{store.root}: {len(missing)} samples lack a caption or image "
             f"(first: {missing[0]}); rerun the same command to finish them."
         )
-    reconstructions = [store.image_path(s.id) for s in samples]
     ids = [s.id for s in samples]
-    scores, meta = _score_and_keep(
-        ids=ids,
-        references=list(samples),
-        reconstructions=reconstructions,
-        captions=captions,
-        options=options,
-        target=store.results_path,
-        hooks=hooks,
-        status=status,
-    )
+    prompts = {s.id: s.prompt for s in samples if isinstance(s, PromptSample)}
+    if direction == T2I2T:
+        # Drawn images are this run's own: they stay out of the shared reference-embedding cache.
+        items = _prompt_items(store, samples, captions)  # type: ignore[arg-type]
+        scores, meta, truncation = _score(
+            items, options, hooks, target=store.results_path, use_cache=False, status=status
+        )
+    else:
+        reconstructions = [store.image_path(s.id) for s in samples]
+        items = _image_items(ids, list(samples), reconstructions, captions)  # type: ignore[arg-type]
+        scores, meta, truncation = _score(items, options, hooks, target=store.results_path, status=status)
     provenance = collect(
         started_at=started_at,
         device=options.device,
         seeds={"run_seed": seed, "bootstrap_seed": seed},
-        extra=extra_provenance,
+        extra={
+            **(extra_provenance or {}),
+            # every scorer run, even one that found nothing to score here (a shard without quoted text)
+            "scorer_fingerprints": {name: fingerprint for name, (fingerprint, _) in meta.items()},
+            **({"text_truncation": truncation} if truncation else {}),
+        },
     )
     results = build_results(
         ids=ids,
@@ -432,6 +522,9 @@ def score_run(
         provenance=provenance,
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,
+        direction=direction,
+        prompts=prompts or None,
+        task=task,
     )
     write_results(store.results_path, results)
     write_samples_table(store.root / SAMPLES_TABLE, results)
@@ -472,8 +565,10 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
+    from unified_bench.scorers import DEFAULT_SCORERS
+
     target = output or generated / RESULTS_FILE
-    check_rescore_names(options.rescore, _scorer_names(options))
+    check_rescore_names(options.rescore, _scorer_names(options.scorers or DEFAULT_SCORERS))
     preflight(options.scorers)  # before the lock: a refused command creates no folder
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
@@ -526,15 +621,7 @@ def _score_folder_locked(
             f"{generated}: no reconstruction matches any of the {len(missing)} references "
             f"in {references} (same name, same stem, or recon_<stem>)."
         )
-    scores, meta = _score_and_keep(
-        ids=ids,
-        references=refs,
-        reconstructions=reconstructions,
-        captions=None,
-        options=options,
-        target=target,
-        hooks=hooks,
-    )
+    scores, meta, _ = _score(_image_items(ids, refs, reconstructions, None), options, hooks, target=target)
     dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(
         started_at=started_at,

@@ -40,6 +40,7 @@ class DatasetOptions:
     image_column: str | None = None  # None: guessed from the features
     caption_column: str | None = None  # None: guessed; "" for none
     streaming: bool = False
+    prompt_column: str | None = None  # prompt sets (t2i2t) from hf: only; None: guessed
 
 
 class ImageLocation(Protocol):
@@ -110,8 +111,12 @@ class Sample:
         return data
 
     def load_image(self) -> Image.Image:
-        """Read and decode the image (RGB); every call decodes again, nothing is kept."""
-        return decode_image(self.read_bytes(), str(self.location))
+        """Read and decode the image (RGB, or RGBA if it has transparency); every call decodes again.
+
+        Adapters composite the alpha as their model's preprocessing does; scorers drop it as the
+        official scripts do.
+        """
+        return decode_image(self.read_bytes(), str(self.location), keep_alpha=True)
 
     @property
     def image(self) -> Image.Image:
