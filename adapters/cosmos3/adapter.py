@@ -1,12 +1,13 @@
 """Cosmos3-Omni through transformers and diffusers: both halves from one checkpoint.
 
-The checkpoint (default ``nvidia/Cosmos3-Nano``) is a unified omni checkpoint: its root is read by
-transformers as ``Cosmos3OmniForConditionalGeneration`` (the reasoner, Qwen3-VL sub-configs) with its
-processor, and its ``model_index.json`` by diffusers as ``Cosmos3OmniPipeline`` (transformer, Wan VAE,
-UniPC scheduler, text tokenizer). Captions: the benchmark's instruction through the processor's chat
-template, sampled per row from each sample's seed. Images: text-to-image (``num_frames=1``), one prompt
-per pipeline call (the pipeline runs one sample per call), each from its own ``torch.Generator``.
-The Cosmos guardrail is off unless ``cosmos_guardrail`` is installed (``safety_checker=auto``).
+The checkpoint (default ``nvidia/Cosmos3-Nano``) is a unified omni checkpoint: transformers reads the
+reasoner tower from it as ``Cosmos3OmniForConditionalGeneration`` (Qwen3-VL sub-configs) with its
+processor, and diffusers reads its ``model_index.json`` as ``Cosmos3OmniPipeline`` (transformer, Wan
+VAE, UniPC scheduler, text tokenizer). Captions: the image then the benchmark's instruction in the
+processor's chat template, sampled from each sample's seed, one image per call. Images:
+text-to-image (``num_frames=1``), one prompt per pipeline call (the pipeline runs one sample per
+call), each from its own ``torch.Generator``. The Cosmos guardrail is off unless ``cosmos_guardrail``
+is installed (``safety_checker=auto``).
 """
 
 from __future__ import annotations
@@ -126,19 +127,24 @@ class Cosmos3Adapter:
     # -- I2T ---------------------------------------------------------------------------------------
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
-        inputs = self.caption_inputs(images).to(self.device)
+        """One image per ``generate`` call: left padding in a batch can move a bf16 logit, and so a
+        sampled token, so a batch could change a caption (the harness's batch-invariance promise)."""
         generation_config = greedy_generation_config(
             self.reasoner.generation_config, max_new_tokens=self.config.caption_max_new_tokens
         )
-        sampler = PerRowSampler(seeds, self.caption_sampling())
-        with oom_guard(self.name, "captioning", len(images), device=self.device):
-            output = self.reasoner.generate(
-                **inputs, generation_config=generation_config, logits_processor=LogitsProcessorList([sampler])
-            )
-        texts = self.processor.batch_decode(
-            output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
-        )
-        return [text.strip() for text in texts]
+        sampling = self.caption_sampling()
+        captions = []
+        with oom_guard(self.name, "captioning", 1, device=self.device):
+            for image, seed in zip(images, seeds, strict=True):
+                inputs = self.caption_inputs([image]).to(self.device)
+                output = self.reasoner.generate(
+                    **inputs,
+                    generation_config=generation_config,
+                    logits_processor=LogitsProcessorList([PerRowSampler([seed], sampling)]),
+                )
+                new_tokens = output[:, inputs["input_ids"].shape[1] :]
+                captions.append(self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0].strip())
+        return captions
 
     def caption_inputs(self, images: list[Image.Image]) -> Any:
         """The image then the benchmark's instruction, in the reasoner's chat template (references
