@@ -233,10 +233,25 @@ def _tiny_vl_text_config(tokenizer) -> dict:
     }
 
 
+def save_tiny_captioner(model_class: Any, config: Any, processor: Any, path: Path) -> Path:
+    """Seeded random weights of ``model_class`` with a sampling generation config (top-k 20, as some
+    checkpoints ship), saved with its processor: the tail of every tiny Qwen-style captioner."""
+    from transformers import GenerationConfig
+
+    tokenizer = processor.tokenizer
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
 def build_tiny_qwen2_vl(path: Path) -> Path:
     """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
     from transformers import (
-        GenerationConfig,
         Qwen2Tokenizer,
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
@@ -280,14 +295,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
-    )
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_tiny_captioner(Qwen2VLForConditionalGeneration, config, processor, path)
 
 
 def build_tiny_stable_diffusion(path: Path) -> Path:
@@ -358,7 +366,6 @@ def build_tiny_stable_diffusion(path: Path) -> Path:
 def build_tiny_qwen2_5_vl(path: Path) -> Path:
     """A ``Qwen2_5_VLForConditionalGeneration`` + its processor: the composite's default captioner."""
     from transformers import (
-        GenerationConfig,
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
@@ -403,14 +410,7 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
-    )
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_tiny_captioner(Qwen2_5_VLForConditionalGeneration, config, processor, path)
 
 
 def _tiny_clip_tokenizer(model_max_length: int) -> Any:

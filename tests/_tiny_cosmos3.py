@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tests._tiny_adapters import QWEN_SPECIAL_TOKENS, _byte_vocab
+from tests._tiny_adapters import QWEN_SPECIAL_TOKENS, _byte_vocab, save_tiny_captioner
 
 # Handles both the processor's list-of-parts messages and the pipeline's plain-string messages.
 COSMOS3_CHAT_TEMPLATE = (
@@ -44,7 +44,6 @@ def _save_reasoner(path: Path, tokenizer) -> None:
     from transformers import (
         Cosmos3OmniConfig,
         Cosmos3OmniForConditionalGeneration,
-        GenerationConfig,
         Qwen2VLImageProcessor,
         Qwen3VLProcessor,
         Qwen3VLVideoProcessor,
@@ -90,13 +89,7 @@ def _save_reasoner(path: Path, tokenizer) -> None:
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )
-    torch.manual_seed(0)
-    model = Cosmos3OmniForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
-    )
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
+    save_tiny_captioner(Cosmos3OmniForConditionalGeneration, config, processor, path)
 
 
 def _save_generator(path: Path, tokenizer) -> None:
