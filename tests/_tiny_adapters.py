@@ -233,6 +233,32 @@ def _tiny_vl_text_config(tokenizer) -> dict:
     }
 
 
+def tiny_qwen_tokenizer(**kwargs: Any) -> Any:
+    """A byte-level ``Qwen2Tokenizer`` with Qwen's special tokens (``kwargs``: e.g. a chat template)."""
+    from transformers import Qwen2Tokenizer
+
+    return Qwen2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=QWEN_SPECIAL_TOKENS,
+        **kwargs,
+    )
+
+
+def qwen_vision_token_ids(tokenizer: Any) -> dict[str, int]:
+    """The image/video placeholder and vision start/end ids a Qwen-VL-style config names."""
+    ids = tokenizer.convert_tokens_to_ids
+    return {
+        "image_token_id": ids("<|image_pad|>"),
+        "video_token_id": ids("<|video_pad|>"),
+        "vision_start_token_id": ids("<|vision_start|>"),
+        "vision_end_token_id": ids("<|vision_end|>"),
+    }
+
+
 def save_tiny_captioner(model_class: Any, config: Any, processor: Any, path: Path) -> Path:
     """Seeded random weights of ``model_class`` with a sampling generation config (top-k 20, as some
     checkpoints ship), saved with its processor: the tail of every tiny Qwen-style captioner."""
@@ -252,7 +278,6 @@ def save_tiny_captioner(model_class: Any, config: Any, processor: Any, path: Pat
 def build_tiny_qwen2_vl(path: Path) -> Path:
     """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
     from transformers import (
-        Qwen2Tokenizer,
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
         Qwen2VLImageProcessor,
@@ -260,14 +285,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=_byte_vocab(),
-        merges=[],
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=QWEN_SPECIAL_TOKENS,
-    )
+    tokenizer = tiny_qwen_tokenizer()
     image_processor = Qwen2VLImageProcessor(
         min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
     )
@@ -277,7 +295,6 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
         chat_template=QWEN_CHAT_TEMPLATE,
     )
-    ids = tokenizer.convert_tokens_to_ids
     config = Qwen2VLConfig(
         text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
@@ -290,10 +307,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        **qwen_vision_token_ids(tokenizer),
     )
     return save_tiny_captioner(Qwen2VLForConditionalGeneration, config, processor, path)
 
@@ -369,19 +383,11 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2Tokenizer,
         Qwen2VLImageProcessor,
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=_byte_vocab(),
-        merges=[],
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=QWEN_SPECIAL_TOKENS,
-    )
+    tokenizer = tiny_qwen_tokenizer()
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(
             min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
@@ -390,7 +396,6 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
         video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
         chat_template=QWEN_CHAT_TEMPLATE,
     )
-    ids = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
         text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
@@ -405,10 +410,7 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
             "window_size": 56,
             "fullatt_block_indexes": [1],
         },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        **qwen_vision_token_ids(tokenizer),
     )
     return save_tiny_captioner(Qwen2_5_VLForConditionalGeneration, config, processor, path)
 

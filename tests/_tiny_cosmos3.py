@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tests._tiny_adapters import QWEN_SPECIAL_TOKENS, _byte_vocab, save_tiny_captioner
+from tests._tiny_adapters import qwen_vision_token_ids, save_tiny_captioner, tiny_qwen_tokenizer
 
 # Handles both the processor's list-of-parts messages and the pipeline's plain-string messages.
 COSMOS3_CHAT_TEMPLATE = (
@@ -24,20 +24,6 @@ COSMOS3_CHAT_TEMPLATE = (
     "{% else %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-def _tokenizer():
-    from transformers import Qwen2Tokenizer
-
-    return Qwen2Tokenizer(
-        vocab=_byte_vocab(),
-        merges=[],
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=QWEN_SPECIAL_TOKENS,
-        chat_template=COSMOS3_CHAT_TEMPLATE,
-    )
 
 
 def _save_reasoner(path: Path, tokenizer) -> None:
@@ -58,7 +44,6 @@ def _save_reasoner(path: Path, tokenizer) -> None:
         video_processor=Qwen3VLVideoProcessor(),
         chat_template=COSMOS3_CHAT_TEMPLATE,
     )  # fmt: skip
-    ids = tokenizer.convert_tokens_to_ids
     config = Cosmos3OmniConfig(
         text_config={
             "vocab_size": len(tokenizer),
@@ -84,10 +69,7 @@ def _save_reasoner(path: Path, tokenizer) -> None:
             "num_position_embeddings": 16,
             "deepstack_visual_indexes": [0],
         },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        **qwen_vision_token_ids(tokenizer),
     )
     save_tiny_captioner(Cosmos3OmniForConditionalGeneration, config, processor, path)
 
@@ -133,7 +115,7 @@ def _save_generator(path: Path, tokenizer) -> None:
 
 def build_tiny_cosmos3(path: Path) -> Path:
     """Both halves of a tiny Cosmos3-Omni in ``path`` (seeded: the same weights every time)."""
-    tokenizer = _tokenizer()
+    tokenizer = tiny_qwen_tokenizer(chat_template=COSMOS3_CHAT_TEMPLATE)
     _save_reasoner(path, tokenizer)
     _save_generator(path, tokenizer)
     return path
