@@ -13,7 +13,12 @@ from pathlib import Path
 
 import torch
 
-from tests._tiny_adapters import qwen_vision_token_ids, save_tiny_captioner, tiny_qwen_tokenizer
+from tests._tiny_adapters import (
+    _tiny_vl_text_config,
+    qwen_vision_token_ids,
+    save_tiny_captioner,
+    tiny_qwen_tokenizer,
+)
 
 # Handles both the processor's list-of-parts messages and the pipeline's plain-string messages.
 COSMOS3_CHAT_TEMPLATE = (
@@ -45,18 +50,8 @@ def _save_reasoner(path: Path, tokenizer) -> None:
         chat_template=COSMOS3_CHAT_TEMPLATE,
     )  # fmt: skip
     config = Cosmos3OmniConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "head_dim": 8,
-            "max_position_embeddings": 1024,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-            "pad_token_id": tokenizer.pad_token_id,
-        },
+        # The tiny Qwen-VL language model; Qwen3 needs its head size said (its default is 128).
+        text_config={**_tiny_vl_text_config(tokenizer), "head_dim": 8},
         vision_config={
             "depth": 2,
             "hidden_size": 32,
