@@ -18,17 +18,21 @@ DEMO_NOTICE = (
 REAL_RUN_COMMAND = "unified-bench run --model uae --dataset unibench --output runs/uae --device cuda"
 # Scorers that need no weights, computed on the demo as in a real run.
 WEIGHTLESS_SCORERS = ("ssim", "psnr", "caption_words", "bleu4", "rougeL", "cider")
+T2I2T_WEIGHTLESS = ("quoted_text", "quoted_text_edit")
 
 
-def demo_scorer_specs() -> tuple[str, ...]:
-    """``NAME=PATH`` for every scorer with tiny local weights, plus the weightless ones; scorers whose
-    optional package (``unified-bench[scorers]``) is not installed are left out of the demo."""
+def demo_scorer_specs(direction: str = "i2t2i") -> tuple[str, ...]:
+    """``NAME=PATH`` for every scorer of ``direction`` with tiny local weights, plus the weightless
+    ones; scorers whose optional package (``unified-bench[scorers]``) is not installed are left out."""
     from unified_bench.loading import package_installed
     from unified_bench.preflight import SCORER_EXTRAS
+    from unified_bench.scorers.registry import default_scorers
     from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
 
-    local = ensure_tiny_scorer_weights()
-    specs = [f"{name}={path}" for name, path in local.items()] + list(WEIGHTLESS_SCORERS)
+    wanted = default_scorers(direction)
+    local = {name: path for name, path in ensure_tiny_scorer_weights().items() if name in wanted}
+    weightless = [name for name in WEIGHTLESS_SCORERS + T2I2T_WEIGHTLESS if name in wanted]
+    specs = [f"{name}={path}" for name, path in local.items()] + weightless
     return tuple(
         spec
         for spec in specs

@@ -229,7 +229,9 @@ def results_table(results: Results, title: str | None = None) -> Table:
             f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
             "",
             str(overall.n),
-            "[dim]mean of the paper's four scorers[/]",
+            "[dim]t2i2t primary: longclip_t2t[/]"
+            if results.direction == "t2i2t"
+            else "[dim]mean of the paper's four scorers[/]",
         )
     truncated = (results.captions or {}).get("truncated")
     if truncated and truncated["n"]:
@@ -237,4 +239,22 @@ def results_table(results: Results, title: str | None = None) -> Table:
         count = f"{truncated['n']} of {truncated['of']}"
         table.caption = f"{count} captions were cut by the generator's text encoders ({cut})"
         table.caption_justify = "left"
+    return table
+
+
+def group_summary_table(summary: dict[str, Any]) -> Table:
+    """A group task's summary: one row per member task (direction, dataset, overall and its CI)."""
+    table = Table(title=f"task {summary['task']}", title_justify="left")
+    for column in ("task", "direction", "dataset", "n", "overall", "95% CI"):
+        table.add_column(column, justify="right" if column in ("n", "overall") else "left")
+    for member in summary["members"]:
+        overall = member.get("overall")
+        table.add_row(
+            member["task"],
+            member["direction"],
+            str(member["dataset"]),
+            str(member["n"]),
+            f"{overall['mean']:.4f}" if overall else "–",
+            f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]" if overall else "",
+        )
     return table
