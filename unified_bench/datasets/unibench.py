@@ -165,6 +165,7 @@ def _download(
     target: Path,
     *,
     failure: Callable[[str, str, Path], InputError] | None = None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> tuple[str, int]:
     """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes.
 
@@ -180,8 +181,8 @@ def _download(
         ):
             while chunk := response.read(_CHUNK_BYTES):
                 size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise _download_error(url, f"more than {MAX_DOWNLOAD_BYTES} bytes", target)
+                if size > max_bytes:
+                    raise _download_error(url, f"more than {max_bytes} bytes", target)
                 digest.update(chunk)
                 sink.write(chunk)
     except urllib.error.HTTPError as error:
