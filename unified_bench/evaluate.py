@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from unified_bench.adapter import AdapterOptions
+from unified_bench.adapter import AdapterOptions, manifest_config_class, run_spec_adapter_args
 from unified_bench.datasets.base import Dataset, DatasetOptions, FileLocation, Sample
 from unified_bench.datasets.prompts import PromptSample, PromptSet, load_prompt_set
 from unified_bench.directions import DEFAULT_DIRECTION, T2I2T, check_direction
@@ -186,7 +186,7 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
     store = RunStore(run_directory(request))
     spec = RunSpec(
         model=manifest.name,
-        adapter_args=dict(request.adapter_args),
+        adapter_args=run_spec_adapter_args(manifest_config_class(manifest), request.adapter_args),
         protocol=request.protocol,
         seed=request.seed,
         size=request.size,

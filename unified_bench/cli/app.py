@@ -401,6 +401,17 @@ def demo(
     out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
 
 
+@app.command("worker-template")
+def worker_template() -> None:
+    """Print a complete, runnable worker (standard library only) to fill in: the protocol loop, the
+    messages, and two functions, caption() and generate().
+
+    Usage: unified-bench worker-template > my_worker.py"""
+    from unified_bench_adapters.workers import worker_protocol
+
+    sys.stdout.write(Path(worker_protocol.__file__).read_text("utf-8"))
+
+
 @adapters_app.command("list")
 def adapters_list() -> None:
     """Every installed adapter (built-in and from plugins): what it needs and whether that is here."""
