@@ -108,7 +108,7 @@ def _archive_record(target: Path) -> dict[str, object]:
 
 
 def _install_images(target: Path) -> None:
-    from unified_bench.datasets.unibench import _download, _read_trusted_sha256
+    from unified_bench.datasets.unibench import _download, check_trusted_sha256
 
     url = os.environ.get(IMAGES_URL_ENV) or IMAGES_URL
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -124,13 +124,7 @@ def _install_images(target: Path) -> None:
         work = Path(work_dir)
         archive = work / ARCHIVE
         sha256, size = _download(url, archive, target, failure=failure, max_bytes=MAX_ARCHIVE_BYTES)
-        trusted = _read_trusted_sha256(trust_file, key="sha256")
-        if trusted is not None and trusted != sha256:
-            raise InputError(
-                f"{url}: sha256 {sha256}, but the first download recorded in {trust_file} was {trusted}; "
-                f"the archive changed. Check the URL ({IMAGES_URL_ENV}); delete {trust_file} only if you "
-                "know the new archive is the official one."
-            )
+        trusted = check_trusted_sha256(url, sha256, trust_file, url_env=IMAGES_URL_ENV, what="archive")
         installed = work / "docci"
         index = _extract_images(archive, installed / "images", url)
         archive.unlink()
