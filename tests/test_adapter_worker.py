@@ -266,7 +266,12 @@ def test_the_worker_sees_the_protocol_variable_and_no_shell(tmp_path):
 
 @pytest.mark.parametrize(
     ("preset", "marker"),
-    [("bagel", "inferencer.py"), ("omnigen2", "pipeline_omnigen2.py"), ("mmada", "modeling_mmada.py")],
+    [
+        ("bagel", "inferencer.py"),
+        ("omnigen2", "pipeline_omnigen2.py"),
+        ("mmada", "modeling_mmada.py"),
+        ("show-o2", "modeling_showo2_qwen2_5.py"),
+    ],
 )
 def test_a_preset_starts_its_worker_and_a_wrong_checkout_is_one_line(tmp_path, cli, preset, marker):
     """The preset's command really starts adapters/workers/PRESET.py; the worker refuses a folder

@@ -80,3 +80,26 @@ MMADA_MANIFEST = AdapterManifest(
         "under its pinned transformers 4.46.0 / diffusers 0.32.2; the release, CUDA and bf16 unchecked.",
     ),
 )
+
+SHOW_O2_MANIFEST = AdapterManifest(
+    name="show-o2",
+    factory="unified_bench_adapters.worker.presets:build_show_o2",
+    config=_PRESET_CONFIG,
+    description="Show-o2-7B in its own environment through its official Showo2Qwen2_5.mmu_generate "
+    "(captions) and t2i_generate under its flow-matching Sampler with the Wan2.1 VAE (432x432, the "
+    "README's guidance 7.5, 50 steps).",
+    weights=(
+        WeightsRequirement("showlab/show-o2-7B", role="model"),
+        WeightsRequirement("Qwen/Qwen2.5-7B-Instruct", role="tokenizer (the demo config's llm_model_path)"),
+        WeightsRequirement("Wan-AI/Wan2.1-T2V-14B", role="Wan2.1_VAE.pth only"),
+    ),
+    setup=(
+        "environment (official show-o2/build_env.sh): git clone https://github.com/showlab/Show-o "
+        "CHECKOUT && cd CHECKOUT/show-o2 && bash build_env.sh (torch 2.5.1, transformers 4.47.0, "
+        "diffusers 0.31.0, flash-attn, ...)",
+        "weights: hf download showlab/show-o2-7B --local-dir FOLDER (or the hub id); wget "
+        "https://huggingface.co/Wan-AI/Wan2.1-T2V-14B/resolve/main/Wan2.1_VAE.pth into CHECKOUT/show-o2",
+        "run: unified-bench run --model show-o2 --size 432x432 " + _RUN.format(env="show-o2"),
+        "checked: written against commit 45a5a2d; not run (no environment or weights here).",
+    ),
+)

@@ -72,3 +72,7 @@ def build_omnigen2(options: AdapterOptions) -> WorkerAdapter:
 
 def build_mmada(options: AdapterOptions) -> WorkerAdapter:
     return build_preset("mmada", options)
+
+
+def build_show_o2(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("show-o2", options)
