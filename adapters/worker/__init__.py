@@ -103,3 +103,24 @@ SHOW_O2_MANIFEST = AdapterManifest(
         "checked: written against commit 45a5a2d; not run (no environment or weights here).",
     ),
 )
+
+BLIP3O_MANIFEST = AdapterManifest(
+    name="blip3o",
+    factory="unified_bench_adapters.worker.presets:build_blip3o",
+    config=_PRESET_CONFIG,
+    description="BLIP3-o 8B in its own environment through its official blip3oQwenForInferenceLM "
+    "(captions, as its lmms-eval model) and the checkpoint's diffusion-decoder pipeline (inference.py, "
+    "guidance 3.0).",
+    weights=(
+        WeightsRequirement("BLIP3o/BLIP3o-Model-8B", role="model and diffusion-decoder"),
+        WeightsRequirement("Qwen/Qwen2.5-VL-7B-Instruct", role="processor (as the official lmms-eval model)"),
+    ),
+    setup=(
+        "environment (official README, main branch): git clone -b main https://github.com/JiuhaiChen/BLIP3o "
+        "CHECKOUT && conda create -n blip3o python=3.11 -y && conda activate blip3o && pip install "
+        "--upgrade pip setuptools && pip install -r CHECKOUT/requirements.txt",
+        "weights: hf download BLIP3o/BLIP3o-Model-8B --local-dir FOLDER",
+        "run: unified-bench run --model blip3o " + _RUN.format(env="blip3o"),
+        "checked: written against commit 4689ec3 (branch main); not run (no environment or weights here).",
+    ),
+)

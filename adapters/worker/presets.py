@@ -76,3 +76,7 @@ def build_mmada(options: AdapterOptions) -> WorkerAdapter:
 
 def build_show_o2(options: AdapterOptions) -> WorkerAdapter:
     return build_preset("show-o2", options)
+
+
+def build_blip3o(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("blip3o", options)
