@@ -272,6 +272,7 @@ def test_the_worker_sees_the_protocol_variable_and_no_shell(tmp_path):
         ("mmada", "modeling_mmada.py"),
         ("show-o2", "modeling_showo2_qwen2_5.py"),
         ("blip3o", "lumina_nextdit2d.py"),
+        ("uniworld", "modeling_univa_qwen2p5vl.py"),
     ],
 )
 def test_a_preset_starts_its_worker_and_a_wrong_checkout_is_one_line(tmp_path, cli, preset, marker):

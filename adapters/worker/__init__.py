@@ -124,3 +124,25 @@ BLIP3O_MANIFEST = AdapterManifest(
         "checked: written against commit 4689ec3 (branch main); not run (no environment or weights here).",
     ),
 )
+
+UNIWORLD_MANIFEST = AdapterManifest(
+    name="uniworld",
+    factory="unified_bench_adapters.worker.presets:build_uniworld",
+    config=_PRESET_CONFIG,
+    description="UniWorld-V1 in its own environment through its official UnivaQwen2p5VL model (captions; "
+    "denoise embeddings) and FluxPipeline over its denoiser (app.py defaults: 1024x1024, 30 steps, "
+    "guidance 4.0).",
+    weights=(
+        WeightsRequirement("LanguageBind/UniWorld-V1", role="model"),
+        WeightsRequirement("black-forest-labs/FLUX.1-dev", role="FLUX pipeline (VAE, T5, CLIP)"),
+    ),
+    setup=(
+        "environment (official README): git clone https://github.com/PKU-YuanGroup/UniWorld-V1 CHECKOUT && "
+        "conda create -n univa python=3.10 -y && conda activate univa && pip install -r "
+        "CHECKOUT/requirements.txt && pip install flash_attn --no-build-isolation",
+        "weights: hf download LanguageBind/UniWorld-V1 --local-dir FOLDER; hf download "
+        "black-forest-labs/FLUX.1-dev --local-dir FLUX (then --adapter-arg worker_args='--flux-path FLUX')",
+        "run: unified-bench run --model uniworld " + _RUN.format(env="univa"),
+        "checked: written against commit 8403e86; not run (no environment or weights here).",
+    ),
+)

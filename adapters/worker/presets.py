@@ -80,3 +80,7 @@ def build_show_o2(options: AdapterOptions) -> WorkerAdapter:
 
 def build_blip3o(options: AdapterOptions) -> WorkerAdapter:
     return build_preset("blip3o", options)
+
+
+def build_uniworld(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("uniworld", options)
