@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from official import common_info, load_or_refuse, parser, seed_everything, use_checkout
+from official import captions_each_seeded, common_info, load_or_refuse, parser, seed_everything, use_checkout
 from worker_protocol import WorkerError, serve
 
 REPOSITORY = "https://github.com/JiuhaiChen/BLIP3o"
@@ -127,13 +127,6 @@ def main() -> None:
             0
         ].strip()
 
-    def caption(images, seeds):
-        texts = []
-        for path, seed in zip(images, seeds):
-            seed_everything(seed)
-            texts.append(caption_one(path))
-        return texts
-
     def templated(prompt: str) -> list[str]:
         conversation = conv_templates["qwen"].copy()  # inference.py's add_template
         conversation.append_message(conversation.roles[0], GENERATION_INSTRUCTION.format(prompt=prompt))
@@ -164,7 +157,7 @@ def main() -> None:
         "size": "the diffusion-decoder pipeline's own",
         "dtype": "fp16 model (official builder), bf16 decoder pipeline (inference.py)",
     }
-    serve(info=info, caption=caption, generate=generate)
+    serve(info=info, caption=captions_each_seeded(caption_one), generate=generate)
 
 
 if __name__ == "__main__":

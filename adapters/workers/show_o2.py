@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from official import common_info, load_or_refuse, parser, seed_everything, use_checkout
+from official import captions_each_seeded, common_info, load_or_refuse, parser, seed_everything, use_checkout
 from worker_protocol import WorkerError, serve
 
 REPOSITORY = "https://github.com/showlab/Show-o"
@@ -167,13 +167,6 @@ def main() -> None:
         )
         return tokenizer.decode(torch.stack(tokens).reshape(-1), skip_special_tokens=True).strip()
 
-    def caption(images, seeds):
-        texts = []
-        for path, seed in zip(images, seeds):
-            seed_everything(seed)
-            texts.append(caption_one(path))
-        return texts
-
     transport = create_transport(
         path_type=config.transport.path_type,
         prediction=config.transport.prediction,
@@ -257,7 +250,7 @@ def main() -> None:
         "vae_weights": os.path.abspath(args.vae_weights),
         "safety_checker": "not applied (inference_t2i.py only filters what it logs to wandb)",
     }
-    serve(info=info, caption=caption, generate=generate)
+    serve(info=info, caption=captions_each_seeded(caption_one), generate=generate)
 
 
 if __name__ == "__main__":

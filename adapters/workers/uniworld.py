@@ -15,7 +15,7 @@ head is not loaded. Nothing of the official code is copied: it is imported from 
 
 from __future__ import annotations
 
-from official import common_info, load_or_refuse, parser, seed_everything, use_checkout
+from official import captions_each_seeded, common_info, load_or_refuse, parser, seed_everything, use_checkout
 from worker_protocol import WorkerError, serve
 
 REPOSITORY = "https://github.com/PKU-YuanGroup/UniWorld-V1"
@@ -96,13 +96,6 @@ def main() -> None:
             0
         ].strip()
 
-    def caption(images, seeds):
-        texts = []
-        for path, seed in zip(images, seeds):
-            seed_everything(seed)
-            texts.append(caption_one(path))
-        return texts
-
     @torch.no_grad()
     def draw(prompt: str, seed: int, width: int, height: int):
         # app.py's image branch without input images (no SigLIP states): the model's denoise
@@ -156,7 +149,7 @@ def main() -> None:
         "default_size": list(DEFAULT_SIZE),
         "task_head": "not used: each request names its branch (app.py's Enhance Generation / Understanding)",
     }
-    serve(info=info, caption=caption, generate=generate)
+    serve(info=info, caption=captions_each_seeded(caption_one), generate=generate)
 
 
 if __name__ == "__main__":
