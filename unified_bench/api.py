@@ -26,6 +26,7 @@ def run(
     output: str | Path | None = None,
     *,
     scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
     seed: int = 0,
     batch_size: int = 4,
     limit: int | None = None,
@@ -53,6 +54,8 @@ def run(
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
+        scorer_set: ``tiny`` (offline random-weight scorers, as the demo), ``paper`` or ``all``;
+            ``scorers`` are added to it (``unified_bench.scorers.sets``).
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
@@ -77,6 +80,7 @@ def run(
     """
     from unified_bench.datasets.base import DatasetOptions
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
+    from unified_bench.scorers.sets import resolve_scorers
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     # The one request builder: ``unified-bench run`` calls this function too.
@@ -96,7 +100,7 @@ def run(
         protocol=protocol,
         overwrite=overwrite,
         scoring=ScoringOptions(
-            scorers=tuple(scorers) if scorers else None,
+            scorers=resolve_scorers(scorers, scorer_set),
             batch_size=score_batch_size,
             device=device,
             dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
@@ -111,8 +115,10 @@ def score(
     references: str | Path,
     *,
     scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
     output: str | Path | None = None,
     allow_missing: bool = False,
+    match: str = "unique",
     seed: int = 0,
     device: str | None = None,
     dtype: str | None = None,
@@ -140,9 +146,10 @@ def score(
         100.0
     """
     from unified_bench.evaluate import ScoringOptions, score_folder
+    from unified_bench.scorers.sets import resolve_scorers
 
     options = ScoringOptions(
-        scorers=tuple(scorers) if scorers else None, batch_size=batch_size, device=device, dtype=dtype
+        scorers=resolve_scorers(scorers, scorer_set), batch_size=batch_size, device=device, dtype=dtype
     )
     return score_folder(
         Path(generated),
@@ -150,6 +157,7 @@ def score(
         options,
         output=Path(output) if output is not None else None,
         allow_missing=allow_missing,
+        match=match,
         seed=seed,
         hooks=hooks,
     )

@@ -82,6 +82,15 @@ ScorerOpt = Annotated[
         show_default=False,
     ),
 ]
+ScorerSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer-set",
+        help="tiny: offline random-weight scorers, as the demo (numbers mean nothing); paper: the "
+        "paper's four; all: every scorer. --scorer entries are added to the set.",
+        show_default=False,
+    ),
+]
 DeviceOpt = Annotated[
     str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")
 ]
@@ -158,6 +167,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
+    scorer_set: ScorerSetOpt = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -220,6 +230,7 @@ def run(
             dataset,
             output,
             scorers=scorer,
+            scorer_set=scorer_set,
             seed=seed,
             batch_size=batch_size,
             limit=limit,
@@ -262,8 +273,10 @@ def score(
     generated: Annotated[Path, typer.Argument(help="Folder of reconstructions.")],
     references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
     scorer: ScorerOpt = None,
+    scorer_set: ScorerSetOpt = None,
     output: Annotated[
-        Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")
+        Path | None,
+        typer.Option("--output", "-o", help="results.json path. Default: GENERATED/results.json."),
     ] = None,
     allow_missing: Annotated[
         bool, typer.Option(help="Exit 0 even if some references have no match.")
@@ -284,25 +297,28 @@ def score(
 ) -> None:
     """Score an existing folder of reconstructions against the references (matched by file name)."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.evaluate import ScoringOptions, score_folder
+    from unified_bench.api import score as score_api
+    from unified_bench.store import RESULTS_FILE
 
-    options = ScoringOptions(
-        scorers=tuple(scorer) if scorer else None, batch_size=score_batch_size, device=device, dtype=dtype
-    )
     with out.progress_hooks() as hooks:
-        results = score_folder(
+        results = score_api(
             generated,
             references,
-            options,
+            scorers=scorer,
+            scorer_set=scorer_set,
             output=output,
             allow_missing=allow_missing,
             match=match,
             seed=seed,
+            device=device,
+            dtype=dtype,
+            batch_size=score_batch_size,
             hooks=hooks,
         )
     out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
     if results.samples["missing"]:
         out.note(f"{len(results.samples['missing'])} references had no reconstruction (counted in results).")
+    out.note(f"Results: {output or generated / RESULTS_FILE}")
 
 
 @app.command()
@@ -324,20 +340,26 @@ def merge(
 @app.command()
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path("demo-run"),
+    seed: Annotated[int, typer.Option(help="Run seed, as for `run`.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Only the first N sample photos.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per adapter call.")] = 4,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
+    """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights).
+    The same as `run --model uae-tiny --dataset samples --scorer-set tiny`."""
     out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, next_steps, run_demo
     from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
-        results = run_demo(output, batch_size=batch_size, hooks=hooks)
+        results = run_demo(output, seed=seed, limit=limit, batch_size=batch_size, hooks=hooks)
     out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}")
+    for step in next_steps(output, seed, limit):
+        out.note(step)
+    out.note(f"A real run (GPU, downloads the weights): {REAL_RUN_COMMAND}")
 
 
 @adapters_app.command("list")
