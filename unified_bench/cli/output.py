@@ -210,9 +210,9 @@ def results_table(results: Results, title: str | None = None) -> Table:
             f"[bold]{label}[/]",
             f"[bold]{_fmt(overall.mean)}[/]",
             f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
-            "",
+            _fmt(overall.std),
             str(overall.n),
-            "[dim]mean of the paper's four scorers[/]",
+            f"[dim]{overall.description}[/]",
         )
     truncated = (results.captions or {}).get("truncated")
     if truncated and truncated["n"]:

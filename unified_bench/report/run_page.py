@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ class Column:
     mean: float
     ci_low: float
     ci_high: float
+    std: float  # the results' own (the CLI table prints the same number)
 
 
 def score_columns(results: Results) -> list[Column]:
@@ -46,10 +46,10 @@ def score_columns(results: Results) -> list[Column]:
     columns = []
     if results.overall is not None:
         o = results.overall
-        columns.append(Column(OVERALL, True, o.per_sample, o.mean, o.ci_low, o.ci_high))
+        columns.append(Column(OVERALL, True, o.per_sample, o.mean, o.ci_low, o.ci_high, o.std))
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, s in ordered:
-        columns.append(Column(name, s.higher_is_better, s.per_sample, s.mean, s.ci_low, s.ci_high))
+        columns.append(Column(name, s.higher_is_better, s.per_sample, s.mean, s.ci_low, s.ci_high, s.std))
     return columns
 
 
@@ -110,7 +110,7 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
     rows = []
     for column in columns:
         values = list(column.per_sample.values())
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        std = column.std
         seed_sd = overall_spread if column.name == OVERALL else spread.get(column.name)
         direction = direction_label(column.name, column.higher_is_better)
         label = esc(column.name)
