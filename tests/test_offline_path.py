@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
+from pathlib import Path
 
-from unified_bench.results import read_results
+from unified_bench.demo import next_steps
 from unified_bench.scorers.sets import resolve_scorers, tiny_scorer_specs
-
-HINT = re.compile(r"^[A-Z][^:]*: (unified-bench .+)$")
-
-
-def _hints(stderr: str) -> list[str]:
-    """The ``Label: unified-bench ...`` lines printed, minus the real run (a GPU and downloads)."""
-    commands = [match.group(1) for line in stderr.splitlines() if (match := HINT.match(line.strip()))]
-    return [command for command in commands if "--model uae " not in command + " "]
 
 
 def test_scorer_set_tiny_is_the_demo_set_and_scorer_entries_replace_their_name(session_cache):
@@ -36,18 +26,12 @@ def test_an_unknown_scorer_set_is_one_line_exit_2(cli, tmp_path):
     assert "Traceback" not in result.err and not (tmp_path / "r").exists()
 
 
-def test_demo_hints_run_verbatim_offline(cli, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    demo = cli("demo", "--seed", "3", "--limit", "2", "--output", "first")
-    assert demo.code == 0, demo.err
-    first = read_results(tmp_path / "first")
-    assert len(first.samples["ids"]) == 2 and first.provenance["seeds"]["run_seed"] == 3
-    assert "Results: first/results.json" in demo.err
-    hints = _hints(demo.err)
-    assert len(hints) == 2 and "needs --limit 6 or more" in demo.err, demo.err
-    for command in hints:
-        result = cli(*shlex.split(command)[1:])
-        assert result.code == 0, f"{command}\n{result.err}"
-    second = read_results(tmp_path / "first-seed4")
-    assert second.provenance["seeds"]["run_seed"] == 4 and sorted(second.scorers) == sorted(first.scorers)
-    assert os.path.isfile(tmp_path / "first-seed4" / "report-vs-first.html")
+def test_demo_next_steps_leave_out_a_compare_that_could_never_gate():
+    # The full path (demo, then each printed step, verbatim) runs in test_readme_recipes.py.
+    full = next_steps(Path("runs/demo"), 0)
+    assert full[0].endswith("--scorer-set tiny --seed 1 --output runs/demo-seed1")
+    assert "unified-bench compare runs/demo runs/demo-seed1" in full[1]
+    small = next_steps(Path("runs/demo"), 2, limit=2)
+    assert "--seed 3 --limit 2 --output runs/demo-seed3" in small[0]
+    assert "unified-bench compare" not in small[1] and "--limit 6 or more" in small[1]
+    assert small[2].endswith("unified-bench report runs/demo runs/demo-seed3")

@@ -8,6 +8,7 @@ answers at once. Every error ends in ``main``: a usage mistake is one line plus 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ except ImportError:  # pragma: no cover - older typer on the standalone click
 
 ENVIRONMENT_HELP = """
 [bold]Environment[/]\n
-  UNIFIED_BENCH_CACHE: cache folder (datasets, tiny weights, embeddings)\n
+  UNIFIED_BENCH_CACHE: cache folder (datasets, weights, embeddings; default $XDG_CACHE_HOME/unified-bench)\n
   UNIFIED_BENCH_DEBUG=1: show the Python traceback of any error\n
   HF_HOME: Hugging Face cache; HF_HUB_OFFLINE=1: never use the network\n
   RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU (rank 0 merges)\n
@@ -126,12 +127,15 @@ RUN_EXAMPLES = """
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` per item; an item may also hold several, ``k=1,k2=2`` (lm-eval's ``--model_args``
+    style): a comma splits items only where the text after it starts a new ``KEY=``."""
     pairs: dict[str, str] = {}
     for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"{flag} {item!r}: expected KEY=VALUE.")
-        pairs[key.strip()] = value
+        for part in re.split(r",(?=\s*[A-Za-z_][\w.-]*=)", item):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"{flag} {item!r}: expected KEY=VALUE (or KEY=VALUE,KEY2=VALUE2).")
+            pairs[key.strip()] = value
     return pairs
 
 
