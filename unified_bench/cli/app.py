@@ -122,7 +122,8 @@ RUN_EXAMPLES = """
 [bold]Examples[/]\n
   unified-bench run --model uae --dataset unibench --output runs/uae\n
   unified-bench run --model uae --adapter-arg model=/models/UAE --batch-size 8 --output runs/uae\n
-  unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny
+  unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny\n
+  unified-bench run --model uae --dataset hf:OWNER/NAME:CONFIG@SPLIT --image-column image
 """
 
 
@@ -159,7 +160,8 @@ def run(
     dataset: Annotated[
         str,
         typer.Option(
-            help="unibench, samples, a folder of images, a JSONL manifest, or hf:OWNER/NAME[:CONFIG][@SPLIT]."
+            help="unibench, samples, a folder of images, a JSONL manifest, or a Hugging Face dataset: "
+            "hf: then OWNER/NAME, optionally :CONFIG and @SPLIT (see Examples)."
         ),
     ] = "unibench",
     output: Annotated[
@@ -260,10 +262,10 @@ def run(
         if this_shard.index != 0:
             out.note(f"Shard {this_shard} finished; rank 0 merges the shards into {output}.")
             return
-        out.stdout.print(out.results_table(results, title=f"{model}: {this_shard.count} shards merged"))
+        out.print_results(results, f"{model}: {this_shard.count} shards merged")
         out.note(f"Results: {output / RESULTS_FILE}")
         return
-    out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
+    out.print_results(results, f"{model} on {results.dataset['name']}")
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
@@ -319,7 +321,7 @@ def score(
             batch_size=score_batch_size,
             hooks=hooks,
         )
-    out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
+    out.print_results(results, f"{generated} vs {references}")
     if results.samples["missing"]:
         out.note(f"{len(results.samples['missing'])} references had no reconstruction (counted in results).")
     out.note(f"Results: {output or generated / RESULTS_FILE}")
@@ -335,7 +337,7 @@ def merge(
     from unified_bench.merge import merge_runs
 
     results = merge_runs(runs, output, overwrite=overwrite)
-    out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
+    out.print_results(results, f"merged {len(runs)} runs")
     from unified_bench.store import RESULTS_FILE
 
     out.note(f"Results: {output / RESULTS_FILE}")
@@ -358,7 +360,7 @@ def demo(
 
     with out.progress_hooks() as hooks:
         results = run_demo(output, seed=seed, limit=limit, batch_size=batch_size, hooks=hooks)
-    out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
+    out.print_results(results, "demo: uae-tiny on samples")
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
     out.note(f"Results: {output / RESULTS_FILE}")
     for step in next_steps(output, seed, limit):
@@ -374,10 +376,9 @@ def adapters_list() -> None:
     from unified_bench.loading import describe_needs
     from unified_bench.registry import default_registry
 
-    table = Table(caption="GPU memory: estimated peak at --batch-size 1 with the default settings.")
-    table.add_column("name", no_wrap=True)
-    for column in ("protocols", "weights (download)", "GPU", "packages", "ready", "description"):
-        table.add_column(column)
+    headers = ("protocols", "weights (download)", "GPU", "packages", "ready", "description")
+    caption = "GPU memory: estimated peak at --batch-size 1 with the default settings."
+    rows = []
     for manifest in default_registry().manifests():
         needs = describe_needs(manifest)
         name = manifest.name + "".join(f"\n({alias})" for alias in manifest.aliases)
@@ -385,16 +386,29 @@ def adapters_list() -> None:
             ready = "not declared"
         else:
             ready = "[green]yes[/]" if needs.ready else "[yellow]no:[/] " + "; ".join(needs.missing)
-        table.add_row(
-            name,
-            ", ".join(manifest.protocols),
-            "\n".join(needs.weights) or "-",
-            needs.gpu_memory,
-            ", ".join(needs.packages) or "-",
-            ready,
-            manifest.description,
-        )
-    out.stdout.print(table)
+        cells = (", ".join(manifest.protocols), "\n".join(needs.weights) or "-", needs.gpu_memory)
+        rows.append((name, *cells, ", ".join(needs.packages) or "-", ready, manifest.description))
+    table = Table(caption=caption)
+    table.add_column("name", no_wrap=True)
+    for column in headers:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+
+    def stacked() -> Table:
+        """One block per adapter, a field per line: readable at 80 columns."""
+        grid = Table(show_header=False, box=None, caption=caption, caption_justify="left", pad_edge=False)
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column()
+        for name, *cells in rows:
+            grid.add_row(f"[bold]{name.splitlines()[0]}[/]", " ".join(name.splitlines()[1:]))
+            for header, cell in zip(headers, cells, strict=True):
+                grid.add_row(
+                    f"  {header}", cell.replace("\n", ", ") if header == "weights (download)" else cell
+                )
+        return grid
+
+    out.print_table(table, narrow=stacked)
     for manifest in default_registry().manifests():
         if manifest.setup:
             out.stdout.print(f"\n[bold]{manifest.name}[/]")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from unified_bench.results import Results
 
@@ -172,52 +172,86 @@ def _rich_progress() -> Iterator[Any]:
         yield progress
 
 
+def print_table(table: Table, narrow: Callable[[], Any] | None = None) -> None:
+    """Print ``table`` on stdout: at its natural width in files and pipes (never squeezed: squeezing
+    truncates numbers), and in a terminal narrower than that, ``narrow()`` (a compact or stacked
+    layout) when one is given."""
+    from rich.measure import Measurement
+
+    natural = Measurement.get(stdout, stdout.options.update_width(10_000), table).maximum
+    if natural <= stdout.width:
+        stdout.print(table, soft_wrap=False)  # a long title or caption wraps to the terminal
+        return
+    if stdout.is_terminal and narrow is not None:
+        stdout.print(narrow(), soft_wrap=False)
+        return
+    wide = Console(
+        file=stdout.file,
+        width=natural,
+        highlight=False,
+        force_terminal=stdout.is_terminal,
+        no_color=stdout.no_color,
+    )
+    wide.print(table)
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def results_table(results: Results, title: str | None = None) -> Table:
-    """Scorer | mean | 95% CI | std | n, paper scorers first, then overall."""
+def print_results(results: Results, title: str | None = None) -> None:
+    """The results table; in a narrow terminal, its compact layout."""
+    print_table(results_table(results, title), narrow=lambda: results_table(results, title, compact=True))
+
+
+def results_table(results: Results, title: str | None = None, *, compact: bool = False) -> Table:
+    """Scorer | mean | 95% CI | std | n | what it is, paper scorers first, then overall. ``compact``
+    (narrow terminals): scorer | mean | 95% CI | n, the direction as an arrow after the name."""
     from unified_bench.scorers.registry import INFORMATIONAL_SCORERS, PAPER_SCORERS
 
     table = Table(title=title, title_justify="left")
-    for column, justify in (
-        ("scorer", "left"),
-        ("mean", "right"),
-        ("95% CI", "right"),
-        ("std", "right"),
-        ("n", "right"),
-        ("", "left"),
-    ):
+    columns = [("scorer", "left"), ("mean", "right"), ("95% CI", "right"), ("std", "right"), ("n", "right")]
+    if compact:
+        del columns[3]
+    for column, justify in columns + ([] if compact else [("", "left")]):
         table.add_column(column, justify=justify)
+
+    def add(name: str, mean: str, ci: str, std: str, n: str, note: str, arrow: str) -> None:
+        if compact:
+            table.add_row(f"{name} {arrow}".rstrip(), mean, ci, n)
+        else:
+            table.add_row(name, mean, ci, std, n, f"[dim]{note}[/]")
+
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, summary in ordered:
         direction = "higher is better" if summary.higher_is_better else "lower is better"
+        arrow = "↑" if summary.higher_is_better else "↓"
         if name in INFORMATIONAL_SCORERS:
-            direction = "informational"
-        table.add_row(
-            name,
-            _fmt(summary.mean),
-            f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]",
-            _fmt(summary.std),
-            str(summary.n),
-            f"[dim]{direction}[/]",
-        )
+            direction, arrow = "informational", "(info)"
+        ci = f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]"
+        add(name, _fmt(summary.mean), ci, _fmt(summary.std), str(summary.n), direction, arrow)
     if results.overall is not None:
         overall = results.overall
         label = "overall" if overall.complete else f"overall ({'+'.join(overall.components)} only)"
-        table.add_row(
+        ci = f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]"
+        add(
             f"[bold]{label}[/]",
             f"[bold]{_fmt(overall.mean)}[/]",
-            f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
+            ci,
             _fmt(overall.std),
             str(overall.n),
-            f"[dim]{overall.description}[/]",
+            overall.description,
+            "↑",
         )
+    notes = []
     truncated = (results.captions or {}).get("truncated")
     if truncated and truncated["n"]:
         cut = ", ".join(f"{name}: {n}" for name, n in truncated["by_encoder"].items() if n)
         count = f"{truncated['n']} of {truncated['of']}"
-        table.caption = f"{count} captions were cut by the generator's text encoders ({cut})"
+        notes.append(f"{count} captions were cut by the generator's text encoders ({cut})")
+    if compact:
+        notes.append("↑ higher is better, ↓ lower; std and notes: in a wider terminal, or piped to a file")
+    if notes:
+        table.caption = "\n".join(notes)
         table.caption_justify = "left"
     return table
