@@ -125,6 +125,12 @@ def test_leaderboard_site_sorts_filters_and_has_no_console_errors(browser, site,
 
     Select(browser.find_element("id", "protocol-filter")).select_by_value("all")
     assert len(_column(browser, "leaderboard", names_index)) == 4
+    status = Select(browser.find_element("id", "status-filter"))
+    status.select_by_value("verified")  # none of these entries is verified
+    assert _column(browser, "leaderboard", names_index) == []
+    status.select_by_value("self-reported")
+    assert len(_column(browser, "leaderboard", names_index)) == 4
+    status.select_by_value("all")
     Select(browser.find_element("id", "protocol-filter")).select_by_value("native")
     assert _column(browser, "leaderboard", names_index) == ["delta-native"]
     visible_plots = browser.execute_script(

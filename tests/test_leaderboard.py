@@ -141,6 +141,18 @@ def _tamper_interval(obj):
     obj["results"]["scorers"]["dinov2"]["ci_high"] += 0.005
 
 
+def _tamper_std(obj):
+    obj["results"]["scorers"]["dinov3"]["std"] /= 2
+
+
+def _tamper_min(obj):
+    obj["results"]["scorers"]["clip"]["min"] += 0.01
+
+
+def _tamper_max(obj):
+    obj["results"]["scorers"]["longclip"]["max"] -= 0.01
+
+
 def _tamper_overall(obj):
     obj["results"]["overall"]["mean"] += 0.01
 
@@ -196,6 +208,9 @@ def _renamed(obj):
     [
         (_tamper_mean, "claimed mean"),
         (_tamper_interval, "claimed ci_high"),
+        (_tamper_std, "scorer dinov3: claimed std"),
+        (_tamper_min, "scorer clip: claimed min"),
+        (_tamper_max, "scorer longclip: claimed max"),
         (_tamper_overall, "overall: claimed mean"),
         (_tamper_per_sample, "scorer longclip: claimed mean"),
         (_tamper_overall_per_sample, "is not the mean of its paper scorers"),
@@ -354,6 +369,19 @@ def test_forged_results_with_recomputed_aggregates_are_rejected(board, tmp_path,
         build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
 
 
+def test_float_rounding_past_a_range_end_is_in_range_and_anything_more_is_not(board, tmp_path):
+    """An exact copy's cosine comes out as 1.0000000064 in float32: in range (1e-6); 1.00001 is not."""
+    path = _submit(board, tmp_path)
+    obj = json.loads(path.read_text())
+    first = obj["results"]["samples"]["ids"][0]
+    clip = obj["results"]["scorers"]["clip"]["per_sample"]
+    for value, refused in ((1.0000000064, False), (-1.0000000064, False), (1.00001, True)):
+        _forge(obj, per_sample={"clip": {**clip, first: value}})
+        path.write_text(json.dumps(obj))
+        problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+        assert any("outside its range" in str(p) for p in problems) == refused, (value, problems)
+
+
 def test_nan_scores_are_not_json(board, tmp_path):
     path = _submit(board, tmp_path)
     text = path.read_text()
@@ -380,6 +408,53 @@ def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
     copy.rename(pending)
     problems, _ = validate_paths([pending], leaderboard=board, registry=test_registry())
     assert any("same per-sample" in str(p) for p in problems)
+
+
+def _copy_of(original: Path, name: str, *, hours_later: float = 1.0) -> dict:
+    obj = json.loads(original.read_text())
+    later = datetime.fromisoformat(obj["metadata"]["submitted_at"]) + timedelta(hours=hours_later)
+    return {**obj, "name": name, "metadata": {**obj["metadata"], "submitted_at": later.isoformat()}}
+
+
+def test_a_near_copy_of_another_submission_is_a_duplicate(board, tmp_path):
+    """+2e-6 on one id per scorer, every aggregate recomputed: still the same run under a second name."""
+    original = _submit(board, tmp_path, name="original")
+    copy = _copy_of(original, "nudged")
+    first = copy["results"]["samples"]["ids"][0]
+    scorers = copy["results"]["scorers"]
+    _forge(
+        copy,
+        per_sample={n: {**s["per_sample"], first: s["per_sample"][first] + 2e-6} for n, s in scorers.items()},
+    )
+    board.submission_path("nudged").write_text(json.dumps(copy))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [s.name for s in accepted] == ["original"]
+    assert [(p.where, p.message.split(":")[0]) for p in problems] == [
+        (str(board.submission_path("nudged")), "same per-sample clip scores as 'original'")
+    ]
+
+
+def test_honest_reruns_are_not_duplicates(board, tmp_path):
+    """Another seed moves each score by ~0.01 (the tiny models: 2.8e-3 in the median): no duplicate."""
+    _submit(board, tmp_path, name="seed-0", seed=0, shift=-0.1)
+    _submit(board, tmp_path, name="seed-1", seed=1, shift=-0.1)
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert problems == [] and len(accepted) == 2
+
+
+def test_a_backdated_copy_is_refused_and_the_original_kept(board, tmp_path):
+    """``submitted_at`` 2020-01-01 on a copy: before its run finished, so it cannot be the earlier one."""
+    original = _submit(board, tmp_path, name="original")
+    obj = json.loads(original.read_text())
+    obj["results"]["provenance"] = {"finished_at": obj["metadata"]["submitted_at"]}  # the run's own time
+    original.write_text(json.dumps(obj))
+    copy = _copy_of(original, "backdated")
+    copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
+    board.submission_path("backdated").write_text(json.dumps(copy))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert [s.name for s in accepted] == ["original"]
+    assert [p.where for p in problems] == [str(board.submission_path("backdated"))]
+    assert "precedes the run's finished_at" in problems[0].message
 
 
 def test_a_build_of_a_valid_folder_never_crashes(board, tmp_path):
@@ -663,3 +738,181 @@ def test_site_built_from_the_demo_run(cli, session_cache, tmp_path):
     assert "uae-tiny-demo" in page and f"[{overall.ci_low:.4f}, {overall.ci_high:.4f}]" in page
     data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     assert data["entries"][0]["scores"]["overall"]["mean"] == overall.mean
+
+
+def test_a_duplicate_key_in_a_submission_or_registry_is_refused_naming_the_key(cli, board, tmp_path):
+    """``"name": "a", "name": "b"``: a reviewer reads the first, Python's json keeps the last."""
+    path = _submit(board, tmp_path, name="b")
+    text = path.read_text()
+    path.write_text(text.replace('"name": "b"', '"name": "a", "name": "b"', 1))
+    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    assert accepted == [] and [str(p) for p in problems] == [
+        f"{path}: duplicate key 'name' in one object; keep one"
+    ]
+    path.write_text(text)
+    registry_text = board.registry.read_text()
+    board.registry.write_text(registry_text.replace('"dataset": {', '"dataset": {"name": "other", ', 1))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code != 0 and len(lines) == 1 and "duplicate key 'name'" in lines[0]
+    assert "official-fingerprints.json" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("captions", "reason"),
+    [
+        ({"img000": "", "img001": "a dog", "img002": "a bird"}, "1 empty captions (img000)"),
+        (
+            {"img000": "anything", "img001": "anything", "img002": "a bird"},
+            "2 of 3 samples have the same caption",
+        ),
+        (
+            {"img000": "see img000.png", "img001": "a dog", "img002": "a bird"},
+            "1 captions name their sample id",
+        ),
+        (
+            {"img000": "a cat", "img001": "photo img001, a dog", "img002": "a bird"},
+            "1 captions name their sample id or an image file (img001)",
+        ),
+    ],
+)
+def test_captions_that_cannot_describe_their_images_are_suspect(captions, reason):
+    from unified_bench.leaderboard.plausibility import caption_suspicions
+
+    found = caption_suspicions(list(captions), captions)
+    assert len(found) == 1 and found[0].startswith(reason), found
+    assert caption_suspicions(["img000", "img001"], {"img000": "a cat on a mat", "img001": "a dog"}) == []
+
+
+def test_a_hand_written_verification_record_is_refused(cli, board, tmp_path):
+    """``{"kind": ..., "submission_sha256": ...}`` next to a made-up submission is no verification."""
+    import hashlib
+
+    path = _submit(board, tmp_path, name="made-up")
+    board.verified.mkdir()
+    record = {
+        "kind": "unified-bench/verification",
+        "submission_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    board.verification_path("made-up").write_text(json.dumps(record))
+    result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
+    assert result.code == 1 and "is not a complete verification record (no name, outputs_sha256" in result.err
+    with pytest.raises(InvalidSubmissions, match="is not a complete verification record"):
+        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+
+
+# -- validate --base: a pull request judged by what it changes -------------------------------------
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo_board(board, tmp_path) -> tuple[Path, LeaderboardDir]:
+    """A git repository holding the leaderboard with one submission, committed and tagged ``base``."""
+    _submit(board, tmp_path, name="original")
+    repo = board.root.parent
+    _git(repo, "init", "-q")
+    _git(repo, "add", "leaderboard")
+    _git(repo, "commit", "-qm", "base")
+    _git(repo, "tag", "base")
+    return repo, board
+
+
+def _pull_request(repo: Path, message: str = "pr") -> None:
+    _git(repo, "add", "-A", "leaderboard")
+    _git(repo, "commit", "-qm", message)
+
+
+def test_validate_base_refuses_a_registry_edited_with_a_new_submission(cli, repo_board, tmp_path):
+    """The new entry uses other images, and the same change adds their fingerprint to the registry."""
+    repo, board = repo_board
+    obj = _copy_of(board.submission_path("original"), "other-images")
+    other = "sha256:" + "e" * 64
+    obj["results"]["dataset"]["fingerprint"] = other
+    _forge(
+        obj,
+        per_sample={
+            n: {i: v - 0.2 for i, v in s["per_sample"].items()} for n, s in obj["results"]["scorers"].items()
+        },
+    )
+    board.submission_path("other-images").write_text(json.dumps(obj))
+    registry = json.loads(board.registry.read_text())
+    registry["dataset"]["fingerprints"].append(other)
+    board.registry.write_text(json.dumps(registry))
+    _pull_request(repo)
+    assert (
+        cli("leaderboard", "validate", "--leaderboard-dir", board.root).code == 0
+    )  # the checkout agrees with itself
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code == 1
+    assert any(
+        "official-fingerprints.json: this change edits it and adds submissions (other-images.json)" in line
+        for line in lines
+    )
+    assert any("other-images.json" in line and "is not the official synthetic one" in line for line in lines)
+
+
+@pytest.mark.parametrize("edit", ["verified", "other submission"])
+def test_validate_base_refuses_maintainer_files_changed_with_a_new_submission(
+    cli, repo_board, tmp_path, edit
+):
+    repo, board = repo_board
+    _submit(board, tmp_path, name="newcomer", seed=3)
+    if edit == "verified":
+        board.verified.mkdir()
+        touched = board.verification_path("newcomer")
+        touched.write_text(json.dumps({"kind": "unified-bench/verification"}))
+    else:
+        touched = board.submission_path("original")
+        obj = json.loads(touched.read_text())
+        obj["metadata"]["org"] = "someone else"
+        touched.write_text(json.dumps(obj))
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    assert result.code == 1
+    assert f"{touched.relative_to(repo).as_posix()}: this change" in result.err.replace(str(repo) + "/", "")
+    _git(repo, "reset", "-q", "--hard", "base")  # the same submission in a change of its own is accepted
+    _submit(board, tmp_path, name="newcomer", seed=3)
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    assert result.code == 0 and "1 submission(s) valid" in result.err, result.err
+
+
+def test_validate_base_blames_the_new_copy_even_when_all_its_dates_are_backdated(cli, repo_board):
+    """Both ``submitted_at`` and the run's ``finished_at`` set to 2020: git history says which came first."""
+    repo, board = repo_board
+    copy = _copy_of(board.submission_path("original"), "backdated")
+    copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
+    copy["results"]["provenance"] = {"finished_at": "2019-12-31T00:00:00+00:00"}
+    board.submission_path("backdated").write_text(json.dumps(copy))
+    _pull_request(repo)
+    result = cli("leaderboard", "validate", "--base", "base", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code == 1 and len(lines) == 1
+    assert "backdated.json: same per-sample clip scores as 'original'" in lines[0]
+
+
+def test_validate_base_names_a_bad_revision_in_one_line(cli, repo_board):
+    _, board = repo_board
+    result = cli("leaderboard", "validate", "--base", "no-such-ref", "--leaderboard-dir", board.root)
+    lines = result.err.strip().splitlines()
+    assert result.code != 0 and len(lines) == 1 and "--base" in lines[0] and "Traceback" not in result.err
+
+
+def test_the_workflow_examples_run_validate_base_on_pull_requests_and_verify_for_maintainers():
+    import yaml
+
+    examples = REPO_LEADERBOARD.parent / "docs" / "examples"
+    validate = yaml.safe_load((examples / "leaderboard-validate.yml").read_text())
+    verify = yaml.safe_load((examples / "leaderboard-verify.yml").read_text())
+    assert set(validate[True]) == {"pull_request"} and validate["permissions"] == {"contents": "read"}
+    steps = " ".join(step.get("run", "") for step in validate["jobs"]["validate"]["steps"])
+    assert "unified-bench leaderboard validate --base" in steps
+    assert set(verify[True]) == {"workflow_dispatch"}
+    job = verify["jobs"]["verify"]
+    assert job["environment"] == "leaderboard-maintainers"
+    assert "unified-bench leaderboard verify" in " ".join(step.get("run", "") for step in job["steps"])

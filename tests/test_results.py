@@ -98,3 +98,21 @@ def test_samples_table_has_one_row_per_sample_and_a_column_per_scorer(tmp_path):
     assert list(table["id"]) == IDS
     assert {"caption", "clip", "lpips", "overall"} <= set(table.columns)
     assert table.loc[0, "clip"] == pytest.approx(0.9)
+
+
+def test_a_duplicate_key_is_refused_in_one_line_naming_the_key_and_file(tmp_path, cli):
+    """A reviewer reads the first "mean", Python's json keeps the last: neither wins, the file is refused."""
+    path = tmp_path / "results.json"
+    write_results(path, _results())
+    text = path.read_text()
+    first = text.index('"mean": ')
+    path.write_text(text[:first] + '"mean": 0.99, ' + text[first:])  # the same key twice in one object
+    with pytest.raises(InputError, match=r"results\.json: duplicate key 'mean' in one object"):
+        read_results(path)
+    other = tmp_path / "other.json"
+    write_results(other, _results())
+    result = cli("compare", other, path)  # compare reads its inputs through the same reader
+    lines = result.err.strip().splitlines()
+    assert (
+        result.code == 2 and len(lines) == 1 and "duplicate key 'mean'" in lines[0] and str(path) in lines[0]
+    )

@@ -1,4 +1,5 @@
-"""File writes that others read: atomic (temp file + rename) or append-only JSONL flushed per batch.
+"""File writes that others read: atomic (temp file + rename) or append-only JSONL flushed per batch;
+and the one strict JSON reader for files others wrote (results, submissions, registries).
 
 Written files get the usual mode of new files (0644 under the common umask 022), not the 0600 of a
 temporary file. A write the file system refuses (disk full, read-only, no permission) is a
@@ -130,6 +131,55 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]
             os.fsync(handle.fileno())
     except OSError as error:  # a torn last line is dropped when the run resumes (RunStore.open)
         raise write_error(path, error) from error
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice: a reviewer reads the first value, Python's json keeps the last."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r} in one object; keep one")
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not a number JSON allows")
+
+
+def loads_strict(text: str | bytes, *, allow_non_finite: bool = False) -> Any:
+    """Parse JSON, refusing duplicate keys (``DuplicateKeyError``) and, unless ``allow_non_finite``,
+    ``NaN``/``Infinity`` (a ``ValueError``); both are ``ValueError``s, like ``json.JSONDecodeError``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if allow_non_finite:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+
+
+def read_json_strict(path: str | os.PathLike[str], *, allow_non_finite: bool = False) -> Any:
+    """``loads_strict`` of a file; every failure is one ``InputError`` line naming the file.
+
+    Raises:
+        InputError: missing or unreadable, not UTF-8, not JSON, a duplicate key (named), a non-finite number.
+    """
+    try:
+        return loads_strict(Path(path).read_bytes(), allow_non_finite=allow_non_finite)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file.") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror or error}).") from None
+    except DuplicateKeyError as error:
+        raise InputError(f"{path}: {error}.") from None
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+        raise InputError(f"{path}: not valid JSON ({error}).") from None
 
 
 def read_jsonl(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, SchemaVersionError
-from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.io import DuplicateKeyError, atomic_write_json, atomic_write_text, loads_strict
 from unified_bench.results_paths import check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
@@ -246,11 +246,13 @@ def read_results(path: str | Path) -> Results:
     if path.is_dir():
         path = path / RESULTS_FILE
     try:
-        obj = json.loads(path.read_bytes().decode("utf-8"))
+        obj = loads_strict(path.read_bytes(), allow_non_finite=True)  # a NaN is named below
     except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{path}: no results file; run `unified-bench run` or `score` first.") from None
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror}).") from None
+    except DuplicateKeyError as error:
+        raise InputError(f"{path}: {error}.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid JSON ({error}).") from None
     non_finite = _first_non_finite(obj)

@@ -72,6 +72,14 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="With --outputs: the official images the outputs are checked against (near-copies are "
+            "refused). Default: the registry's dataset.",
+            show_default=False,
+        ),
+    ] = None,
     leaderboard_dir: LeaderboardDirOpt = Path("leaderboard"),
     registry: RegistryOpt = None,
     overwrite: Annotated[
@@ -97,6 +105,7 @@ def submit(
         overwrite=overwrite,
         outputs=outputs,
         outputs_url=outputs_url,
+        dataset=dataset,
     )
     if problems:
         _print_problems(problems)
@@ -121,12 +130,34 @@ def validate(
     ] = None,
     leaderboard_dir: LeaderboardDirOpt = Path("leaderboard"),
     registry: RegistryOpt = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Validate the change BASE...HEAD (a pull request): only its new submissions, against "
+            "BASE's registry; refused if it also edits the registry, verified/ or other submissions.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check submissions against the benchmark's rules (see leaderboard/README.md); one line per problem."""
     from unified_bench.leaderboard import validate_paths
 
-    board, official = _board(leaderboard_dir, registry)
-    problems, accepted = validate_paths(paths or None, leaderboard=board, registry=official)
+    if base is not None:
+        from unified_bench.errors import UserError
+        from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry
+        from unified_bench.leaderboard.git_change import validate_change
+
+        if paths:
+            raise UserError(
+                "--base validates what the change adds: give submission files or --base, not both."
+            )
+        board = LeaderboardDir(leaderboard_dir).check(needs_registry=False)
+        given = OfficialRegistry.read(registry) if registry else None
+        problems, accepted, official = validate_change(board, base, registry=given)
+    else:
+        board, official = _board(leaderboard_dir, registry)
+        problems, accepted = validate_paths(paths or None, leaderboard=board, registry=official)
     if problems:
         _print_problems(problems)
         raise typer.Exit(1)

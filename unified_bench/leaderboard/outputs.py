@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,7 +155,13 @@ def _read_entry(archive: zipfile.ZipFile, name: str, source: str) -> bytes | Non
         return None
     if info.file_size > MAX_ENTRY_BYTES:
         raise InputError(f"{source}: {name} is {info.file_size} bytes; not an outputs archive.")
-    return archive.read(info)
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:  # bad CRC, truncated entry
+        raise InputError(
+            f"{source}: {name} is corrupt ({error}); download the archive again or repack it with "
+            "`unified-bench submit --outputs`."
+        ) from None
 
 
 def read_part(path: Path, prefix: str, ids: Sequence[str]) -> OutputsPart:

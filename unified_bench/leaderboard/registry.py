@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json
+from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.results import PAPER_SCORERS, Results
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 
 REGISTRY_KIND = "unified-bench/official-fingerprints"
+# float32 rounding: an exact copy's cosine comes out as 1.0000000064, and that is not out of range
+RANGE_TOLERANCE = 1e-6
 RECORD_COMMAND = "unified-bench leaderboard record-official RUN"
 # What each scorer can possibly return (None: unbounded). A registry entry's "range" overrides it;
 # a scorer in neither place cannot be registered, so no value goes unchecked.
@@ -46,8 +48,13 @@ class OfficialScorer:
     value_range: tuple[float | None, float | None] = (None, None)
 
     def contains(self, value: float) -> bool:
+        """In range, up to ``RANGE_TOLERANCE`` of float rounding (a cosine of 1.0000000064 is 1)."""
         low, high = self.value_range
-        return math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
+        return (
+            math.isfinite(value)
+            and (low is None or value >= low - RANGE_TOLERANCE)
+            and (high is None or value <= high + RANGE_TOLERANCE)
+        )
 
     def range_text(self) -> str:
         low, high = self.value_range
@@ -171,12 +178,9 @@ class OfficialRegistry:
 
     @classmethod
     def read(cls, path: Path) -> OfficialRegistry:
-        try:
-            obj = json.loads(Path(path).read_text("utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no official-fingerprints file.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputError(f"{path}: not valid JSON ({error}).") from None
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no official-fingerprints file.")
+        obj = read_json_strict(path)
         if not isinstance(obj, dict):
             raise InputError(f"{path}: expected a JSON object.")
         return cls.from_json(obj, source=str(path))

@@ -26,6 +26,9 @@ from unified_bench.results import PAPER_SCORERS, Results
 from unified_bench.stats import summarize
 
 _ABS_TOLERANCE = 1e-9
+# Two results are one run when most per-sample scores agree within what verify calls reproduced.
+DUPLICATE_TOLERANCE = 1e-4
+DUPLICATE_SHARE = 0.5
 MAX_LISTED = 3
 
 
@@ -201,16 +204,26 @@ def results_problems(results: Results, registry: OfficialRegistry, *, label: str
     return [label + line for line in official_problems(results, registry) + recomputation_problems(results)]
 
 
-def identical_vector(a: Results, b: Results, *, tolerance: float = 1e-6) -> str | None:
-    """The first scorer whose per-sample scores agree within ``tolerance`` on every shared id of two
-    results over the same ids (the same results under two names), else ``None``."""
+def matching_vector(a: Results, b: Results) -> str | None:
+    """The first scorer on which two results over the same ids are one run: more than
+    ``DUPLICATE_SHARE`` of their per-sample scores agree within ``DUPLICATE_TOLERANCE``; else ``None``.
+
+    Closeness, not equality: a copy with a few scores nudged is still a copy. Honest runs never come
+    that close: on the tiny models, two seeds of one model differ by 2.8e-3 or more in the median
+    (two models: 1.7e-2), see leaderboard/README.md.
+    """
     if set(a.samples["ids"]) != set(b.samples["ids"]):
         return None
     for name, summary in a.scorers.items():
         other = b.scorers.get(name)
         if other is None or set(other.per_sample) != set(summary.per_sample) or not summary.per_sample:
             continue
-        if all(abs(summary.per_sample[i] - other.per_sample[i]) <= tolerance for i in summary.per_sample):
+        close = sum(
+            1
+            for i, value in summary.per_sample.items()
+            if abs(value - other.per_sample[i]) <= DUPLICATE_TOLERANCE
+        )
+        if close > DUPLICATE_SHARE * len(summary.per_sample):
             return name
     return None
 
@@ -251,7 +264,7 @@ def repeat_problems(
             problems.append(f"{label}protocol or dataset differs from the combined result")
     for index, part in enumerate(seed_results):
         for seed, other in zip(repeats["seeds"][:index], seed_results[:index], strict=True):
-            same = identical_vector(part, other)
+            same = matching_vector(part, other)
             if same:
                 problems.append(
                     f"seed {repeats['seeds'][index]}: same per-sample {same} scores as seed {seed}; "

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json, atomic_write_text
+from unified_bench.io import atomic_write_json, atomic_write_text, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import Submission, validate_paths
@@ -64,6 +63,11 @@ class Entry:
     rank: int
     tied_with: list[str]
     verified: bool = False
+    suspect: tuple[str, ...] = ()  # why the outputs look made up (leaderboard.plausibility)
+
+    @property
+    def status(self) -> str:
+        return "verified" if self.verified else "self-reported"
 
 
 def _intervals(submission: Submission) -> dict[str, Interval]:
@@ -105,6 +109,7 @@ def rank_entries(submissions: Sequence[Submission]) -> list[Entry]:
                 rank=1 + above,
                 tied_with=tied,
                 verified=submission.verified,
+                suspect=submission.suspicions,
             )
         )
     entries.sort(key=lambda e: (-e.scores[OVERALL].mean, e.name.lower()))
@@ -142,12 +147,28 @@ def _status_badge(entry: Entry) -> str:
     )
 
 
+def _suspect_badge(entry: Entry) -> str:
+    if not entry.suspect:
+        return ""
+    reasons = "; ".join(entry.suspect)
+    return (
+        f" <span class='badge suspect' title='{esc(reasons)}'>suspect</span>"
+        f"<br><span class='suspect-why'>{esc(reasons)}</span>"
+    )
+
+
+def _shown(value: float) -> str:
+    """A cosine as printed: float rounding past ±1 (accepted up to 1e-6) is clamped here, for display
+    only; leaderboard.json and the CSV keep the submitted value."""
+    return fmt(min(1.0, max(-1.0, value)))
+
+
 def _score_cell(interval: Interval | None) -> str:
     if interval is None:
         return "<td class='num' data-value=''>–</td>"
     return (
-        f"<td class='num' data-value='{interval.mean!r}'>{fmt(interval.mean)}<br>"
-        f"<span class='ci'>[{fmt(interval.ci_low)}, {fmt(interval.ci_high)}]</span></td>"
+        f"<td class='num' data-value='{interval.mean!r}'>{_shown(interval.mean)}<br>"
+        f"<span class='ci'>[{_shown(interval.ci_low)}, {_shown(interval.ci_high)}]</span></td>"
     )
 
 
@@ -176,10 +197,10 @@ def _table(entries: Sequence[Entry]) -> str:
             else "–"
         )
         rows.append(
-            f"<tr data-protocol='{esc(e.protocol)}' data-name='{esc(e.name)}'>"
+            f"<tr data-protocol='{esc(e.protocol)}' data-status='{e.status}' data-name='{esc(e.name)}'>"
             f"<td class='num' data-value='{e.rank}'>{e.rank}</td>"
             f"<td class='name' data-value='{esc(e.name)}'>{_link(e.url, e.name)}<br>{_status_badge(e)}"
-            + f" <span class='dir'>{esc(' · '.join(_subline(e)))}</span></td>"
+            + f" <span class='dir'>{esc(' · '.join(_subline(e)))}</span>{_suspect_badge(e)}</td>"
             + "".join(_score_cell(e.scores.get(c)) for c in COLUMNS)
             + f"<td class='num' data-value='{e.params or ''}'>{_params_text(e.params)}</td>"
             f"<td class='nowrap'>{esc(e.org or '–')}</td><td class='nowrap'>{esc(e.license or '–')}</td>"
@@ -265,11 +286,8 @@ def read_reported(leaderboard: LeaderboardDir) -> list[dict[str, Any]]:
 
     if not leaderboard.reported.is_file():
         return []
-    try:
-        obj = json.loads(leaderboard.reported.read_text("utf-8"))
-        schema = json.loads(leaderboard.reported_schema.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{leaderboard.reported}: cannot read it with its schema ({error}).") from None
+    obj = read_json_strict(leaderboard.reported)
+    schema = read_json_strict(leaderboard.reported_schema)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "(top level)"
@@ -311,9 +329,12 @@ def _plural(count: int, word: str) -> str:
 def checks_text(registry: OfficialRegistry, entries: Sequence[Entry]) -> str:
     """What the checks behind this page actually were (HTML), from the registry it was built against."""
     verified = sum(1 for e in entries if e.verified)
+    suspect = sum(1 for e in entries if e.suspect)
+    flagged = f", {suspect} suspect" if suspect else ""
     count = (
         f"{len(entries)} reproduced {'entry' if len(entries) == 1 else 'entries'} "
-        f"({verified} verified, {len(entries) - verified} self-reported) on {esc(registry.dataset_name)}."
+        f"({verified} verified, {len(entries) - verified} self-reported{flagged}) on "
+        f"{esc(registry.dataset_name)}."
     )
     source = f"<code>{esc(Path(registry.source).name)}</code>" if registry.source else "its registry"
     missing = registry.unrecorded()
@@ -383,7 +404,7 @@ def spreadsheet_safe(text: str) -> str:
 def _csv(entries: Sequence[Entry]) -> str:
     """Numbers as numbers; every text cell through ``spreadsheet_safe``."""
     buffer = io.StringIO()
-    fields = ["rank", "name", "status", "protocol"]
+    fields = ["rank", "name", "status", "suspect", "protocol"]
     for c in COLUMNS:
         fields += [f"{c}_mean", f"{c}_ci_low", f"{c}_ci_high"]
     fields += ["params", "org", "license", "seeds", "n", "url", "tied_with", "submitted_at"]
@@ -397,7 +418,8 @@ def _csv(entries: Sequence[Entry]) -> str:
                 row[f"{c}_{part}"] = getattr(interval, part) if interval else ""
         texts = {
             "name": e.name,
-            "status": "verified" if e.verified else "self-reported",
+            "status": e.status,
+            "suspect": "; ".join(e.suspect),
             "protocol": e.protocol,
             "org": e.org or "",
             "license": e.license or "",

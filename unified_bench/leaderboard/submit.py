@@ -15,10 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from unified_bench.errors import UserError
+from unified_bench.errors import InputError, UserError
 from unified_bench.io import atomic_write_json
 from unified_bench.leaderboard.layout import LeaderboardDir
-from unified_bench.leaderboard.outputs import pack_outputs
+from unified_bench.leaderboard.outputs import pack_outputs, part_prefixes
+from unified_bench.leaderboard.plausibility import near_copy_problem, pixel_similarity
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     SUBMISSION_KIND,
@@ -29,6 +30,7 @@ from unified_bench.leaderboard.validate import (
 )
 from unified_bench.provenance import utc_now
 from unified_bench.results import Results, read_results
+from unified_bench.store import RunStore
 
 _PARAMS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMbBtT]?)\s*$")
 _SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
@@ -100,6 +102,34 @@ def read_seed_results(run_dir: Path, results: Results) -> list[Results]:
     return [read_results(_run_folder(run_dir) / run) for run in results.repeats["runs"]]
 
 
+def near_copies(run_dir: Path, results: Results, dataset: str) -> str | None:
+    """The near-copy problem of the run's reconstructions (every seed's), against the images of ``dataset``.
+
+    Raises:
+        InputError: the images cannot be loaded here, or they are not the run's.
+    """
+    from PIL import Image
+
+    from unified_bench.datasets import load_dataset
+
+    images = load_dataset(dataset)
+    if images.fingerprint != results.dataset.get("fingerprint"):
+        raise InputError(
+            f"--dataset {dataset}: not the images the run scored (fingerprint {images.fingerprint[:19]}…); "
+            "pass --dataset with the official images, to check the outputs against them."
+        )
+    references = {sample.id: sample for sample in images.samples}
+    similarities = {}
+    for prefix in part_prefixes(results):
+        store = RunStore(run_dir / prefix) if prefix else RunStore(run_dir)
+        for sample_id in results.samples["ids"]:
+            if sample_id in references and store.has_image(sample_id):
+                with Image.open(store.image_path(sample_id)) as image:
+                    similarity = pixel_similarity(references[sample_id].load_image(), image.convert("RGB"))
+                similarities[f"{prefix}{sample_id}"] = similarity
+    return near_copy_problem(similarities)
+
+
 def submit_run(
     run_dir: str | Path,
     *,
@@ -113,6 +143,7 @@ def submit_run(
     overwrite: bool = False,
     outputs: Path | None = None,
     outputs_url: str | None = None,
+    dataset: str | None = None,
 ) -> tuple[Path, list[Problem]]:
     """Validate the run as a submission and write it; nothing is written when there are problems.
 
@@ -120,6 +151,8 @@ def submit_run(
         outputs: where to write the archive of the run's captions and reconstructions (its sha256 is
             recorded in the submission).
         outputs_url: the https URL the archive will be uploaded to (recorded instead of the path).
+        dataset: the official images (name, folder or manifest) the outputs are checked against for
+            near-copies (``plausibility``); default: the registry's dataset.
 
     Returns:
         (the submission path, problems): the file exists only when ``problems`` is empty.
@@ -162,6 +195,9 @@ def submit_run(
             return target, [
                 Problem(str(outputs), "already exists; choose another --outputs or pass --overwrite")
             ]
+        copies = near_copies(_run_folder(run_dir), results, dataset or registry.dataset_name)
+        if copies:
+            return target, [Problem(str(_run_folder(run_dir)), copies)]
         info = pack_outputs(_run_folder(run_dir), results, Path(outputs), location=outputs_url)
         obj["outputs"] = info.to_json()
     atomic_write_json(target, obj)

@@ -16,7 +16,6 @@ A submission is accepted only if
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -26,13 +25,31 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unified_bench.images import sha256_bytes
+from unified_bench.io import DuplicateKeyError, loads_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
+from unified_bench.leaderboard.outputs import part_prefixes
+from unified_bench.leaderboard.plausibility import caption_suspicions
 from unified_bench.leaderboard.registry import OfficialRegistry
-from unified_bench.leaderboard.rules import identical_vector, repeat_problems, results_problems
+from unified_bench.leaderboard.rules import matching_vector, repeat_problems, results_problems
 from unified_bench.results import OverallSummary, Results, ScoreSummary, results_schema
 
 SUBMISSION_KIND = "unified-bench/submission"
 VERIFICATION_KIND = "unified-bench/verification"
+VERIFICATION_SCHEMA_VERSION = 2
+VERIFICATION_TOLERANCE = 1e-4  # re-scored and submitted per-sample scores agree within this
+_RECORD_FIELDS = (
+    "name",
+    "submission_sha256",
+    "outputs_sha256",
+    "dataset_fingerprint",
+    "scorers",
+    "compared",
+    "rescored",
+    "rescored_sha256",
+    "verified_at",
+    "unified_bench_version",
+)
 MAX_SCHEMA_PROBLEMS = 10
 # PEP 440 release versions as unified-bench writes them (1.2.3, 1.2.3rc1, 1.2.3.dev4+gabc).
 _VERSION = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9]+(\.[A-Za-z0-9]+)*)?$")
@@ -62,10 +79,16 @@ class Submission:
     outputs: dict[str, Any] | None = None
     file_sha256: str = ""
     verification: dict[str, Any] | None = None  # a matching verified/NAME.json
+    suspicions: tuple[str, ...] = ()  # why the captions look made up (``plausibility``): shown on the site
 
     @property
     def verified(self) -> bool:
         return self.verification is not None
+
+    def parts(self) -> list[tuple[str, Results]]:
+        """(archive prefix, results) of each run the outputs hold: one, or each seed of a repeats run."""
+        runs = list(self.seed_results) if self.results.repeats else [self.results]
+        return list(zip(part_prefixes(self.results), runs, strict=True))
 
 
 @cache
@@ -101,6 +124,19 @@ def results_from_json(obj: dict[str, Any]) -> Results:
 
 
 # -- dates and versions --------------------------------------------------------------------------
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with a time zone, else ``None``."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def finished_at(results: Results) -> datetime | None:
+    return parse_moment(results.provenance.get("finished_at"))
+
+
 def _date_problem(label: str, value: Any, *, now: datetime) -> str | None:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -138,6 +174,13 @@ def date_and_version_problems(obj: dict[str, Any], results: Sequence[Results]) -
                     "results provenance.unified_bench_version", provenance["unified_bench_version"]
                 )
             )
+    submitted = parse_moment(meta["submitted_at"])
+    finished = [moment for moment in map(finished_at, results) if moment is not None]
+    if submitted is not None and finished and submitted < max(finished):
+        found.append(
+            f"metadata.submitted_at {meta['submitted_at']!r} precedes the run's finished_at "
+            f"{max(finished).isoformat()}; a submission cannot be older than its run"
+        )
     return list(dict.fromkeys(p for p in found if p))
 
 
@@ -170,21 +213,30 @@ def validate_submission(
         results=results,
         seed_results=seed_results,
         outputs=obj.get("outputs"),
+        suspicions=_suspicions(results, seed_results),
     )
 
 
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a number JSON allows")
+def _suspicions(results: Results, seed_results: Sequence[Results]) -> tuple[str, ...]:
+    parts = [("", results)] + [(f"seed {s.bootstrap['seed']}: ", s) for s in seed_results]
+    found = [
+        label + reason
+        for label, part in parts
+        for reason in caption_suspicions(part.samples["ids"], part.samples["captions"])
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 def _read_json(path: Path) -> tuple[Any, bytes, Problem | None]:
     try:
         data = path.read_bytes()
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant), data, None
+        return loads_strict(data), data, None
     except FileNotFoundError:
         return None, b"", Problem(str(path), "no such file")
     except IsADirectoryError:
         return None, b"", Problem(str(path), "a folder, not a submission file")
+    except DuplicateKeyError as error:
+        return None, b"", Problem(str(path), str(error))
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         return None, b"", Problem(str(path), f"not valid JSON ({error})")
 
@@ -197,8 +249,64 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 
 
 # -- verification records ------------------------------------------------------------------------
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def rescored_digest(rescored: Any) -> str:
+    """sha256 of the re-scored per-sample vectors (part -> scorer -> id -> value) as canonical JSON."""
+    return sha256_bytes(json.dumps(rescored, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+
+
+def _reproduction_problem(record: dict[str, Any], submission: Submission) -> str | None:
+    """The record's re-scored vectors must be intact (their digest) and reproduce every submitted score."""
+    rescored = record["rescored"]
+    if not isinstance(rescored, dict) or rescored_digest(rescored) != record["rescored_sha256"]:
+        return "its re-scored scores do not match their digest (the record was edited)"
+    off, total = [], 0
+    for prefix, part in submission.parts():
+        for name, summary in part.scorers.items():
+            table = rescored.get(prefix, {}).get(name, {}) if isinstance(rescored.get(prefix), dict) else {}
+            for sample_id, claimed in summary.per_sample.items():
+                total += 1
+                value = table.get(sample_id) if isinstance(table, dict) else None
+                if not isinstance(value, (int, float)) or abs(value - claimed) > VERIFICATION_TOLERANCE:
+                    off.append(f"{prefix}{name} {sample_id}")
+    if off:
+        return f"its re-scored scores do not reproduce this submission ({len(off)} of {total}: {off[0]}, ...)"
+    if record["compared"] != total:
+        return f"it compared {record['compared']!r} scores, the submission has {total}"
+    return None
+
+
+def _record_problem(record: Any, submission: Submission) -> str | None:
+    """Why ``record`` is not a verification of ``submission`` as it is now (None: it is)."""
+    if not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
+        return "is not a verification record"
+    missing = [key for key in _RECORD_FIELDS if key not in record]
+    if missing or record.get("schema_version") != VERIFICATION_SCHEMA_VERSION:
+        shown = f" (no {', '.join(missing)})" if missing else ""
+        return f"is not a complete verification record{shown}"
+    if record["name"] != submission.name:
+        return f"verifies {record['name']!r}, not {submission.name!r}"
+    if record["submission_sha256"] != submission.file_sha256 or record["outputs_sha256"] != (
+        submission.outputs or {}
+    ).get("sha256"):
+        return "verified another version of this submission or its outputs"
+    if record["dataset_fingerprint"] != submission.results.dataset.get("fingerprint"):
+        return "verified against other images than the submission's"
+    if record["scorers"] != {name: s.fingerprint for name, s in submission.results.scorers.items()}:
+        return "verified with other scorer weights than the submission's"
+    now = datetime.now(timezone.utc)
+    for problem in (
+        _date_problem("verified_at", record["verified_at"], now=now),
+        _version_problem("unified_bench_version", record["unified_bench_version"]),
+    ):
+        if problem:
+            return problem
+    verified_at, submitted_at = (
+        parse_moment(record["verified_at"]),
+        parse_moment(submission.metadata["submitted_at"]),
+    )
+    if verified_at is not None and submitted_at is not None and verified_at < submitted_at:
+        return f"verified_at {record['verified_at']!r} precedes the submission"
+    return _reproduction_problem(record, submission)
 
 
 def _verification(
@@ -210,21 +318,13 @@ def _verification(
     if not path.is_file():
         return None, None
     record, _, problem = _read_json(path)
-    if problem is not None or not isinstance(record, dict) or record.get("kind") != VERIFICATION_KIND:
-        return (
-            None,
-            f"{path} is not a verification record; rerun `unified-bench leaderboard verify NAME`",
-        )
-    outputs_sha = (submission.outputs or {}).get("sha256")
-    if (
-        record.get("submission_sha256") != submission.file_sha256
-        or record.get("outputs_sha256") != outputs_sha
-    ):
-        return None, (
-            f"{path} verified another version of this submission or its outputs; "
-            f"rerun `unified-bench leaderboard verify {submission.name}` (or delete the record)"
-        )
-    return record, None
+    why = problem.message if problem is not None else _record_problem(record, submission)
+    if why is None:
+        return record, None
+    return None, (
+        f"{path}: {why}; a maintainer reruns `unified-bench leaderboard verify {submission.name}` "
+        "(or deletes the record)"
+    )
 
 
 # -- many files ----------------------------------------------------------------------------------
@@ -268,7 +368,7 @@ def validate_paths(
                 submission = None
             names[key] = path
         if submission is not None:
-            submission = replace(submission, file_sha256=sha256_hex(data))
+            submission = replace(submission, file_sha256=sha256_bytes(data))
             record, stale = _verification(leaderboard, submission)
             if stale:
                 problems.append(Problem(str(path), stale))
@@ -293,8 +393,10 @@ def validate_paths(
 def _duplicate_results(
     accepted: Sequence[Submission], existing: Sequence[Path], schema: dict[str, Any]
 ) -> list[Problem]:
-    """The same per-sample scores under two names: the later submission (by ``submitted_at``), and any
-    given file that copies an existing one, is refused."""
+    """One run's per-sample scores (within ``rules.matching_vector``) under two names: the later
+    submission, by its run's own ``finished_at`` (then ``submitted_at``), and any given file that copies
+    an existing one, is refused. A forger can edit both dates; ``validate --base`` orders by git history
+    instead (the submissions already in the base are the earlier ones)."""
     earlier: list[tuple[str, Results]] = []
     for path in existing:  # only parsed: their own problems are reported when they are validated
         obj, _, problem = _read_json(path)
@@ -305,9 +407,14 @@ def _duplicate_results(
         ):
             earlier.append((obj["name"], results_from_json(obj["results"])))
     problems = []
-    for submission in sorted(accepted, key=lambda s: (s.metadata["submitted_at"], s.name)):
+
+    def run_order(s: Submission) -> tuple[datetime, datetime, str]:
+        submitted = parse_moment(s.metadata["submitted_at"]) or datetime.max.replace(tzinfo=timezone.utc)
+        return finished_at(s.results) or submitted, submitted, s.name
+
+    for submission in sorted(accepted, key=run_order):
         for other_name, other in earlier:
-            scorer = identical_vector(submission.results, other)
+            scorer = matching_vector(submission.results, other)
             if scorer:
                 problems.append(
                     Problem(

@@ -10,29 +10,31 @@ Editing the submission or its archive afterwards voids the record (``validate`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from unified_bench.errors import InputError, UserError
-from unified_bench.io import atomic_write_json
+from unified_bench.images import sha256_bytes
+from unified_bench.io import atomic_write_json, read_json_strict
 from unified_bench.leaderboard.layout import LeaderboardDir
-from unified_bench.leaderboard.outputs import fetched_archive, part_prefixes, read_part
+from unified_bench.leaderboard.outputs import fetched_archive, read_part
+from unified_bench.leaderboard.plausibility import near_copy_problem, pixel_similarity
 from unified_bench.leaderboard.registry import OfficialRegistry
 from unified_bench.leaderboard.validate import (
     VERIFICATION_KIND,
+    VERIFICATION_SCHEMA_VERSION,
+    VERIFICATION_TOLERANCE,
     Submission,
-    sha256_hex,
+    rescored_digest,
     submission_schema,
     validate_submission,
 )
 from unified_bench.paths import file_sha256
 from unified_bench.provenance import utc_now
-from unified_bench.results import Results
 
-TOLERANCE = 1e-4
+TOLERANCE = VERIFICATION_TOLERANCE
 MAX_SHOWN = 5
 
 
@@ -80,17 +82,14 @@ def _load_submission(leaderboard: LeaderboardDir, registry: OfficialRegistry, na
     if not path.is_file():
         raise InputError(f"{path}: no submission named {name!r}; see `ls {leaderboard.submissions}`.")
     data = path.read_bytes()
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error}).") from None
+    obj = read_json_strict(path)
     problems, submission = validate_submission(
         obj, where=str(path), registry=registry, schema=submission_schema(leaderboard), file_stem=path.stem
     )
     if submission is None:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise VerificationFailed(f"not verifying an invalid submission: {problems[0]}{more}")
-    return replace(submission, file_sha256=sha256_hex(data))
+    return replace(submission, file_sha256=sha256_bytes(data))
 
 
 def _scorer_specs(registry: OfficialRegistry, given: Sequence[str]) -> list[str]:
@@ -106,12 +105,6 @@ def _scorer_specs(registry: OfficialRegistry, given: Sequence[str]) -> list[str]
             )
         chosen[name] = spec
     return [chosen.get(name, name) for name in registry.scorers]
-
-
-def _parts(submission: Submission) -> list[tuple[str, Results]]:
-    prefixes = part_prefixes(submission.results)
-    parts = list(submission.seed_results) if submission.results.repeats else [submission.results]
-    return list(zip(prefixes, parts, strict=True))
 
 
 def verify_submission(
@@ -161,6 +154,7 @@ def verify_submission(
     location = outputs or recorded["location"]
     mismatches: list[Mismatch] = []
     compared, max_difference = 0, 0.0
+    rescored: dict[str, dict[str, dict[str, float]]] = {}  # part -> scorer -> id -> re-scored value
     with fetched_archive(location) as archive:
         actual_sha = file_sha256(archive)
         if actual_sha != recorded["sha256"]:
@@ -170,7 +164,7 @@ def verify_submission(
                 "pass the archive `submit --outputs` wrote for this submission."
             )
         built = build_scorers(specs, device=device, dtype=dtype)
-        for prefix, part in _parts(submission):
+        for prefix, part in submission.parts():
             for scorer in built:
                 claimed_fingerprint = part.scorers[scorer.name].fingerprint
                 if scorer.fingerprint() != claimed_fingerprint:
@@ -189,6 +183,11 @@ def verify_submission(
                     f"first: {wrong_captions[0]})."
                 )
             present = [i for i in ids if i not in found.absent]
+            copies = near_copy_problem(
+                {i: pixel_similarity(references[i].load_image(), found.images[i][0]) for i in present}
+            )
+            if copies:
+                raise VerificationFailed(f"{location}: {prefix}{copies}.")
             items = [
                 ScoringItem(
                     id=i,
@@ -201,7 +200,12 @@ def verify_submission(
                 )
                 for i in present
             ]
+            # cache=None: every embedding computed here, none read from a local cache (trusted input
+            # for ordinary runs, but a maintainer's cache must not decide what "verified" means)
             table = score_items(items, built, batch_size=batch_size, cache=None) if items else {}
+            rescored[prefix] = {
+                name: {i: float(v) for i, v in values.items()} for name, values in table.items()
+            }
             for scorer_name, summary in part.scorers.items():
                 for sample_id in ids:
                     claimed = summary.per_sample[sample_id]
@@ -218,18 +222,23 @@ def verify_submission(
     if not mismatches:
         record_path = leaderboard.verification_path(submission.name)
         atomic_write_json(
-            record_path, _record(submission, location, images.fingerprint, compared, max_difference)
+            record_path, _record(submission, location, images.fingerprint, compared, max_difference, rescored)
         )
     return VerificationReport(submission.name, compared, max_difference, mismatches, record_path)
 
 
 def _record(
-    submission: Submission, location: str, dataset_fingerprint: str, compared: int, max_difference: float
+    submission: Submission,
+    location: str,
+    dataset_fingerprint: str,
+    compared: int,
+    max_difference: float,
+    rescored: dict[str, dict[str, dict[str, float]]],
 ) -> dict[str, Any]:
     from unified_bench import __version__
 
     return {
-        "schema_version": 1,
+        "schema_version": VERIFICATION_SCHEMA_VERSION,
         "kind": VERIFICATION_KIND,
         "name": submission.name,
         "submission_sha256": submission.file_sha256,
@@ -240,6 +249,8 @@ def _record(
         "compared": compared,
         "max_difference": max_difference,
         "tolerance": TOLERANCE,
+        "rescored": rescored,
+        "rescored_sha256": rescored_digest(rescored),
         "verified_at": utc_now(),
         "unified_bench_version": __version__,
     }
