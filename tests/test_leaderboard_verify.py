@@ -227,8 +227,8 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: i
     """The issue's forgery: the samples' own images with ±40 uniform noise and one caption for all, run
     through ``--model precomputed`` and scored like the demo (same tiny scorers and bootstrap)."""
     from unified_bench.datasets import load_dataset
-    from unified_bench.demo import demo_scorer_specs
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+    from unified_bench.scorers.sets import tiny_scorer_specs
 
     made = tmp_path / "made-elsewhere"
     (made / "images").mkdir(parents=True)
@@ -241,7 +241,7 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: i
     (made / "captions.jsonl").write_text(
         "".join(json.dumps({"id": sample.id, "caption": caption}) + "\n" for sample in samples)
     )
-    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    paper = tuple(spec for spec in tiny_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
     run_dir = tmp_path / "runs" / "noisy-references"
     execute_run(
         RunRequest(
