@@ -151,6 +151,27 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise UserError(f"--size {error}") from None
 
 
+def _read_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """Eager: the file's options become this command's defaults, so command-line flags win."""
+    if value is not None:
+        from unified_bench.cli.config_file import load_option_file
+
+        ctx.default_map = {**(ctx.default_map or {}), **load_option_file(value, ctx.command)}
+    return value
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="YAML or JSON file of this command's options (keys as the flags: batch_size: 8); flags win.",
+        is_eager=True,
+        callback=_read_config,
+        show_default=False,
+    ),
+]
+
+
 # -- commands ------------------------------------------------------------------------------------
 @app.command(epilog=RUN_EXAMPLES)
 def run(
@@ -220,6 +241,7 @@ def run(
             "into --output (--no-merge: leave the shard-* folders for `unified-bench merge`).",
         ),
     ] = True,
+    config: ConfigOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
