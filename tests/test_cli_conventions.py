@@ -53,3 +53,72 @@ def test_run_config_file_json_with_an_unknown_key_is_one_line_and_runs_nothing(c
     result = cli("run", "--config", config)
     assert result.code == 2 and "unknown option 'batchsize'" in result.err and "batch_size" in result.err
     assert "Traceback" not in result.err and not (tmp_path / "r").exists()
+
+
+NAME_ERRORS = {
+    "adapter": (["run", "--model", "uea", "--dataset", "samples"], "Did you mean 'uae'?"),
+    "dataset": (["run", "--model", "uae-tiny", "--dataset", "sampels"], "Did you mean 'samples'?"),
+    "scorer": (["run", "--model", "uae-tiny", "--dataset", "samples", "-s", "clp"], "Did you mean 'clip'?"),
+    "scorer set": (["score", "G", "R", "--scorer-set", "papr"], "tiny, paper, all"),
+}
+
+
+def test_misspelt_names_are_refused_before_torch_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    probe = (
+        "import sys, json\nfrom unified_bench.cli.app import main\n"
+        "try:\n    main(json.loads(sys.argv[1]))\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('torch' in sys.modules, code)"
+    )
+    import json
+
+    for kind, (args, words) in NAME_ERRORS.items():
+        done = subprocess.run(
+            [sys.executable, "-c", probe, json.dumps([*args, "-o", str(tmp_path / kind)])],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(tmp_path / "cache"),
+            timeout=120,
+        )
+        assert done.stdout.split() == ["False", "2"], f"{kind}: {done.stdout} {done.stderr}"
+        assert words in done.stderr and not (tmp_path / kind).exists()
+
+
+def test_the_python_api_turns_third_party_bars_off_for_the_call_and_back_on_after(tmp_path, session_cache):
+    import transformers
+    from PIL import Image
+
+    import unified_bench
+
+    for folder in (tmp_path / "g", tmp_path / "r"):
+        folder.mkdir()
+        Image.new("RGB", (32, 32), (90, 20, 200)).save(folder / "a.png")
+    hf_logging = transformers.utils.logging
+    seen = []
+
+    class Watch:  # the switch every transformers bar reads, observed while the call runs
+        def stage(self, name, total):
+            seen.append(hf_logging.is_progress_bar_enabled())
+
+        def advance(self, name, amount): ...
+        def note(self, text): ...
+
+    hf_logging.enable_progress_bar()
+    unified_bench.score(
+        tmp_path / "g", tmp_path / "r", scorers=["psnr"], output=tmp_path / "o.json", hooks=Watch()
+    )
+    assert seen and not any(seen)
+    assert hf_logging.is_progress_bar_enabled()  # the caller's setting is back
+    unified_bench.score(
+        tmp_path / "g",
+        tmp_path / "r",
+        scorers=["psnr"],
+        output=tmp_path / "v.json",
+        hooks=Watch(),
+        verbose=True,
+    )
+    assert seen[-1] is True

@@ -20,6 +20,31 @@ if TYPE_CHECKING:
     from unified_bench.results import Results
 
 
+def check_names(
+    *,
+    model: str | None = None,
+    dataset: str | None = None,
+    scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
+) -> None:
+    """Refuse a misspelt adapter, dataset, scorer or scorer set in one line, before torch or any
+    model library is imported (``run`` and ``score`` call it first; so does the CLI)."""
+    from unified_bench.scorers import parse_scorer_spec
+    from unified_bench.scorers.sets import check_scorer_set
+
+    if model is not None:
+        from unified_bench.registry import default_registry
+
+        default_registry().manifest(model)
+    if dataset is not None:
+        from unified_bench.datasets import check_dataset_spec
+
+        check_dataset_spec(dataset)
+    check_scorer_set(scorer_set)
+    for spec in scorers or ():
+        parse_scorer_spec(spec)
+
+
 def run(
     model: str,
     dataset: str = "unibench",
@@ -44,6 +69,7 @@ def run(
     caption_column: str | None = None,
     streaming: bool = False,
     merge: bool = True,
+    verbose: bool = False,
     hooks: Hooks | None = None,
 ) -> Results:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
@@ -64,6 +90,8 @@ def run(
             rank returns its own shard.
         dtype: the model's dtype (``--dtype``); the scorers keep theirs.
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
+        verbose: let third-party progress bars, logging and warnings through (default: silenced
+            for the call and restored after it, as the CLI does without ``--verbose``).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
 
     Raises:
@@ -78,6 +106,7 @@ def run(
         >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
+    check_names(model=model, dataset=dataset, scorers=scorers, scorer_set=scorer_set)
     from unified_bench.datasets.base import DatasetOptions
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
     from unified_bench.scorers.sets import resolve_scorers
@@ -107,7 +136,10 @@ def run(
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming),
     )
-    return execute_request(request, repeats, hooks, merge_shards=merge and launched is not None)
+    from unified_bench.quiet import third_party_silenced
+
+    with third_party_silenced(not verbose):
+        return execute_request(request, repeats, hooks, merge_shards=merge and launched is not None)
 
 
 def score(
@@ -123,6 +155,7 @@ def score(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int = 16,
+    verbose: bool = False,
     hooks: Hooks | None = None,
 ) -> Results:
     """Score a folder of reconstructions against a folder of references (``unified-bench score``).
@@ -145,22 +178,26 @@ def score(
         >>> results.scorers["psnr"].mean  # identical images: PSNR is capped at 100 dB
         100.0
     """
+    check_names(scorers=scorers, scorer_set=scorer_set)
     from unified_bench.evaluate import ScoringOptions, score_folder
     from unified_bench.scorers.sets import resolve_scorers
 
     options = ScoringOptions(
         scorers=resolve_scorers(scorers, scorer_set), batch_size=batch_size, device=device, dtype=dtype
     )
-    return score_folder(
-        Path(generated),
-        Path(references),
-        options,
-        output=Path(output) if output is not None else None,
-        allow_missing=allow_missing,
-        match=match,
-        seed=seed,
-        hooks=hooks,
-    )
+    from unified_bench.quiet import third_party_silenced
+
+    with third_party_silenced(not verbose):
+        return score_folder(
+            Path(generated),
+            Path(references),
+            options,
+            output=Path(output) if output is not None else None,
+            allow_missing=allow_missing,
+            match=match,
+            seed=seed,
+            hooks=hooks,
+        )
 
 
 def compare_runs(

@@ -247,11 +247,14 @@ def run(
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose)
+    from unified_bench.api import check_names
     from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     output = output or Path("runs") / model
     this_shard = parse_shard(shard) if shard else shard_from_environment()
+    adapter_args = _pairs(adapter_arg, "--adapter-arg")
+    check_names(model=model, dataset=dataset, scorers=scorer, scorer_set=scorer_set)  # before torch loads
     with out.progress_hooks() as hooks:
         results = run_api(
             model,
@@ -263,7 +266,7 @@ def run(
             batch_size=batch_size,
             limit=limit,
             shard=shard,
-            adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+            adapter_args=adapter_args,
             size=_size(size),
             protocol=protocol,
             repeats=repeats,
@@ -325,9 +328,11 @@ def score(
 ) -> None:
     """Score an existing folder of reconstructions against the references (matched by file name)."""
     out.configure(quiet=quiet, verbose=verbose)
+    from unified_bench.api import check_names
     from unified_bench.api import score as score_api
     from unified_bench.store import RESULTS_FILE
 
+    check_names(scorers=scorer, scorer_set=scorer_set)  # before torch loads
     with out.progress_hooks() as hooks:
         results = score_api(
             generated,
