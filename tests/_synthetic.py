@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
-from unified_bench.results import PAPER_SCORERS, Results, build_results
+from unified_bench.results import PAPER_SCORERS, Results, build_results, write_results
 
 DATASET_FINGERPRINT = "sha256:" + hashlib.sha256(b"synthetic dataset").hexdigest()
 PIXEL_SCORER = "lpips"  # lower is better
@@ -71,3 +72,25 @@ def make_results(
         bootstrap_seed=bootstrap_seed,
         n_resamples=n_resamples,
     )
+
+
+def second_run(tmp_path, samples, results, shift: dict[str, float]):
+    """Run B: run A's scores plus a known per-sample shift, same images."""
+    ids = results.samples["ids"]
+    scores = {
+        name: [summary.per_sample[i] + shift.get(i, 0.0) for i in ids]
+        for name, summary in results.scorers.items()
+    }
+    fingerprints = {name: s.fingerprint for name, s in results.scorers.items()}
+    b = make_results(
+        scores, ids=ids, dataset_fingerprint=results.dataset["fingerprint"], fingerprints=fingerprints
+    )
+    b = replace(
+        b, dataset=results.dataset, samples={**b.samples, "captions": {i: f"B says {i}" for i in ids}}
+    )
+    folder = tmp_path / "run-b"
+    (folder / "images").mkdir(parents=True)
+    for sample in samples.samples:
+        sample.image.resize((64, 64)).rotate(90).save(folder / "images" / f"{sample.id}.png")
+    write_results(folder / "results.json", b)
+    return folder, b

@@ -1,7 +1,8 @@
 """Shared test helpers for scorers: tiny checkpoints (built once per session), images, items.
 
 Import the fixtures into a test module to use them:
-``from _tiny_scorers import tiny_specs, isolated_cache``.
+``from tests._tiny_scorers import fresh_cache, tiny_specs``. Never name a fixture here after one in
+tests/conftest.py: an imported fixture shadows the conftest one for the whole module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from unified_bench.images import png_bytes
+from unified_bench.scoring import ScoringItem
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +29,8 @@ def tiny_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point ``$UNIFIED_BENCH_CACHE`` at a fresh folder for one test."""
+def fresh_cache(isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``$UNIFIED_BENCH_CACHE`` at an empty folder for one test (on top of conftest's isolation)."""
     root = tmp_path / "unified-bench-cache"
     monkeypatch.setenv("UNIFIED_BENCH_CACHE", str(root))
     return root
@@ -43,3 +45,20 @@ def random_images(count: int, *, size: tuple[int, int] = (48, 40), seed: int = 0
 
 def image_sha(image: Image.Image) -> str:
     return hashlib.sha256(png_bytes(image)).hexdigest()
+
+
+def make_items(count: int, *, seed: int = 0, captions: bool = True) -> list[ScoringItem]:
+    references = random_images(count, seed=100)  # the dataset: the same references for every "model"
+    reconstructions = random_images(count, size=(56, 56), seed=seed)
+    return [
+        ScoringItem(
+            id=f"sample-{i}",
+            reference=ref,
+            reference_sha256=image_sha(ref),
+            reconstruction=rec,
+            reconstruction_sha256=image_sha(rec),
+            caption=f"the cat and dog number {i}" if captions else None,
+            reference_captions=(f"a cat and a dog number {i}",) if i % 2 == 0 else None,
+        )
+        for i, (ref, rec) in enumerate(zip(references, reconstructions, strict=True))
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 # Tiny models are all overhead: one torch thread is faster than two fighting over 2 cores
@@ -29,6 +30,29 @@ def isolated_cache(session_cache, monkeypatch) -> Path:
     monkeypatch.delenv("SLURM_PROCID", raising=False)  # a suite run inside an srun job is not sharded
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
     return session_cache
+
+
+def isolation_problem(environment: Mapping[str, str], temp_root: Path) -> str | None:
+    """What is missing from the isolation every test gets (docs/testing.md), or None."""
+    cache = environment.get("UNIFIED_BENCH_CACHE")
+    if cache is None or not Path(cache).resolve().is_relative_to(temp_root.resolve()):
+        return f"UNIFIED_BENCH_CACHE={cache!r} is not under pytest's temp folder {temp_root}"
+    if environment.get("HF_HUB_OFFLINE") != "1":
+        return f"HF_HUB_OFFLINE={environment.get('HF_HUB_OFFLINE')!r}, not '1'"
+    leaked = [name for name in ("RANK", "WORLD_SIZE") if name in environment]
+    return f"{', '.join(leaked)} set" if leaked else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Every test body starts isolated, whatever its module imports.
+
+    A module that imports a fixture named ``isolated_cache`` shadows the autouse one above, and its
+    tests then run online with the caller's RANK/WORLD_SIZE: this check fails them.
+    """
+    problem = isolation_problem(os.environ, item.config._tmp_path_factory.getbasetemp())
+    if problem:
+        pytest.fail(f"{item.nodeid} runs without the suite's isolation: {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

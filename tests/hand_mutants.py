@@ -29,6 +29,7 @@ class HandMutant:
 
 TRAIN_REWARDS = "tests/test_train_rewards.py"
 STAGES = "tests/test_train_stages.py"
+COMPARE_MUTANTS = "tests/test_compare_mutants.py"
 MUTANTS = (
     HandMutant(
         "lpips-counted-positively",
@@ -126,6 +127,42 @@ MUTANTS = (
         "return self.model(pixel_values=pixel_values).last_hidden_state[:, 0]",
         "return self.model(pixel_values=pixel_values).last_hidden_state[:, 1]",
         (f"{TRAIN_REWARDS}::test_both_embeddings_are_the_official_global_feature_l2_normalised",),
+    ),
+    # Issue 19: compare mutants that survived its tests.
+    HandMutant(
+        "compare-baseline-table-unchecked",
+        "unified_bench/compare/checks.py",
+        "    base = _check_per_sample_table(baseline, scorer, labels[0])",
+        "    base = _per_sample(baseline, scorer) or {}",
+        (f"{COMPARE_MUTANTS}::test_a_nan_in_an_in_memory_baseline_is_refused_naming_the_baseline",),
+    ),
+    HandMutant(
+        "compare-baseline-ids-unchecked",
+        "unified_bench/compare/gate.py",
+        "for results, label in zip((baseline, candidate), labels, strict=True):\n        _check_sample_ids(",
+        "for results, label in zip((candidate,), labels[1:], strict=True):\n        _check_sample_ids(",
+        (f"{COMPARE_MUTANTS}::test_an_empty_in_memory_baseline_is_refused_naming_the_baseline",),
+    ),
+    HandMutant(
+        "compare-candidate-lacking-ids-allowed",
+        "unified_bench/compare/checks.py",
+        "if (only_base or only_cand) and not allow_partial:",
+        "if only_cand and not allow_partial:",
+        (f"{COMPARE_MUTANTS}::test_a_candidate_that_only_lacks_ids_is_refused_without_allow_partial",),
+    ),
+    HandMutant(
+        "compare-candidate-lacking-scores-allowed",
+        "unified_bench/compare/checks.py",
+        "one_sided = [i for i in paired_ids if (i in base) != (i in cand)]",
+        "one_sided = [i for i in paired_ids if i in cand and i not in base]",
+        (f"{COMPARE_MUTANTS}::test_a_candidate_that_only_lacks_one_score_is_refused_without_allow_partial",),
+    ),
+    HandMutant(
+        "compare-gated-mde-at-alpha",
+        "unified_bench/compare/gate.py",
+        "mde=minimum_detectable_effect(sd, differences.size, alpha=settings.row_alpha)",
+        "mde=minimum_detectable_effect(sd, differences.size, alpha=settings.alpha)",
+        (f"{COMPARE_MUTANTS}::test_each_of_several_gated_rows_gets_the_mde_at_the_first_holm_step",),
     ),
 )
 

@@ -46,6 +46,11 @@ MODULES: dict[str, list[str]] = {
     "adapters/uae/train/rewards.py": ["tests/test_train_rewards.py"],
     "adapters/uae/train/policy.py": ["tests/test_train_stages.py"],
     "adapters/uae/encoder.py": ["tests/test_uae_native.py", "tests/test_uae_parts.py"],
+    "unified_bench/seeds.py": ["tests/test_seeds.py"],
+    "unified_bench/matching.py": ["tests/test_sharding_and_matching.py", "tests/test_score_pairing.py"],
+    "unified_bench/merge.py": ["tests/test_merge.py"],
+    # a package: every module in it (mutmut's glob)
+    "unified_bench/leaderboard/*": ["tests/test_leaderboard.py", "tests/test_leaderboard_verify.py"],
 }
 
 
@@ -92,7 +97,7 @@ def write_config(target: Path, module: str, tests: list[str]) -> None:
 
 
 def run(module: str, max_children: int, *, survivors_only: bool = False, diffs: bool = False) -> int:
-    target = SCRATCH / Path(module).with_suffix("").as_posix().replace("/", ".")
+    target = SCRATCH / Path(module.removesuffix("/*")).with_suffix("").as_posix().replace("/", ".")
     target.mkdir(parents=True, exist_ok=True)
     sync_copy(target)
     write_config(target, module, MODULES[module])

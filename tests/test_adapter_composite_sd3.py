@@ -142,3 +142,41 @@ def test_a_setting_the_pipeline_does_not_take_is_refused(checkpoints):
     args = {**checkpoints, "true_cfg_scale": "4"}  # StableDiffusion3Pipeline has no true CFG
     with pytest.raises(AdapterArgError, match="takes no true_cfg_scale"):
         default_registry().build("composite", AdapterOptions(args=args, device="cpu"))
+
+
+@pytest.mark.parametrize(
+    ("pipeline_class", "size"),
+    [
+        ("StableDiffusionPipeline", (512, 512)),  # SD 1.5's training size
+        ("StableDiffusion3Pipeline", (1024, 1024)),
+        ("StableDiffusionXLPipeline", (1024, 1024)),
+        ("FluxPipeline", (1024, 1024)),
+        ("QwenImagePipeline", (1328, 1328)),  # the Qwen-Image card's 1:1 size
+    ],
+)
+def test_each_family_draws_at_its_native_size(pipeline_class, size):
+    from unified_bench_adapters.composite.families import family_of
+
+    family = family_of(pipeline_class)
+    assert (family.width, family.height) == size and f"{size[0]}x{size[1]}" in family.source
+
+
+def test_the_configured_or_native_size_is_the_default_and_recorded(checkpoints):
+    # the fixture's SD3 family draws at 1024x1024 unless told; a width/height given wins
+    args = {**checkpoints, "num_inference_steps": "1", "height": "16", "width": "32"}
+    explicit = default_registry().build("composite", AdapterOptions(args=args, device="cpu"))
+    assert explicit.info()["drawing"]["size"] == [32, 16]
+    assert explicit.generate(["a cat"], seeds=[1])[0].size == (32, 16)
+    native = default_registry().build(
+        "composite", AdapterOptions(args={**checkpoints, "num_inference_steps": "1"}, device="cpu")
+    )
+    assert native.info()["drawing"]["size"] == [1024, 1024]
+    assert native.info()["settings"]["width"] is None
+
+
+def test_qwen_image_prompts_get_the_cards_english_suffix(adapter):
+    from unified_bench_adapters.composite.families import family_of
+
+    assert family_of("QwenImagePipeline").prompt_suffix == ", Ultra HD, 4K, cinematic composition."
+    assert adapter.drawn_prompts(["a cat"]) == ["a cat"]  # SD3's card adds nothing
+    assert adapter.info()["drawing"]["prompt_suffix"] == ""

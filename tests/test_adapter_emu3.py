@@ -124,3 +124,44 @@ def test_the_negative_prompt_is_built_in_generation_mode_like_baai(adapter, monk
     expected = tokenizer(text, add_special_tokens=False)["input_ids"]
     for row, mask in zip(seen["negative_prompt_ids"], seen["negative_prompt_attention_mask"], strict=True):
         assert row[mask.bool()].tolist() == expected
+
+
+def test_the_caption_chat_opens_with_baais_system_sentence(adapter):
+    inputs = adapter.caption_inputs(random_images(1))
+    tokenizer = adapter.chat_processor.tokenizer
+    text = tokenizer.decode(inputs["input_ids"][0]).removeprefix(tokenizer.bos_token)
+    # processing_emu3.py: "You are a helpful assistant. USER: {image}{instruction}. ASSISTANT:"
+    assert text.startswith("You are a helpful assistant. USER: <|image start|>")
+    assert text.endswith(" ASSISTANT:")
+    assert adapter.info()["settings"]["caption_system_prompt"] == "You are a helpful assistant."
+
+
+@pytest.fixture(scope="module")
+def bf16_adapter(adapter_args):
+    return default_registry().build("emu3", AdapterOptions(args=adapter_args, device="cpu", dtype="bfloat16"))
+
+
+def test_the_vq_tokenizer_is_float32_beside_a_bf16_model_with_the_files_values(bf16_adapter, checkpoints):
+    from safetensors.torch import load_file
+
+    model = bf16_adapter.gen_model
+    vq = dict(model.model.vqmodel.named_parameters())
+    assert {p.dtype for p in vq.values()} == {torch.float32}
+    assert {p.dtype for p in model.model.text_model.parameters()} == {torch.bfloat16}
+    saved = {k: v for path in checkpoints[1].glob("*.safetensors") for k, v in load_file(str(path)).items()}
+    for name, parameter in vq.items():  # bit for bit: loaded as stored, not through bf16
+        (stored,) = [tensor for key, tensor in saved.items() if key.endswith("vqmodel." + name)]
+        assert torch.equal(parameter.detach(), stored), name
+    assert bf16_adapter.info()["vq_dtype"] == "float32"
+
+
+def test_a_bf16_round_trip_encodes_and_decodes_through_the_float32_vq(bf16_adapter):
+    (caption,) = bf16_adapter.caption(random_images(1), seeds=[1])
+    assert isinstance(caption, str)
+    (image,) = bf16_adapter.generate([caption or "a cat"], seeds=[2], size=(32, 32))
+    assert image.size == (32, 32) and pixels(image).std() > 0
+
+
+def test_provenance_says_captions_are_sampled_where_the_card_decodes_greedily(adapter):
+    note = adapter.info()["caption_decoding"]
+    assert note.startswith("sampled at temperature 0.7") and "card: greedy" in note

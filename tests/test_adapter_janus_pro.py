@@ -174,3 +174,9 @@ def test_effectively_greedy_captions_warn_in_one_line_and_in_provenance(cli, tmp
     assert len(lines) == 1
     warnings = read_results(output).model["info"]["warnings"]
     assert len(warnings) == 1 and "top_k=1" in warnings[0]
+
+
+def test_provenance_says_captions_are_sampled_where_the_card_decodes_greedily(adapter):
+    assert adapter.info()["caption_decoding"] == (
+        "sampled at temperature 0.7 (the protocol: UAE demo.py's caption sampling); the model card: greedy"
+    )

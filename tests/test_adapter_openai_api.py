@@ -284,3 +284,13 @@ def test_recorded_endpoints_drop_credentials_in_the_url():
     from unified_bench_adapters.openai_api.servers import public_url
 
     assert public_url("https://user:secret@api.example.com:8443/v1") == "https://api.example.com:8443/v1"
+
+
+def test_a_transparent_reference_is_sent_on_white(server, api_key):
+    from unified_bench.adapter import AdapterOptions
+    from unified_bench.registry import default_registry
+
+    args = {"base_url": server.base_url, "api_key_env": KEY_ENV, "image_size": "16x16"}
+    adapter = default_registry().build("openai-api", AdapterOptions(args=args, device="cpu"))
+    clear = Image.new("RGBA", (8, 8), (0, 0, 0, 0))  # black under full transparency
+    assert adapter.caption([clear], seeds=[1]) == ["a flat colour 255 255 255"]

@@ -24,8 +24,8 @@ from tests._browser import (
     phone_screenshot,
 )
 from tests._demo import demo_run
-from tests._synthetic import base_scores, make_results
-from tests.test_leaderboard import REPO_LEADERBOARD, test_registry
+from tests._leaderboard import REPO_LEADERBOARD, synthetic_registry
+from tests._synthetic import base_scores, make_results, second_run
 from unified_bench.leaderboard import LeaderboardDir
 from unified_bench.leaderboard.site import build_site
 from unified_bench.leaderboard.submit import submit_run
@@ -86,7 +86,7 @@ def site(tmp_path) -> Path:
     root = tmp_path / "leaderboard"
     shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
     (root / "submissions").mkdir()
-    (root / "official-fingerprints.json").write_text(json.dumps(test_registry().to_json()))
+    (root / "official-fingerprints.json").write_text(json.dumps(synthetic_registry().to_json()))
     board = LeaderboardDir(root)
     for name, shift, seed, protocol in [
         ("alpha", -0.10, 1, "text"),  # synthetic cosines reach ~1: shifts stay in range
@@ -98,10 +98,10 @@ def site(tmp_path) -> Path:
         run_dir = tmp_path / "runs" / name
         write_results(run_dir / "results.json", make_results(scores, protocol=protocol))
         _, problems = submit_run(
-            run_dir, name=name, url="https://example.org", leaderboard=board, registry=test_registry()
+            run_dir, name=name, url="https://example.org", leaderboard=board, registry=synthetic_registry()
         )
         assert problems == []
-    return build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    return build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
 
 
 def test_leaderboard_site_sorts_filters_and_has_no_console_errors(browser, site, artifacts):
@@ -240,7 +240,6 @@ def test_report_at_390_px_fits_the_screen(session_cache, tmp_path, artifacts):
 
 
 def test_two_run_report_in_a_browser(browser, session_cache, tmp_path, artifacts):
-    from tests.test_report import _second_run
     from unified_bench.datasets import load_dataset
     from unified_bench.report.compare_page import build_comparison_report
     from unified_bench.results import read_results
@@ -248,7 +247,7 @@ def test_two_run_report_in_a_browser(browser, session_cache, tmp_path, artifacts
     run_a = demo_run(session_cache)
     results_a = read_results(run_a)
     ids = results_a.samples["ids"]
-    run_b, _ = _second_run(tmp_path, load_dataset("samples"), results_a, {ids[0]: 0.1, ids[1]: -0.1})
+    run_b, _ = second_run(tmp_path, load_dataset("samples"), results_a, {ids[0]: 0.1, ids[1]: -0.1})
     page = build_comparison_report(run_a, run_b, tmp_path / "compare.html")
     assert open_page(browser, page) == []
     index, header = _header(browser, "samples", "Δ clip")

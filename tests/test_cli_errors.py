@@ -10,16 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests._errors import assert_one_line_error
 from unified_bench.store import RunSpec, RunStore
-
-
-def _assert_one_line_error(result, *fragments: str) -> None:
-    assert result.code != 0
-    assert "Traceback" not in result.err
-    assert result.err.count("Error:") == 1, result.err  # progress lines may come before it
-    message = " ".join(result.err[result.err.index("Error:") :].split())
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def _images(folder: Path, n: int = 2) -> Path:
@@ -42,13 +34,13 @@ def test_help_answers_without_importing_torch():
 
 def test_unknown_adapter_lists_the_known_ones(cli, tmp_path):
     result = cli("run", "--model", "nope", "--dataset", _images(tmp_path / "d"), "--output", tmp_path / "o")
-    _assert_one_line_error(result, "Unknown adapter 'nope'", "uae", "uae-tiny")
+    assert_one_line_error(result, "Unknown adapter 'nope'", "uae", "uae-tiny")
 
 
 def test_unknown_scorer_lists_the_known_ones(cli, tmp_path):
     refs = _images(tmp_path / "refs")
     result = cli("score", refs, refs, "--scorer", "nope")
-    _assert_one_line_error(result, "Unknown scorer 'nope'", "clip", "dinov2")
+    assert_one_line_error(result, "Unknown scorer 'nope'", "clip", "dinov2")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +53,7 @@ def test_unknown_scorer_lists_the_known_ones(cli, tmp_path):
 def test_missing_or_empty_dataset_folder(cli, tmp_path, make_dataset, fragment):
     dataset = make_dataset(tmp_path)
     result = cli("run", "--model", "uae-tiny", "--dataset", dataset, "--output", tmp_path / "o")
-    _assert_one_line_error(result, fragment)
+    assert_one_line_error(result, fragment)
     assert not (tmp_path / "o" / "captions.jsonl").exists()
 
 
@@ -69,7 +61,7 @@ def test_unreadable_image_names_the_file(cli, tmp_path):
     folder = _images(tmp_path / "d")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     result = cli("run", "--model", "uae-tiny", "--dataset", folder, "--output", tmp_path / "o")
-    _assert_one_line_error(result, "broken.png")
+    assert_one_line_error(result, "broken.png")
 
 
 def test_malformed_manifest_line_names_file_and_line(cli, tmp_path):
@@ -77,7 +69,7 @@ def test_malformed_manifest_line_names_file_and_line(cli, tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"id": "a", "image": "img0.png"}\n{"id": "b", "image": \n')
     result = cli("run", "--model", "uae-tiny", "--dataset", manifest, "--output", tmp_path / "o")
-    _assert_one_line_error(result, "m.jsonl:2")
+    assert_one_line_error(result, "m.jsonl:2")
 
 
 @pytest.mark.parametrize("bad_id", ["../escape", "/etc/passwd", "a/b"])
@@ -86,7 +78,7 @@ def test_manifest_id_escaping_the_output_folder_is_refused(cli, tmp_path, bad_id
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"id": bad_id, "image": "img0.png"}) + "\n")
     result = cli("run", "--model", "uae-tiny", "--dataset", manifest, "--output", tmp_path / "o")
-    _assert_one_line_error(result, "m.jsonl:1")
+    assert_one_line_error(result, "m.jsonl:1")
 
 
 def test_output_holding_another_run_is_refused_and_left_intact(cli, tmp_path):
@@ -105,7 +97,7 @@ def test_output_holding_another_run_is_refused_and_left_intact(cli, tmp_path):
     (output / "captions.jsonl").write_text('{"id": "a", "index": 0, "caption": "keep me", "seed": 1}\n')
     before = (output / "run.json").read_text()
     result = cli("run", "--model", "uae-tiny", "--dataset", _images(tmp_path / "d"), "--output", output)
-    _assert_one_line_error(result, "different configuration", "--overwrite")
+    assert_one_line_error(result, "different configuration", "--overwrite")
     assert (output / "run.json").read_text() == before
     assert "keep me" in (output / "captions.jsonl").read_text()
 
@@ -125,7 +117,7 @@ def test_results_of_another_schema_version_are_refused(cli, tmp_path):
     RunStore(run).open(spec)
     (run / "results.json").write_text(json.dumps({"kind": "unified-bench/results", "schema_version": 0}))
     result = cli("merge", run, "--output", tmp_path / "merged")
-    _assert_one_line_error(result, "schema version 0")
+    assert_one_line_error(result, "schema version 0")
 
 
 @pytest.mark.parametrize(
@@ -152,7 +144,7 @@ def test_bad_flags_are_one_line_errors(cli, tmp_path, flag, value, fragment):
         flag,
         value,
     )
-    _assert_one_line_error(result, fragment)
+    assert_one_line_error(result, fragment)
 
 
 def test_score_reports_unmatched_references_and_fails_unless_allowed(cli, tmp_path):
@@ -163,7 +155,7 @@ def test_score_reports_unmatched_references_and_fails_unless_allowed(cli, tmp_pa
         Image.new("RGB", (16, 16), "white").save(gens / name)
     args = ("score", gens, refs, "--scorer", "ssim", "--scorer", "psnr")
     result = cli(*args)
-    _assert_one_line_error(result, "1 of 3 references", "img2", "--allow-missing")
+    assert_one_line_error(result, "1 of 3 references", "img2", "--allow-missing")
     results = json.loads((gens / "results.json").read_text())
     assert results["samples"]["missing"] == ["img2"]
     assert set(results["scorers"]["ssim"]["per_sample"]) == {"img0", "img1"}
@@ -236,4 +228,4 @@ def test_version_and_bare_command(cli):
 )
 def test_misspelt_names_get_a_suggestion(cli, tmp_path, args, suggestion):
     result = cli(*[str(tmp_path) if a == "." else a for a in args], "--output", tmp_path / "o")
-    _assert_one_line_error(result, suggestion)
+    assert_one_line_error(result, suggestion)

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.conftest import subprocess_env
+from unified_bench.cli.output import PAUSE_VARIABLE
 from unified_bench.quiet import third_party_silenced
 
 pytestmark = pytest.mark.slow
@@ -70,7 +71,10 @@ def test_quiet_leaves_only_the_results(tmp_path, isolated_cache):
 
 def test_ctrl_c_restores_the_terminal_and_says_how_to_resume(tmp_path, isolated_cache):
     """In a terminal, Ctrl-C during the round trip: the bar is closed (cursor shown again), one line
-    says the finished samples are kept and the same command resumes, exit 130, no traceback."""
+    says the finished samples are kept and the same command resumes, exit 130, no traceback.
+
+    The run waits at its first round-trip progress (``UNIFIED_BENCH_TEST_PAUSE``) until the signal
+    comes, so it cannot finish first, however loaded the machine."""
     primary, secondary = pty.openpty()
     command = [
         sys.executable,
@@ -82,7 +86,7 @@ def test_ctrl_c_restores_the_terminal_and_says_how_to_resume(tmp_path, isolated_
         "--batch-size",
         "1",
     ]
-    env = {**subprocess_env(isolated_cache), "TERM": "xterm", "COLUMNS": "120"}
+    env = {**subprocess_env(isolated_cache), "TERM": "xterm", "COLUMNS": "120", PAUSE_VARIABLE: "round trip"}
     process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
     os.close(secondary)
     seen = b""
@@ -98,8 +102,7 @@ def test_ctrl_c_restores_the_terminal_and_says_how_to_resume(tmp_path, isolated_
             if not chunk:
                 break
             seen += chunk
-        if not interrupted and b"round trip" in seen:
-            time.sleep(0.5)
+        if not interrupted and b"paused at round trip" in seen:
             process.send_signal(signal.SIGINT)
             interrupted = True
         if process.poll() is not None and not ready:

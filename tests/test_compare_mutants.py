@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+import unified_bench
 from tests._synthetic import base_scores, make_results
 from unified_bench.compare import (
     CompareReport,
@@ -26,7 +28,7 @@ from unified_bench.compare import (
     recommend_sample_sizes,
     to_markdown,
 )
-from unified_bench.errors import UserError
+from unified_bench.errors import InputError, UserError
 from unified_bench.repeats import combine_repeats
 from unified_bench.results import write_results
 from unified_bench.stats import (
@@ -413,3 +415,102 @@ def test_verdict_boundaries(difference, p, higher_is_better, verdict):
 
     settings = CompareSettings(alpha=0.05, min_effect=0.002)
     assert _verdict(difference, p, higher_is_better, settings) == verdict
+
+
+# -- bad input held in memory, partial overlap, the gated rows' MDE (issue 19) ------------------
+def in_memory_pair(n: int = 24, seed: int = 5):
+    """Two runs on the same ids, built in memory (as ``run``/``score`` return them), never read from disk."""
+    scores = base_scores(n, seed)
+    shifted = {name: values + 0.01 for name, values in scores.items()}
+    return make_results(scores), make_results(shifted, model="candidate")
+
+
+def with_per_sample(results, scorer: str, table: dict[str, float]):
+    """``results`` with the per-sample table of ``scorer`` replaced, nothing else recomputed."""
+    summaries = {**results.scorers, scorer: replace(results.scorers[scorer], per_sample=table)}
+    return replace(results, scorers=summaries)
+
+
+def nan_in_clip(results, sample_id: str = "img003"):
+    table = dict(results.scorers["clip"].per_sample)
+    table[sample_id] = math.nan
+    return with_per_sample(results, "clip", table)
+
+
+NOT_FINITE = r"'clip' of sample 'img003' is nan \(not a finite number\)"
+
+
+def test_a_nan_in_an_in_memory_baseline_is_refused_naming_the_baseline():
+    baseline, candidate = in_memory_pair()
+    baseline = nan_in_clip(baseline)
+    with pytest.raises(InputError, match=rf"^baseline: {NOT_FINITE}"):
+        compare_results(baseline, candidate, settings=CompareSettings(gate=("clip",)))
+    with pytest.raises(InputError, match=rf"^baseline: {NOT_FINITE}"):  # a secondary row too
+        compare_results(baseline, candidate, settings=CompareSettings(gate=("dinov2",)), scorers=["clip"])
+    with pytest.raises(InputError, match=rf"^synthetic: {NOT_FINITE}"):  # the API labels it by its model
+        unified_bench.compare_runs(baseline, candidate, gate=["clip"])
+
+
+def test_an_empty_in_memory_baseline_is_refused_naming_the_baseline():
+    baseline, candidate = in_memory_pair()
+    no_clip = with_per_sample(baseline, "clip", {})
+    with pytest.raises(InputError, match=r"^baseline: the per-sample table of 'clip' is empty"):
+        compare_results(no_clip, candidate, settings=CompareSettings(gate=("clip",)))
+    no_ids = replace(baseline, samples={**baseline.samples, "ids": []})
+    with pytest.raises(InputError, match=r"^baseline: no sample ids \(samples.ids is empty\)"):
+        compare_results(no_ids, candidate, settings=CompareSettings(gate=("clip",)))
+
+
+def test_a_candidate_that_only_lacks_ids_is_refused_without_allow_partial():
+    baseline, candidate = in_memory_pair()
+    kept = [i for i in candidate.samples["ids"] if i not in ("img005", "img010")]
+    fewer = replace(candidate, samples={**candidate.samples, "ids": kept})
+    with pytest.raises(
+        InputError,
+        match=r"^candidate: its sample ids differ from baseline's \(2 of the baseline's "
+        r"24 missing, 0 extra; first missing: 'img005'\)",
+    ):
+        compare_results(baseline, fewer, settings=CompareSettings(gate=("clip",)))
+    partial = compare_results(baseline, fewer, settings=CompareSettings(gate=("clip",), allow_partial=True))
+    assert partial.n_paired == 22 and partial.n_unpaired == 2
+
+
+def test_a_candidate_that_only_lacks_one_score_is_refused_without_allow_partial():
+    baseline, candidate = in_memory_pair()
+    table = {i: v for i, v in candidate.scorers["clip"].per_sample.items() if i != "img007"}
+    lacking = with_per_sample(candidate, "clip", table)
+    with pytest.raises(
+        InputError, match=r"^candidate: no 'clip' score for sample 'img007', which baseline scored"
+    ):
+        compare_results(baseline, lacking, settings=CompareSettings(gate=("clip",)))
+    partial = compare_results(baseline, lacking, settings=CompareSettings(gate=("clip",), allow_partial=True))
+    assert partial.rows[0].n == 23
+
+
+def test_each_of_several_gated_rows_gets_the_mde_at_the_first_holm_step():
+    """Three gated rows at alpha 0.05: each row's MDE is at 0.05 / 3, the level it must reach alone."""
+    baseline, candidate = in_memory_pair(n=40)
+    rng = np.random.default_rng(11)
+    noisy = {
+        name: np.array([candidate.scorers[name].per_sample[i] for i in candidate.samples["ids"]])
+        + rng.normal(0, 0.02, 40)
+        for name in ("clip", "dinov2", "dinov3")
+    }
+    candidate = make_results(
+        {
+            **{n: [s.per_sample[i] for i in candidate.samples["ids"]] for n, s in candidate.scorers.items()},
+            **noisy,
+        },
+        model="candidate",
+    )
+    gate = ("clip", "dinov2", "dinov3")
+    compared = compare_results(baseline, candidate, settings=CompareSettings(gate=gate, alpha=0.05))
+    rows = {row.scorer: row for row in compared.rows if row.role == "gate"}
+    assert set(rows) == set(gate)
+    for name, row in rows.items():
+        base = np.array([baseline.scorers[name].per_sample[i] for i in baseline.samples["ids"]])
+        sd = float(np.std(noisy[name] - base, ddof=1))
+        assert row.mde == pytest.approx(reference_mde(sd, 40, 0.05 / 3)), name
+        assert row.mde > reference_mde(sd, 40, 0.05) * 1.05  # visibly not the unadjusted level
+    alone = compare_results(baseline, candidate, settings=CompareSettings(gate=("clip",), alpha=0.05))
+    assert alone.rows[0].mde == pytest.approx(reference_mde(rows["clip"].sd_difference, 40, 0.05))

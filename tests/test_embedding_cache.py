@@ -10,18 +10,12 @@ import pickle
 import numpy as np
 import pytest
 
+from tests._tiny_scorers import fresh_cache, make_items, tiny_specs
 from unified_bench.scorers import build_scorers
 from unified_bench.scorers.cache import EmbeddingCache, row_problem
 from unified_bench.scoring import score_items
 
-try:
-    from tests._tiny_scorers import isolated_cache, tiny_specs
-    from tests.test_scoring import make_items
-except ModuleNotFoundError:
-    from _tiny_scorers import isolated_cache, tiny_specs
-    from test_scoring import make_items
-
-__all__ = ["isolated_cache", "tiny_specs"]  # pytest fixtures, used by name
+__all__ = ["fresh_cache", "tiny_specs"]  # pytest fixtures, used by name
 
 N_ITEMS = 4
 

@@ -6,41 +6,20 @@ import csv
 import json
 import re
 import shutil
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests._synthetic import DATASET_FINGERPRINT, base_scores, make_results, sample_ids, scorer_fingerprint
+from tests._leaderboard import REPO_LEADERBOARD, N, forge, synthetic_registry
+from tests._synthetic import base_scores, make_results, scorer_fingerprint
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry, validate_paths
-from unified_bench.leaderboard.registry import OfficialBootstrap, OfficialScorer
 from unified_bench.leaderboard.site import InvalidSubmissions, build_site, rank_entries
 from unified_bench.leaderboard.submit import parse_params, submit_run
 from unified_bench.results import PAPER_SCORERS, write_results
-from unified_bench.stats import summarize
 
-REPO_LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
-N = 24
-
-
-def test_registry(n_samples: int = N) -> OfficialRegistry:
-    return OfficialRegistry(
-        dataset_name="synthetic",
-        n_samples=n_samples,
-        dataset_fingerprints=(DATASET_FINGERPRINT,),
-        ids=tuple(sample_ids(n_samples)),
-        scorers={
-            name: OfficialScorer(True, (scorer_fingerprint(name),), value_range=(-1.0, 1.0))
-            for name in PAPER_SCORERS
-        },
-        bootstrap=OfficialBootstrap(n_resamples=1000),  # what tests._synthetic.make_results uses
-        notice="Test leaderboard: synthetic numbers.",
-    )
-
-
-test_registry.__test__ = False  # a helper, not a test
+synthetic_registry.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture
@@ -49,7 +28,7 @@ def board(tmp_path) -> LeaderboardDir:
     root = tmp_path / "leaderboard"
     shutil.copytree(REPO_LEADERBOARD / "schema", root / "schema")
     (root / "submissions").mkdir()
-    (root / "official-fingerprints.json").write_text(json.dumps(test_registry().to_json()))
+    (root / "official-fingerprints.json").write_text(json.dumps(synthetic_registry().to_json()))
     shutil.copy(REPO_LEADERBOARD / "reported.json", root / "reported.json")
     return LeaderboardDir(root)
 
@@ -70,7 +49,7 @@ def _submit(board, tmp_path, name="good-model", **kwargs):
         license="apache-2.0",
         org="Example Lab",
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert problems == []
     return path
@@ -111,7 +90,7 @@ def test_submit_refuses_an_existing_name_and_writes_nothing_on_problems(board, t
         name="good-model",
         url="https://example.org",
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert "already exists" in str(problems[0])
     _, problems = submit_run(
@@ -119,7 +98,7 @@ def test_submit_refuses_an_existing_name_and_writes_nothing_on_problems(board, t
         name="no-protocol",
         url="https://example.org",
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert any("missing protocol" in str(p) for p in problems)
     assert not board.submission_path("no-protocol").exists()
@@ -230,7 +209,7 @@ def test_validate_rejects_with_one_clear_line(cli, board, tmp_path, tamper, mess
     obj = json.loads(path.read_text())
     tamper(obj)
     path.write_text(json.dumps(obj))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert accepted == []
     assert any(message in str(p) for p in problems), [str(p) for p in problems]
     assert all(str(p).startswith(str(path)) and "\n" not in str(p) for p in problems)
@@ -242,40 +221,20 @@ def test_validate_rejects_with_one_clear_line(cli, board, tmp_path, tamper, mess
 
 
 # -- forgeries: the numbers edited, then every aggregate recomputed as a forger would -------------
-def _forge(obj, *, ids=None, per_sample=None, bootstrap=None):
-    """Rewrite the results with other ids / per-sample scores / bootstrap settings, then recompute every
-    aggregate with unified-bench's own ``summarize``, so only the benchmark's rules can catch it."""
-    results = obj["results"]
-    if ids is not None:
-        results["samples"]["ids"] = ids
-        results["samples"]["captions"] = {i: "a caption" for i in ids}
-    results["bootstrap"].update(bootstrap or {})
-    boot = {k: results["bootstrap"][k] for k in ("seed", "n_resamples", "confidence")}
-    ids = results["samples"]["ids"]
-    for name, scorer in results["scorers"].items():
-        scorer["per_sample"] = (per_sample or {}).get(name, scorer["per_sample"])
-        values = [scorer["per_sample"][i] for i in ids if i in scorer["per_sample"]]
-        scorer.update(asdict(summarize(values, **boot)))
-    paper = [results["scorers"][name]["per_sample"] for name in PAPER_SCORERS]
-    overall = {i: float(np.mean([p[i] for p in paper])) for i in ids if all(i in p for p in paper)}
-    stats = summarize([overall[i] for i in ids if i in overall], **boot)
-    results["overall"].update(
-        per_sample=overall, n=stats.n, mean=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high
-    )
 
 
 def _best_sample_as_every_id(obj):
     ids = obj["results"]["samples"]["ids"]
     best = max(ids, key=lambda i: obj["results"]["overall"]["per_sample"][i])
     keep = {n: {best: s["per_sample"][best]} for n, s in obj["results"]["scorers"].items()}
-    _forge(obj, ids=[best] * len(ids), per_sample=keep)
+    forge(obj, ids=[best] * len(ids), per_sample=keep)
 
 
 def _worst_three_dropped(obj):
     ids = obj["results"]["samples"]["ids"]
     worst = sorted(ids, key=lambda i: obj["results"]["overall"]["per_sample"][i])[:3]
     scorers = obj["results"]["scorers"]
-    _forge(
+    forge(
         obj,
         per_sample={
             n: {i: v for i, v in s["per_sample"].items() if i not in worst} for n, s in scorers.items()
@@ -285,7 +244,7 @@ def _worst_three_dropped(obj):
 
 def _impossible_cosines(obj):
     first = obj["results"]["samples"]["ids"][0]
-    _forge(obj, per_sample={"clip": {**obj["results"]["scorers"]["clip"]["per_sample"], first: 7.5}})
+    forge(obj, per_sample={"clip": {**obj["results"]["scorers"]["clip"]["per_sample"], first: 7.5}})
 
 
 def _ids_not_in_the_dataset(obj):
@@ -294,19 +253,19 @@ def _ids_not_in_the_dataset(obj):
     renamed = {
         n: dict(zip(new, s["per_sample"].values(), strict=True)) for n, s in obj["results"]["scorers"].items()
     }
-    _forge(obj, ids=new, per_sample=renamed)
+    forge(obj, ids=new, per_sample=renamed)
 
 
 def _ids_reordered(obj):
-    _forge(obj, ids=obj["results"]["samples"]["ids"][::-1])
+    forge(obj, ids=obj["results"]["samples"]["ids"][::-1])
 
 
 def _narrow_confidence(obj):
-    _forge(obj, bootstrap={"confidence": 0.05})
+    forge(obj, bootstrap={"confidence": 0.05})
 
 
 def _one_resample(obj):
-    _forge(obj, bootstrap={"n_resamples": 1})
+    forge(obj, bootstrap={"n_resamples": 1})
 
 
 def _repeats_without_seed_results(obj):
@@ -359,14 +318,14 @@ def test_forged_results_with_recomputed_aggregates_are_rejected(board, tmp_path,
     obj = json.loads(path.read_text())
     forgery(obj)
     path.write_text(json.dumps(obj))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert accepted == []
     assert any(message in str(p) for p in problems), [str(p) for p in problems]
     assert not any(
         "does not follow from the per-sample scores" in str(p) for p in problems
     )  # a clean forgery
     with pytest.raises(InvalidSubmissions, match=re.escape(message)):  # a clear refusal, never a crash
-        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+        build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
 
 
 def test_float_rounding_past_a_range_end_is_in_range_and_anything_more_is_not(board, tmp_path):
@@ -376,9 +335,9 @@ def test_float_rounding_past_a_range_end_is_in_range_and_anything_more_is_not(bo
     first = obj["results"]["samples"]["ids"][0]
     clip = obj["results"]["scorers"]["clip"]["per_sample"]
     for value, refused in ((1.0000000064, False), (-1.0000000064, False), (1.00001, True)):
-        _forge(obj, per_sample={"clip": {**clip, first: value}})
+        forge(obj, per_sample={"clip": {**clip, first: value}})
         path.write_text(json.dumps(obj))
-        problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+        problems, _ = validate_paths(None, leaderboard=board, registry=synthetic_registry())
         assert any("outside its range" in str(p) for p in problems) == refused, (value, problems)
 
 
@@ -387,7 +346,7 @@ def test_nan_scores_are_not_json(board, tmp_path):
     text = path.read_text()
     first_value = re.search(r'"img000": (-?[0-9.e-]+)', text)[1]
     path.write_text(text.replace(f'"img000": {first_value}', '"img000": NaN', 1))
-    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, _ = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [p.message for p in problems] == ["not valid JSON (NaN is not a number JSON allows)"]
 
 
@@ -398,7 +357,7 @@ def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
     an_hour_later = datetime.fromisoformat(obj["metadata"]["submitted_at"]) + timedelta(hours=1)
     later = {**obj["metadata"], "submitted_at": an_hour_later.isoformat()}
     copy.write_text(json.dumps({**obj, "name": "copycat", "metadata": later}))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [s.name for s in accepted] == ["original"]
     assert [(p.where, p.message.split(":")[0]) for p in problems] == [
         (str(copy), "same per-sample clip scores as 'original'")
@@ -406,7 +365,7 @@ def test_the_same_results_under_a_second_name_are_rejected(board, tmp_path):
     pending = tmp_path / "pr" / "copycat.json"  # a pull request that copies an existing entry
     pending.parent.mkdir()
     copy.rename(pending)
-    problems, _ = validate_paths([pending], leaderboard=board, registry=test_registry())
+    problems, _ = validate_paths([pending], leaderboard=board, registry=synthetic_registry())
     assert any("same per-sample" in str(p) for p in problems)
 
 
@@ -422,12 +381,12 @@ def test_a_near_copy_of_another_submission_is_a_duplicate(board, tmp_path):
     copy = _copy_of(original, "nudged")
     first = copy["results"]["samples"]["ids"][0]
     scorers = copy["results"]["scorers"]
-    _forge(
+    forge(
         copy,
         per_sample={n: {**s["per_sample"], first: s["per_sample"][first] + 2e-6} for n, s in scorers.items()},
     )
     board.submission_path("nudged").write_text(json.dumps(copy))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [s.name for s in accepted] == ["original"]
     assert [(p.where, p.message.split(":")[0]) for p in problems] == [
         (str(board.submission_path("nudged")), "same per-sample clip scores as 'original'")
@@ -438,7 +397,7 @@ def test_honest_reruns_are_not_duplicates(board, tmp_path):
     """Another seed moves each score by ~0.01 (the tiny models: 2.8e-3 in the median): no duplicate."""
     _submit(board, tmp_path, name="seed-0", seed=0, shift=-0.1)
     _submit(board, tmp_path, name="seed-1", seed=1, shift=-0.1)
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert problems == [] and len(accepted) == 2
 
 
@@ -451,7 +410,7 @@ def test_a_backdated_copy_is_refused_and_the_original_kept(board, tmp_path):
     copy = _copy_of(original, "backdated")
     copy["metadata"]["submitted_at"] = "2020-01-01T00:00:00+00:00"
     board.submission_path("backdated").write_text(json.dumps(copy))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [s.name for s in accepted] == ["original"]
     assert [p.where for p in problems] == [str(board.submission_path("backdated"))]
     assert "precedes the run's finished_at" in problems[0].message
@@ -464,10 +423,10 @@ def test_a_build_of_a_valid_folder_never_crashes(board, tmp_path):
         name="minimal",
         url="https://example.org",
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert problems == [], problems
-    site = build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    site = build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
     rows = list(csv.DictReader((site.parent / "leaderboard.csv").open()))
     assert rows[0]["name"] == "minimal" and float(rows[0]["overall_mean"]) < 0
     assert rows[0]["params"] == rows[0]["org"] == "" and rows[0]["status"] == "self-reported"
@@ -484,10 +443,10 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(board, tmp_path,
         org=formula,
         license=formula,
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert problems == []
-    site = build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    site = build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
     text = (site.parent / "leaderboard.csv").read_text()
     row = next(csv.DictReader(text.splitlines()))
     assert row["org"] == row["license"] == "'" + formula
@@ -503,7 +462,7 @@ def test_duplicate_names_are_rejected(board, tmp_path):
     copy = board.submissions / "Twin-copy.json"
     obj = json.loads(first.read_text())
     copy.write_text(json.dumps({**obj, "name": "TWIN"}))
-    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, _ = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert any("duplicate name 'twin'" in str(p).lower() for p in problems)
 
 
@@ -512,14 +471,14 @@ def test_a_new_file_clashing_with_an_existing_name_is_rejected(board, tmp_path):
     pending = tmp_path / "pr" / "taken.json"
     pending.parent.mkdir()
     pending.write_text(existing.read_text())
-    problems, accepted = validate_paths([pending], leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths([pending], leaderboard=board, registry=synthetic_registry())
     assert accepted == [] and "already uses it" in str(problems[0])
 
 
 def test_invalid_json_is_one_line(board):
     bad = board.submissions / "bad.json"
     bad.write_text("{")
-    problems, _ = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, _ = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert [p.where for p in problems] == [str(bad)] and "not valid JSON" in problems[0].message
 
 
@@ -549,7 +508,7 @@ def _three_entries(board, tmp_path):
 
 def test_site_ranks_within_protocol_and_marks_overlapping_intervals_as_tied(board, tmp_path):
     _three_entries(board, tmp_path)
-    _, submissions = validate_paths(None, leaderboard=board, registry=test_registry())
+    _, submissions = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     entries = {e.name: e for e in rank_entries(submissions)}
     assert entries["leader"].rank == 1 and entries["leader"].tied_with == []
     assert entries["runner-up"].rank == entries["close-second"].rank == 2
@@ -582,7 +541,7 @@ def test_site_is_not_built_while_a_submission_is_invalid(board, tmp_path):
     _tamper_mean(obj)
     path.write_text(json.dumps(obj))
     with pytest.raises(InvalidSubmissions, match="claimed mean"):
-        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+        build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
     assert not (tmp_path / "site" / "index.html").exists()
 
 
@@ -608,7 +567,7 @@ def test_reported_numbers_render_only_in_their_own_labelled_table(board, tmp_pat
             }
         )
     )
-    build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
     page = (tmp_path / "site" / "index.html").read_text()
     leaderboard_table, reported_part = page.split("Reported in papers — not reproduced")
     assert "paper-model" not in leaderboard_table and "paper-model" in reported_part
@@ -630,7 +589,7 @@ def test_a_reported_entry_without_a_source_is_refused(board, tmp_path):
     from unified_bench.errors import InputError
 
     with pytest.raises(InputError, match="source"):
-        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+        build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
 
 
 def test_html_in_submission_metadata_is_escaped(board, tmp_path):
@@ -640,10 +599,10 @@ def test_html_in_submission_metadata_is_escaped(board, tmp_path):
         url="https://example.org/?a=1&b=2",
         org="<script>alert(1)</script>",
         leaderboard=board,
-        registry=test_registry(),
+        registry=synthetic_registry(),
     )
     assert problems == [] and path.exists()
-    build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+    build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
     page = (tmp_path / "site" / "index.html").read_text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "href='https://example.org/?a=1&amp;b=2'" in page
@@ -667,7 +626,7 @@ def _repeats_submission(board, tmp_path) -> Path:
         write_results(run_dir / run / "results.json", part)
     write_results(run_dir / "results.json", combine_repeats(parts, runs=runs, seeds=seeds))
     path, problems = submit_run(
-        run_dir, name="repeated", url="https://example.org", leaderboard=board, registry=test_registry()
+        run_dir, name="repeated", url="https://example.org", leaderboard=board, registry=synthetic_registry()
     )
     assert problems == [], problems
     return path
@@ -680,7 +639,7 @@ def _spread_edited(obj):
 def _seed_result_forged(obj):  # one seed's clip scores raised, its own aggregates recomputed
     seed = obj["seed_results"][1]
     raised = {i: min(1.0, v + 0.05) for i, v in seed["scorers"]["clip"]["per_sample"].items()}
-    _forge({"results": seed}, per_sample={"clip": raised})
+    forge({"results": seed}, per_sample={"clip": raised})
 
 
 def _seed_duplicated(obj):  # the first seed twice: no spread at all
@@ -704,10 +663,10 @@ def test_a_repeats_claim_must_follow_from_its_per_seed_results(board, tmp_path, 
     path = _repeats_submission(board, tmp_path)
     obj = json.loads(path.read_text())
     assert "lpips" not in obj["results"]["repeats"]["scorers"] and len(obj["seed_results"]) == 2
-    assert validate_paths(None, leaderboard=board, registry=test_registry())[0] == []
+    assert validate_paths(None, leaderboard=board, registry=synthetic_registry())[0] == []
     tamper(obj)
     path.write_text(json.dumps(obj))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert accepted == [] and any(message in str(p) for p in problems), [str(p) for p in problems]
 
 
@@ -745,7 +704,7 @@ def test_a_duplicate_key_in_a_submission_or_registry_is_refused_naming_the_key(c
     path = _submit(board, tmp_path, name="b")
     text = path.read_text()
     path.write_text(text.replace('"name": "b"', '"name": "a", "name": "b"', 1))
-    problems, accepted = validate_paths(None, leaderboard=board, registry=test_registry())
+    problems, accepted = validate_paths(None, leaderboard=board, registry=synthetic_registry())
     assert accepted == [] and [str(p) for p in problems] == [
         f"{path}: duplicate key 'name' in one object; keep one"
     ]
@@ -798,7 +757,7 @@ def test_a_hand_written_verification_record_is_refused(cli, board, tmp_path):
     result = cli("leaderboard", "validate", "--leaderboard-dir", board.root)
     assert result.code == 1 and "is not a complete verification record (no name, outputs_sha256" in result.err
     with pytest.raises(InvalidSubmissions, match="is not a complete verification record"):
-        build_site(tmp_path / "site", leaderboard=board, registry=test_registry())
+        build_site(tmp_path / "site", leaderboard=board, registry=synthetic_registry())
 
 
 # -- validate --base: a pull request judged by what it changes -------------------------------------
@@ -832,7 +791,7 @@ def test_validate_base_refuses_a_registry_edited_with_a_new_submission(cli, repo
     obj = _copy_of(board.submission_path("original"), "other-images")
     other = "sha256:" + "e" * 64
     obj["results"]["dataset"]["fingerprint"] = other
-    _forge(
+    forge(
         obj,
         per_sample={
             n: {i: v - 0.2 for i, v in s["per_sample"].items()} for n, s in obj["results"]["scorers"].items()

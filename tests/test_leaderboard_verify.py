@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from tests._demo import demo_run
+from tests._leaderboard import REPO_LEADERBOARD, forge
 from tests._synthetic import make_results
-from tests.test_leaderboard import REPO_LEADERBOARD, _forge
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry
 from unified_bench.results import PAPER_SCORERS, read_results, write_results
 
@@ -196,7 +196,7 @@ def test_one_changed_per_sample_score_fails_verification(cli, demo, tmp_path):
     obj = _submit_with_outputs(cli, run_dir, board, archive)
     clip = obj["results"]["scorers"]["clip"]["per_sample"]
     target = obj["results"]["samples"]["ids"][3]
-    _forge(obj, per_sample={"clip": {**clip, target: clip[target] + 0.002}})  # aggregates recomputed
+    forge(obj, per_sample={"clip": {**clip, target: clip[target] + 0.002}})  # aggregates recomputed
     board.submission_path("uae-tiny-demo").write_text(json.dumps(obj))
     assert cli("leaderboard", "validate", "--leaderboard-dir", board.root).code == 0  # self-consistent
 

@@ -20,10 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-try:
-    from tests._tiny_scorers import tiny_specs
-except ModuleNotFoundError:
-    from _tiny_scorers import tiny_specs
+from tests._tiny_scorers import tiny_specs
 
 __all__ = ["tiny_specs"]
 

@@ -12,14 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from tests.test_cli_errors import _assert_one_line_error
+from tests._errors import assert_one_line_error
+from tests._precomputed import IDS, outputs_folder
 from unified_bench.cli.app import main
-from unified_bench.datasets import load_dataset
 from unified_bench.results import read_results
 
-IDS = [sample.id for sample in load_dataset("samples").samples]
 LIMIT = 7  # odd: the two shards differ in size
 
 
@@ -27,19 +25,6 @@ def _main(*args: object) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([str(a) for a in args])
     assert exit_info.value.code == 0
-
-
-def _outputs_folder(root: Path) -> Path:
-    """Captions and images for every bundled sample, as another tool would have written them."""
-    (root / "images").mkdir(parents=True)
-    lines = []
-    for index, sample_id in enumerate(IDS):
-        Image.new("RGB", (20, 16), (30 * index, 90, 255 - 25 * index)).save(
-            root / "images" / f"{sample_id}.png"
-        )
-        lines.append(json.dumps({"id": sample_id, "caption": f"picture number {index}"}))
-    (root / "captions.jsonl").write_text("\n".join(lines) + "\n")
-    return root
 
 
 def _run(source: Path, output: Path, *extra: object, limit: int = LIMIT) -> None:
@@ -65,7 +50,7 @@ def _state(run_dir: Path) -> tuple[dict, dict, dict]:
 def runs(tmp_path_factory) -> dict[str, Path]:
     """An unsharded run and its two shards, each shard written to its own --output (a job array)."""
     root = tmp_path_factory.mktemp("merge")
-    source = _outputs_folder(root / "source")
+    source = outputs_folder(root / "source")
     _run(source, root / "whole")
     _run(source, root / "task0", "--shard", "0/2")
     _run(source, root / "task1", "--shard", "1/2")
@@ -133,7 +118,7 @@ def test_the_shards_output_folder_can_receive_the_merge_again_and_again(runs, tm
 def _refused(cli, tmp_path, *parts: Path, fragments: tuple[str, ...]) -> None:
     output = tmp_path / "merged"
     result = cli("merge", *parts, "--output", output)
-    _assert_one_line_error(result, *fragments)
+    assert_one_line_error(result, *fragments)
     assert not output.exists(), "a refused merge must not create its output"
 
 
@@ -199,5 +184,5 @@ def test_a_refused_merge_leaves_an_earlier_merge_intact(runs, tmp_path, cli):
     assert cli("merge", runs["task0"], runs["task1"], "--output", output).code == 0
     before = _state(output)
     result = cli("merge", runs["task0"], runs["task1-seed1"], "--output", output)
-    _assert_one_line_error(result, "different configurations")
+    assert_one_line_error(result, "different configurations")
     assert _state(output) == before

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests._demo import demo_run
-from tests._synthetic import base_scores, make_results
+from tests._synthetic import base_scores, make_results, second_run
 from unified_bench.datasets import load_dataset
 from unified_bench.repeats import combine_repeats
 from unified_bench.report import build_report
@@ -217,33 +217,13 @@ def test_long_captions_fold_and_scored_folders_show_their_matched_files(tmp_path
 
 
 # -- two runs side by side ------------------------------------------------------------------------
-def _second_run(tmp_path, samples, results, shift: dict[str, float]):
-    """Run B: run A's scores plus a known per-sample shift, same images."""
-    ids = results.samples["ids"]
-    scores = {
-        name: [summary.per_sample[i] + shift.get(i, 0.0) for i in ids]
-        for name, summary in results.scorers.items()
-    }
-    fingerprints = {name: s.fingerprint for name, s in results.scorers.items()}
-    b = make_results(
-        scores, ids=ids, dataset_fingerprint=results.dataset["fingerprint"], fingerprints=fingerprints
-    )
-    b = replace(
-        b, dataset=results.dataset, samples={**b.samples, "captions": {i: f"B says {i}" for i in ids}}
-    )
-    folder = tmp_path / "run-b"
-    (folder / "images").mkdir(parents=True)
-    for sample in samples.samples:
-        sample.image.resize((64, 64)).rotate(90).save(folder / "images" / f"{sample.id}.png")
-    write_results(folder / "results.json", b)
-    return folder, b
 
 
 def test_two_runs_side_by_side_show_per_sample_changes_and_the_largest_ones(cli, tmp_path, samples):
     run_a, results_a = _run_dir(tmp_path, samples)
     ids = results_a.samples["ids"]
     shift = {ids[0]: 0.2, ids[1]: 0.1, ids[2]: -0.15}  # B is better on two images, worse on one
-    run_b, results_b = _second_run(tmp_path, samples, results_a, shift)
+    run_b, results_b = second_run(tmp_path, samples, results_a, shift)
     result = cli("report", run_a, run_b)
     assert result.code == 0, result.err
     page = (run_b / "report-vs-run.html").read_text()

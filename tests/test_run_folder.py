@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests._errors import assert_one_line_error
+from tests._precomputed import outputs_folder
 from tests._synthetic import base_scores, make_results
 from tests._tiny_scorers import tiny_specs
 from tests.conftest import subprocess_env
-from tests.test_cli_errors import _assert_one_line_error
-from tests.test_merge import _outputs_folder
 from unified_bench.cli.app import main
 from unified_bench.results import read_results, write_results
 from unified_bench.seeds import sample_seed
@@ -44,7 +44,7 @@ def _run_args(source: Path, output: Path | str, *extra: object) -> list[str]:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
-    return _outputs_folder(tmp_path_factory.mktemp("outputs") / "source")
+    return outputs_folder(tmp_path_factory.mktemp("outputs") / "source")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_two_concurrent_runs_on_one_folder_one_is_refused(tmp_path, cli):
     second = cli("run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "3", "--output", output,
                  "--scorer", "ssim", "--seed", "1")  # fmt: skip
     assert second.code == 1
-    _assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
+    assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
 
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
@@ -123,7 +123,7 @@ def held(tmp_path):
 def test_run_into_a_folder_another_process_writes_is_refused(held, source, cli):
     folder, pid = held
     result = cli(*_run_args(source, folder))
-    _assert_one_line_error(result, f"process {pid}", "choose another --output")
+    assert_one_line_error(result, f"process {pid}", "choose another --output")
     assert result.code == 1
     assert not (folder / "run.json").exists()
 
@@ -131,7 +131,7 @@ def test_run_into_a_folder_another_process_writes_is_refused(held, source, cli):
 def test_merge_into_a_folder_another_process_writes_is_refused(held, finished, cli):
     folder, pid = held
     result = cli("merge", finished, "--output", folder)
-    _assert_one_line_error(result, f"process {pid}")
+    assert_one_line_error(result, f"process {pid}")
     assert not (folder / "results.json").exists()
 
 
@@ -139,7 +139,7 @@ def test_score_into_a_folder_another_process_writes_is_refused(held, finished, c
     folder, pid = held
     result = cli("score", finished / "images", finished / "images", "--scorer", "psnr", "--output",
                  folder / "results.json")  # fmt: skip
-    _assert_one_line_error(result, f"process {pid}")
+    assert_one_line_error(result, f"process {pid}")
     assert not (folder / "results.json").exists()
 
 
@@ -192,7 +192,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed_on_resume(finished, source
 def test_non_utf8_bytes_in_captions_jsonl(finished, source, cli):
     with open(finished / "captions.jsonl", "ab") as handle:
         handle.write(b'{"id": "x", "index": 9, "caption": "caf\xe9", "seed": 1}\n')
-    _assert_one_line_error(cli(*_run_args(source, finished)), "captions.jsonl:4", "not UTF-8")
+    assert_one_line_error(cli(*_run_args(source, finished)), "captions.jsonl:4", "not UTF-8")
 
 
 @pytest.mark.parametrize(
@@ -202,7 +202,7 @@ def test_run_json_of_another_shape(finished, source, cli, content):
     path = finished / "run.json"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = cli(*_run_args(source, finished))
-    _assert_one_line_error(result, "run.json", "not a unified-bench run file", "--overwrite")
+    assert_one_line_error(result, "run.json", "not a unified-bench run file", "--overwrite")
     assert path.read_bytes() == (content if isinstance(content, bytes) else content.encode())
 
 
@@ -283,7 +283,7 @@ def test_a_non_utf8_output_path(source, tmp_path):
 def test_paths_with_rich_markup_are_printed_as_they_are(source, tmp_path, cli):
     missing = tmp_path / "data[/]set[bold]"
     result = cli("run", "--model", "uae-tiny", "--dataset", missing, "--output", tmp_path / "o")
-    _assert_one_line_error(result, "data[/]set[bold]")
+    assert_one_line_error(result, "data[/]set[bold]")
     output = tmp_path / "out[/]put"
     result = cli(*_run_args(source, output))
     assert result.code == 0, result.err
@@ -320,7 +320,7 @@ def _rename_id(obj, old: str, new: str) -> None:
 def test_report_refuses_ids_that_leave_the_run_folder(report_run, cli, bad_id):
     _tamper(report_run, lambda obj: _rename_id(obj, "img001", bad_id))
     result = cli("report", report_run)
-    _assert_one_line_error(result, "results.json", repr(bad_id), "not allowed")
+    assert_one_line_error(result, "results.json", repr(bad_id), "not allowed")
     assert not (report_run / "report.html").exists()
 
 
@@ -331,7 +331,7 @@ def test_report_refuses_reconstructions_recorded_outside_the_run_folder(report_r
 
     _tamper(report_run, point_elsewhere)
     result = cli("report", report_run)
-    _assert_one_line_error(result, "reconstructions are recorded in", "reads only the run's own folder")
+    assert_one_line_error(result, "reconstructions are recorded in", "reads only the run's own folder")
     assert not (report_run / "report.html").exists()
 
 
@@ -344,7 +344,7 @@ def test_report_refuses_matched_names_that_are_paths(report_run, cli, name):
         obj["provenance"]["matched"] = {"img001": name}
 
     _tamper(report_run, point_elsewhere)
-    _assert_one_line_error(cli("report", report_run), "matched file", "not a relative path inside the run")
+    assert_one_line_error(cli("report", report_run), "matched file", "not a relative path inside the run")
 
 
 def test_report_refuses_repeat_folders_outside_the_run(report_run, cli):
@@ -369,7 +369,7 @@ def test_nan_in_results_json_is_one_line(report_run, cli):
     first = obj["samples"]["ids"][0]
     obj["scorers"]["clip"]["per_sample"][first] = float("nan")
     (report_run / "results.json").write_text(json.dumps(obj))  # Python writes NaN unquoted
-    _assert_one_line_error(cli("report", report_run), "nan at 'scorers' / 'clip' / 'per_sample' / 'img000'")
+    assert_one_line_error(cli("report", report_run), "nan at 'scorers' / 'clip' / 'per_sample' / 'img000'")
 
 
 def test_a_scorer_name_with_a_dollar_sign_is_text_in_the_report(report_run, cli):

@@ -15,16 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests._tiny_scorers import image_sha, random_images, tiny_specs
 from tests.conftest import subprocess_env
 from unified_bench.datasets.folder import load_folder
 from unified_bench.prefetch import prefetched
 from unified_bench.scorers import build_scorers
 from unified_bench.scoring import ScoringItem, score_items
-
-try:
-    from tests._tiny_scorers import image_sha, random_images, tiny_specs
-except ModuleNotFoundError:
-    from _tiny_scorers import image_sha, random_images, tiny_specs
 
 __all__ = ["tiny_specs"]  # pytest fixture, used by name
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from tests._tiny_scorers import fresh_cache, random_images, tiny_specs
 from unified_bench.errors import InputError, MissingWeightsError, UnknownNameError
 from unified_bench.scorers import (
     DEFAULT_SCORERS,
@@ -26,12 +27,7 @@ from unified_bench.scorers import (
     scorer_names,
 )
 
-try:
-    from tests._tiny_scorers import isolated_cache, random_images, tiny_specs
-except ModuleNotFoundError:
-    from _tiny_scorers import isolated_cache, random_images, tiny_specs
-
-__all__ = ["isolated_cache", "tiny_specs"]  # pytest fixtures, used by name
+__all__ = ["fresh_cache", "tiny_specs"]  # pytest fixtures, used by name
 
 
 def build_one(spec: str, **kwargs):
@@ -89,7 +85,7 @@ def test_weightless_scorers_refuse_a_model():
 # --- embedding scorers vs transformers / open_clip directly ----------------------------------------
 
 
-def test_clip_embeds_the_projected_pooled_output_of_the_vision_tower(tiny_specs, isolated_cache):
+def test_clip_embeds_the_projected_pooled_output_of_the_vision_tower(tiny_specs, fresh_cache):
     from transformers import CLIPImageProcessorPil, CLIPModel
 
     scorer = build_one(f"clip={tiny_specs['clip']}")
@@ -105,7 +101,7 @@ def test_clip_embeds_the_projected_pooled_output_of_the_vision_tower(tiny_specs,
     torch.testing.assert_close(embedded.norm(dim=-1), torch.ones(3))
 
 
-def test_dinov2_embeds_the_cls_token_of_the_last_hidden_state(tiny_specs, isolated_cache):
+def test_dinov2_embeds_the_cls_token_of_the_last_hidden_state(tiny_specs, fresh_cache):
     from transformers import BitImageProcessorPil, Dinov2Model
 
     scorer = build_one(f"dinov2={tiny_specs['dinov2']}")
@@ -117,7 +113,7 @@ def test_dinov2_embeds_the_cls_token_of_the_last_hidden_state(tiny_specs, isolat
     torch.testing.assert_close(scorer.embed(images), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_dinov3_embeds_the_cls_token_not_a_register_token(tiny_specs, isolated_cache):
+def test_dinov3_embeds_the_cls_token_not_a_register_token(tiny_specs, fresh_cache):
     from transformers import DINOv3ViTImageProcessor, DINOv3ViTModel
 
     scorer = build_one(f"dinov3={tiny_specs['dinov3']}")
@@ -139,7 +135,7 @@ def _openai_clip_from_longclip_file(path: str):
     return build_model_from_openai_state_dict(plain).float().eval(), raw
 
 
-def test_longclip_embeds_like_open_clips_openai_builder_with_the_clip_transform(tiny_specs, isolated_cache):
+def test_longclip_embeds_like_open_clips_openai_builder_with_the_clip_transform(tiny_specs, fresh_cache):
     from open_clip.transform import image_transform
 
     scorer = build_one(f"longclip={tiny_specs['longclip']}")
@@ -151,13 +147,13 @@ def test_longclip_embeds_like_open_clips_openai_builder_with_the_clip_transform(
     torch.testing.assert_close(scorer.embed(images), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_longclip_accepts_the_folder_that_holds_longclip_l_pt(tiny_specs, isolated_cache):
+def test_longclip_accepts_the_folder_that_holds_longclip_l_pt(tiny_specs, fresh_cache):
     by_file = build_one(f"longclip={tiny_specs['longclip']}")
     by_folder = build_one(f"longclip={Path(tiny_specs['longclip']).parent}")
     assert by_file.fingerprint() == by_folder.fingerprint()
 
 
-def test_longclipscore_uses_the_split_positional_embedding_and_248_tokens(tiny_specs, isolated_cache):
+def test_longclipscore_uses_the_split_positional_embedding_and_248_tokens(tiny_specs, fresh_cache):
     from open_clip.tokenizer import SimpleTokenizer
 
     scorer = build_one(f"longclipscore={tiny_specs['longclipscore']}")
@@ -182,7 +178,7 @@ def test_longclipscore_uses_the_split_positional_embedding_and_248_tokens(tiny_s
     assert not torch.equal(raw["positional_embedding"][20:], raw["positional_embedding_res"][20:])
 
 
-def test_clipscore_is_the_raw_cosine_of_text_and_original_image_truncated_to_77(tiny_specs, isolated_cache):
+def test_clipscore_is_the_raw_cosine_of_text_and_original_image_truncated_to_77(tiny_specs, fresh_cache):
     from transformers import CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
 
     scorer = build_one(f"clipscore={tiny_specs['clipscore']}")
@@ -217,9 +213,7 @@ def _save_clip_variant(source: str, target: Path, *, seed: int) -> str:
     return str(target)
 
 
-def test_fingerprint_is_stable_for_the_same_weights_and_changes_with_them(
-    tiny_specs, isolated_cache, tmp_path
-):
+def test_fingerprint_is_stable_for_the_same_weights_and_changes_with_them(tiny_specs, fresh_cache, tmp_path):
     first = build_one(f"clip={tiny_specs['clip']}").fingerprint()
     again = build_one(f"clip={tiny_specs['clip']}").fingerprint()
     other = build_one(f"clip={_save_clip_variant(tiny_specs['clip'], tmp_path / 'tiny-clip', seed=1)}")
@@ -228,7 +222,7 @@ def test_fingerprint_is_stable_for_the_same_weights_and_changes_with_them(
     assert other.fingerprint() != first  # same folder name, different weights
 
 
-def test_fingerprint_names_preprocessing_backend_and_dtype(tiny_specs, isolated_cache):
+def test_fingerprint_names_preprocessing_backend_and_dtype(tiny_specs, fresh_cache):
     default = build_one(f"clip={tiny_specs['clip']}").fingerprint()
     fast = build_one(f"clip={tiny_specs['clip']}", image_backend="torchvision").fingerprint()
     bf16 = build_one(f"clip={tiny_specs['clip']}", dtype="bfloat16").fingerprint()
@@ -237,7 +231,7 @@ def test_fingerprint_names_preprocessing_backend_and_dtype(tiny_specs, isolated_
     assert bf16.endswith(":bfloat16") and bf16 != default
 
 
-def test_clipscore_shares_the_clip_image_embedding_fingerprint(tiny_specs, isolated_cache):
+def test_clipscore_shares_the_clip_image_embedding_fingerprint(tiny_specs, fresh_cache):
     clip, clipscore = build_scorers(
         [f"clip={tiny_specs['clip']}", f"clipscore={tiny_specs['clip']}"], device="cpu"
     )
@@ -250,14 +244,14 @@ def test_clipscore_shares_the_clip_image_embedding_fingerprint(tiny_specs, isola
 
 
 @pytest.mark.parametrize("name", ["clip", "dinov2", "dinov3"])
-def test_an_empty_folder_is_missing_weights_naming_the_folder(name, tmp_path, isolated_cache):
+def test_an_empty_folder_is_missing_weights_naming_the_folder(name, tmp_path, fresh_cache):
     with pytest.raises(MissingWeightsError) as caught:
         build_scorers([f"{name}={tmp_path}"], device="cpu")
     message = str(caught.value)
     assert str(tmp_path) in message and "config.json" in message and "\n" not in message
 
 
-def test_longclip_folder_without_the_file_is_missing_weights(tmp_path, isolated_cache):
+def test_longclip_folder_without_the_file_is_missing_weights(tmp_path, fresh_cache):
     with pytest.raises(MissingWeightsError, match=r"longclip-L\.pt not found"):
         build_scorers([f"longclip={tmp_path}"], device="cpu")
 
@@ -271,7 +265,7 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
 
 
-def test_an_uncached_hub_id_offline_says_how_to_download_it(offline_hub, isolated_cache):
+def test_an_uncached_hub_id_offline_says_how_to_download_it(offline_hub, fresh_cache):
     with pytest.raises(MissingWeightsError) as caught:
         build_scorers(["clip"], device="cpu")
     message = str(caught.value)
@@ -279,7 +273,7 @@ def test_an_uncached_hub_id_offline_says_how_to_download_it(offline_hub, isolate
     assert "hf download openai/clip-vit-large-patch14" in message and "--scorer clip=PATH" in message
 
 
-def test_dinov3_offline_mentions_the_gated_licence(offline_hub, isolated_cache):
+def test_dinov3_offline_mentions_the_gated_licence(offline_hub, fresh_cache):
     with pytest.raises(MissingWeightsError) as caught:
         build_scorers(["dinov3"], device="cpu")
     message = str(caught.value)
@@ -287,17 +281,17 @@ def test_dinov3_offline_mentions_the_gated_licence(offline_hub, isolated_cache):
     assert "licence" in message and "hf auth login" in message and "\n" not in message
 
 
-def test_longclip_hub_file_offline_names_the_file_and_repo(offline_hub, isolated_cache):
+def test_longclip_hub_file_offline_names_the_file_and_repo(offline_hub, fresh_cache):
     with pytest.raises(MissingWeightsError, match=r"longclip-L\.pt from BeichenZhang/LongCLIP-L"):
         build_scorers(["longclip"], device="cpu")
 
 
-def test_a_path_that_does_not_exist_is_missing_weights(isolated_cache):
+def test_a_path_that_does_not_exist_is_missing_weights(fresh_cache):
     with pytest.raises(MissingWeightsError, match="does not exist"):
         build_scorers(["dinov2=./no/such/folder"], device="cpu")
 
 
-def test_lpips_without_the_alexnet_backbone_names_file_url_and_place(tmp_path, monkeypatch, isolated_cache):
+def test_lpips_without_the_alexnet_backbone_names_file_url_and_place(tmp_path, monkeypatch, fresh_cache):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     with pytest.raises(MissingWeightsError) as caught:
         build_scorers(["lpips"], device="cpu")
@@ -341,7 +335,7 @@ def _reference_lpips(backbone_path: str, reconstruction: Image.Image, reference:
     return total
 
 
-def test_lpips_with_a_random_backbone_matches_the_written_out_formula(tiny_specs, isolated_cache):
+def test_lpips_with_a_random_backbone_matches_the_written_out_formula(tiny_specs, fresh_cache):
     scorer = build_one(f"lpips={tiny_specs['lpips']}")
     references = random_images(2, size=(64, 64), seed=6)
     reconstructions = random_images(2, size=(64, 64), seed=7)
@@ -356,7 +350,7 @@ def test_lpips_with_a_random_backbone_matches_the_written_out_formula(tiny_specs
     assert "alexnet-random-init-seed0.pth" in scorer.fingerprint()  # says it is not the real backbone
 
 
-def test_lpips_batches_pairs_of_different_sizes(tiny_specs, isolated_cache):
+def test_lpips_batches_pairs_of_different_sizes(tiny_specs, fresh_cache):
     scorer = build_one(f"lpips={tiny_specs['lpips']}")
     references = random_images(1, size=(64, 64), seed=8) + random_images(1, size=(72, 64), seed=9)
     reconstructions = random_images(2, size=(64, 64), seed=10)
@@ -367,7 +361,7 @@ def test_lpips_batches_pairs_of_different_sizes(tiny_specs, isolated_cache):
     assert together == pytest.approx(alone, rel=1e-5)
 
 
-def test_ssim_and_psnr_match_scikit_image_with_the_reconstruction_resized_to_the_reference(isolated_cache):
+def test_ssim_and_psnr_match_scikit_image_with_the_reconstruction_resized_to_the_reference(fresh_cache):
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     ssim, psnr = build_scorers(["ssim", "psnr"])
@@ -389,7 +383,7 @@ def test_ssim_and_psnr_match_scikit_image_with_the_reconstruction_resized_to_the
     assert psnr.pairwise([reconstruction], [reference]).item() == pytest.approx(expected_psnr, abs=1e-4)
 
 
-def test_psnr_of_identical_images_is_the_finite_ceiling_and_ssim_is_one(isolated_cache):
+def test_psnr_of_identical_images_is_the_finite_ceiling_and_ssim_is_one(fresh_cache):
     ssim, psnr = build_scorers(["ssim", "psnr"])
     image = random_images(1, seed=13)[0]
     assert psnr.pairwise([image], [image]).item() == 100.0
@@ -399,7 +393,7 @@ def test_psnr_of_identical_images_is_the_finite_ceiling_and_ssim_is_one(isolated
 # --- caption scorers -------------------------------------------------------------------------------
 
 
-def test_caption_lengths_count_words_and_clip_bpe_tokens(isolated_cache):
+def test_caption_lengths_count_words_and_clip_bpe_tokens(fresh_cache):
     words, tokens = build_scorers(["caption_words", "caption_tokens"])
     captions = ["a photo of a cat.", "Hello,world"]
     assert words.score_captions(captions, [], [None, None]) == [5.0, 1.0]
@@ -416,7 +410,7 @@ def test_coco_tokenization_lowercases_and_drops_punctuation():
     )
 
 
-def test_bleu4_of_an_exact_match_is_one_and_none_without_references(isolated_cache):
+def test_bleu4_of_an_exact_match_is_one_and_none_without_references(fresh_cache):
     bleu = build_one("bleu4")
     scores = bleu.score_captions(
         ["A cat sits on the red mat.", "anything"], [], [("a cat sits on the red mat", "a dog"), None]
@@ -425,12 +419,12 @@ def test_bleu4_of_an_exact_match_is_one_and_none_without_references(isolated_cac
     assert scores[1] is None
 
 
-def test_bleu4_without_a_shared_four_gram_is_near_zero(isolated_cache):
+def test_bleu4_without_a_shared_four_gram_is_near_zero(fresh_cache):
     [score] = build_one("bleu4").score_captions(["a cat on a mat"], [], [("the dog under the table",)])
     assert score < 1e-6
 
 
-def test_rouge_l_is_the_lcs_f_measure_with_beta_1_2(isolated_cache):
+def test_rouge_l_is_the_lcs_f_measure_with_beta_1_2(fresh_cache):
     # LCS("a b c d", "a c d e") = 3 -> precision = recall = 3/4 -> F = 0.75 for any beta
     [score] = build_one("rougeL").score_captions(["A b, c d."], [], [("a c d e",)])
     assert score == pytest.approx(0.75)
@@ -439,7 +433,7 @@ def test_rouge_l_is_the_lcs_f_measure_with_beta_1_2(isolated_cache):
     assert score == pytest.approx((1 + 1.44) * 1 * 0.5 / (0.5 + 1.44 * 1))
 
 
-def test_cider_is_ten_for_exact_matches_and_zero_when_every_ngram_is_in_every_document(isolated_cache):
+def test_cider_is_ten_for_exact_matches_and_zero_when_every_ngram_is_in_every_document(fresh_cache):
     cider = build_one("cider")
     # Two documents with disjoint words: idf = log 2 for every n-gram and identical tf-idf vectors, so
     # each n (1..4) has cosine 1 and CIDEr = 10 * mean_n(1) = 10. With 3 words there is no 4-gram: 7.5.

@@ -6,33 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests._tiny_scorers import fresh_cache, image_sha, make_items, random_images, tiny_specs
 from unified_bench.scorers import build_scorers
 from unified_bench.scorers.cache import EmbeddingCache
 from unified_bench.scoring import ScoringItem, score_items
 
-try:
-    from tests._tiny_scorers import image_sha, isolated_cache, random_images, tiny_specs
-except ModuleNotFoundError:
-    from _tiny_scorers import image_sha, isolated_cache, random_images, tiny_specs
-
-__all__ = ["isolated_cache", "tiny_specs"]  # pytest fixtures, used by name
-
-
-def make_items(count: int, *, seed: int = 0, captions: bool = True) -> list[ScoringItem]:
-    references = random_images(count, seed=100)  # the dataset: the same references for every "model"
-    reconstructions = random_images(count, size=(56, 56), seed=seed)
-    return [
-        ScoringItem(
-            id=f"sample-{i}",
-            reference=ref,
-            reference_sha256=image_sha(ref),
-            reconstruction=rec,
-            reconstruction_sha256=image_sha(rec),
-            caption=f"the cat and dog number {i}" if captions else None,
-            reference_captions=(f"a cat and a dog number {i}",) if i % 2 == 0 else None,
-        )
-        for i, (ref, rec) in enumerate(zip(references, reconstructions, strict=True))
-    ]
+__all__ = ["fresh_cache", "tiny_specs"]  # pytest fixtures, used by name
 
 
 class ImagesSeen:
@@ -48,12 +27,12 @@ class ImagesSeen:
 
 
 @pytest.fixture
-def clip_scorer(tiny_specs, isolated_cache):
+def clip_scorer(tiny_specs, fresh_cache):
     [scorer] = build_scorers([f"clip={tiny_specs['clip']}"], device="cpu")
     return scorer
 
 
-def test_every_scorer_reports_every_sample(tiny_specs, isolated_cache):
+def test_every_scorer_reports_every_sample(tiny_specs, fresh_cache):
     specs = [f"clip={tiny_specs['clip']}", "ssim", "caption_words", "bleu4"]
     items = make_items(3)
     table = score_items(items, build_scorers(specs, device="cpu"), batch_size=2)
@@ -114,7 +93,7 @@ def test_a_reference_shared_by_two_samples_is_embedded_once(clip_scorer):
     assert seen.count == 3 + 4
 
 
-def test_clipscore_reuses_the_reference_embeddings_clip_computed(tiny_specs, isolated_cache):
+def test_clipscore_reuses_the_reference_embeddings_clip_computed(tiny_specs, fresh_cache):
     clip, clipscore = build_scorers(
         [f"clip={tiny_specs['clip']}", f"clipscore={tiny_specs['clip']}"], device="cpu"
     )
@@ -126,13 +105,13 @@ def test_clipscore_reuses_the_reference_embeddings_clip_computed(tiny_specs, iso
     assert [table["clipscore"][i.id] for i in items] == pytest.approx(direct, abs=1e-5)
 
 
-def test_caption_scorers_give_none_when_samples_have_no_caption(tiny_specs, isolated_cache):
+def test_caption_scorers_give_none_when_samples_have_no_caption(tiny_specs, fresh_cache):
     scorers = build_scorers([f"clipscore={tiny_specs['clip']}", "caption_words", "cider"], device="cpu")
     table = score_items(make_items(2, captions=False), scorers)
     assert all(value is None for values in table.values() for value in values.values())
 
 
-def test_cider_sees_the_whole_set_of_captioned_samples(isolated_cache):
+def test_cider_sees_the_whole_set_of_captioned_samples(fresh_cache):
     [cider] = build_scorers(["cider"])
     items = make_items(4)
     table = score_items(items, [cider], batch_size=1)
@@ -149,7 +128,7 @@ def test_cider_sees_the_whole_set_of_captioned_samples(isolated_cache):
     assert corpus[0] != pytest.approx(alone[0])  # computing per batch would change the numbers
 
 
-def test_progress_increments_add_up_to_the_number_of_samples_per_scorer(tiny_specs, isolated_cache):
+def test_progress_increments_add_up_to_the_number_of_samples_per_scorer(tiny_specs, fresh_cache):
     scorers = build_scorers([f"clip={tiny_specs['clip']}", "psnr", "bleu4", "caption_tokens"], device="cpu")
     items = make_items(5)
     items[4] = ScoringItem(**{**items[4].__dict__, "caption": None})
@@ -160,14 +139,14 @@ def test_progress_increments_add_up_to_the_number_of_samples_per_scorer(tiny_spe
     assert [n for scorer, n in events if scorer == "clip"] == [2, 2, 1]
 
 
-def test_non_finite_values_become_none(isolated_cache):
+def test_non_finite_values_become_none(fresh_cache):
     [ssim] = build_scorers(["ssim"])
     tiny = random_images(1, size=(2, 2))[0]
     item = ScoringItem("tiny", tiny, image_sha(tiny), tiny, image_sha(tiny))
     assert score_items([item], [ssim]) == {"ssim": {"tiny": None}}
 
 
-def test_duplicate_sample_ids_are_a_programming_error(isolated_cache):
+def test_duplicate_sample_ids_are_a_programming_error(fresh_cache):
     items = make_items(2)
     with pytest.raises(ValueError, match="duplicate sample id"):
         score_items([items[0], items[0]], build_scorers(["psnr"]))
@@ -189,8 +168,8 @@ def test_cache_layout_is_fingerprint_folder_then_image_sha(tmp_path):
     assert cache.get("another fingerprint", "ab" * 32) is None
 
 
-def test_cache_default_root_follows_unified_bench_cache(isolated_cache):
-    assert EmbeddingCache().root == isolated_cache / "embeddings"
+def test_cache_default_root_follows_unified_bench_cache(fresh_cache):
+    assert EmbeddingCache().root == fresh_cache / "embeddings"
 
 
 def test_a_corrupt_cache_file_is_a_miss(tmp_path):
@@ -208,23 +187,23 @@ def test_cache_refuses_image_keys_that_are_not_hex_digests(tmp_path):
 # --- tiny checkpoints ------------------------------------------------------------------------------
 
 
-def test_tiny_weights_are_built_once_and_reused(isolated_cache):
+def test_tiny_weights_are_built_once_and_reused(fresh_cache):
     from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
 
     first = ensure_tiny_scorer_weights()
-    stamp = {name: (isolated_cache / path).stat().st_mtime_ns for name, path in first.items()}
+    stamp = {name: (fresh_cache / path).stat().st_mtime_ns for name, path in first.items()}
     assert ensure_tiny_scorer_weights() == first
-    assert {name: (isolated_cache / path).stat().st_mtime_ns for name, path in first.items()} == stamp
-    leftovers = [p.name for p in (isolated_cache / "models").iterdir() if p.name.startswith(".")]
+    assert {name: (fresh_cache / path).stat().st_mtime_ns for name, path in first.items()} == stamp
+    leftovers = [p.name for p in (fresh_cache / "models").iterdir() if p.name.startswith(".")]
     assert leftovers == []  # the staging folder was renamed into place
 
 
-def test_tiny_weights_from_another_process_win_a_race(isolated_cache):
+def test_tiny_weights_from_another_process_win_a_race(fresh_cache):
     from unified_bench.scorers import tiny
 
     specs = tiny.ensure_tiny_scorer_weights()
-    staging = isolated_cache / "models" / ".late-builder"
+    staging = fresh_cache / "models" / ".late-builder"
     staging.mkdir()
-    tiny._publish(staging, isolated_cache / "models" / tiny.TINY_DIRNAME)  # a second, late finisher
+    tiny._publish(staging, fresh_cache / "models" / tiny.TINY_DIRNAME)  # a second, late finisher
     assert staging.exists()  # not renamed over the complete build (the caller deletes it)
-    assert all((isolated_cache / path).exists() for path in specs.values())
+    assert all((fresh_cache / path).exists() for path in specs.values())

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from _tiny_training import cache_env, single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 from safetensors.torch import load_file
 
+from tests._tiny_training import cache_env, single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 from unified_bench.adapter import AdapterOptions
 from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
 from unified_bench_adapters.uae.adapter import build_uae, build_uae_tiny

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 import torch
-from _tiny_training import single_torch_thread, write_manifest  # noqa: F401 (fixture)
-from conftest import subprocess_env
 from safetensors.torch import load_file
 
+from tests._tiny_training import single_torch_thread, write_manifest  # noqa: F401 (fixture)
+from tests.conftest import subprocess_env
 from unified_bench_adapters.uae.train.checkpoints import STATE
 from unified_bench_adapters.uae.train.config import DIT_LORA_TARGETS, load_config
 from unified_bench_adapters.uae.train.metrics_log import read_metrics

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _tiny_training import single_torch_thread, welch_p_value  # noqa: F401 (fixture)
 
+from tests._tiny_training import single_torch_thread, welch_p_value  # noqa: F401 (fixture)
 from unified_bench_adapters.uae.train.metrics_log import read_metrics
 
 pytestmark = [pytest.mark.learning, pytest.mark.usefixtures("single_torch_thread")]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from _tiny_training import single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 from safetensors.torch import load_file
 
+from tests._tiny_training import single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 from unified_bench.errors import InputError
 from unified_bench_adapters.uae.train.checkpoints import STATE
 from unified_bench_adapters.uae.train.metrics_log import read_metrics

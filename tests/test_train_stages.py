@@ -13,15 +13,15 @@ import statistics
 import numpy as np
 import pytest
 import torch
-from _tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
+from PIL import Image
+
+from tests._tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
     cache_env,
     preserved,
     single_torch_thread,
     tiny_config,
     write_manifest,
 )
-from PIL import Image
-
 from unified_bench.datasets import Sample, load_dataset
 from unified_bench_adapters.uae.train.data import (
     StepItem,

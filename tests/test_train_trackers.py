@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _tiny_training import single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 
+from tests._tiny_training import single_torch_thread, tiny_config, write_manifest  # noqa: F401 (fixture)
 from unified_bench_adapters.uae.train.metrics_log import read_metrics
 from unified_bench_adapters.uae.train.trainer import train
 

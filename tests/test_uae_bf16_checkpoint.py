@@ -54,7 +54,8 @@ def test_a_bf16_encoder_loads_into_the_requested_dtype_with_the_files_values(che
     original = load_file(str(float32_root / ENCODER_FILE))
     encoder = _load(bf16_root, dtype).encoder.model
     parameters = dict(encoder.named_parameters())
-    assert {parameter.dtype for parameter in parameters.values()} == {getattr(torch, dtype)}
+    base = {parameter.dtype for name, parameter in parameters.items() if ".lora_" not in name}
+    assert base == {getattr(torch, dtype)}  # the LoRA stays float32 (next test)
     for file_name, model_name in CHECKED_TENSORS.items():
         assert saved[file_name].dtype == torch.bfloat16
         # bf16 -> float32 is exact, so the loaded values are the file's, bit for bit
@@ -73,3 +74,18 @@ def test_a_bf16_encoder_captions_and_conditions_the_decoder(checkpoints):
     assert isinstance(caption, str)
     (generated,) = adapter.generate(["a red square"], seeds=[2])
     assert generated.size == (TINY_DEFAULTS["width"], TINY_DEFAULTS["height"])
+
+
+def test_the_encoder_lora_stays_float32_over_a_bf16_base_as_peft_keeps_it(checkpoints):
+    _, bf16_root = checkpoints
+    model = _load(bf16_root, "bfloat16").encoder.model
+    lora = {name: p.detach() for name, p in model.named_parameters() if ".lora_" in name}
+    assert lora and {p.dtype for p in lora.values()} == {torch.float32}
+    assert {p.dtype for name, p in model.named_parameters() if name not in lora} == {torch.bfloat16}
+    # each LoRA weight holds a tensor of the file exactly (found by value, not by name): unrounded
+    saved = [
+        t for path in (bf16_root / "llm_lora").glob("*.safetensors") for t in load_file(str(path)).values()
+    ]
+    for name, weight in lora.items():
+        assert any(t.shape == weight.shape and torch.equal(t.float(), weight) for t in saved), name
+    assert any(not torch.equal(w, w.bfloat16().float()) for w in lora.values())  # not bf16 values

@@ -22,8 +22,13 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(data: bytes, source: str) -> Image.Image:
-    """Decode fully into an RGB image, or raise ``InputError`` naming ``source``."""
+def decode_image(data: bytes, source: str, *, keep_alpha: bool = False) -> Image.Image:
+    """Decode fully into an RGB image, or raise ``InputError`` naming ``source``.
+
+    With ``keep_alpha`` an image with transparency comes back RGBA, so that an adapter can composite
+    it as its model's preprocessing does (``reference_rgb``); scorers
+    convert it to RGB as the official scripts do (``convert("RGB")``: alpha dropped).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -36,9 +41,30 @@ def decode_image(data: bytes, source: str) -> Image.Image:
         raise _too_large(source, str(error)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{source}: not a readable image ({error}); replace or remove the file.") from None
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return image
+    wanted = "RGBA" if keep_alpha and _has_alpha(image) else "RGB"
+    return image if image.mode == wanted else image.convert(wanted)
+
+
+def reference_rgb(image: Image.Image) -> Image.Image:
+    """A reference image as the RGB picture a model sees: transparent pixels composited on white.
+
+    qwen-vl-utils (the preprocessing of UAE's and Qwen's demos) pastes an RGBA image on a white
+    background with its alpha as the mask; plain ``convert("RGB")`` would instead show whatever colour
+    is stored under transparent pixels (often black). Other modes with transparency (LA, PA, a palette
+    with a transparent index) are made RGBA first, so they are composited the same way. Every adapter
+    that reads references uses this (``prompts.caption_conversations`` applies it).
+    """
+    if image.mode != "RGBA" and _has_alpha(image):
+        image = image.convert("RGBA")
+    if image.mode != "RGBA":
+        return image if image.mode == "RGB" else image.convert("RGB")
+    background = Image.new("RGB", image.size, (255, 255, 255))
+    background.paste(image, mask=image.getchannel("A"))
+    return background
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
 
 
 def inspect_image_file(path: str | Path) -> str:

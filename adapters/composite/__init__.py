@@ -19,3 +19,14 @@ MANIFEST = AdapterManifest(
     ),
     gpu_memory_gb=40.0,
 )
+
+UAE_BASE_MANIFEST = AdapterManifest(
+    name="uae-base",
+    factory="unified_bench_adapters.composite.adapter:build_uae_base",
+    config="unified_bench_adapters.composite.adapter:CompositeConfig",
+    description="UAE's two base models without unification training (Qwen2.5-VL-3B-Instruct + "
+    "SD3.5-Large) under exactly UAE's caption protocol and decoder settings: compare runs/uae "
+    "runs/uae-base is the unification gain.",
+    weights=MANIFEST.weights,
+    gpu_memory_gb=40.0,  # estimate, as composite's
+)

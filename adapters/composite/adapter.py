@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, LogitsProcessorList
 
 from unified_bench.adapter import AdapterArgError, AdapterOptions, config_from_args
+from unified_bench.images import reference_rgb
 from unified_bench.loading import (
     OffloadMode,
     PipelineMemoryOptions,
@@ -33,13 +34,14 @@ from unified_bench.prompts import (
     CAPTION_TEMPERATURE,
     CAPTION_TOP_K,
     CAPTION_TOP_P,
-    caption_conversations,
+    caption_chat_inputs,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 
 from .families import DRAWING_SETTINGS, family_of, prompt_usage, resolve_drawing
 
+CaptionProtocol = Literal["chat", "uae"]
 DEFAULT_CAPTIONER = "Qwen/Qwen2.5-VL-3B-Instruct"
 DEFAULT_GENERATOR = "stabilityai/stable-diffusion-3.5-large"
 
@@ -52,6 +54,10 @@ class CompositeConfig:
     generator: str = DEFAULT_GENERATOR  # hub id or local folder (a diffusers text-to-image pipeline)
     captioner_revision: str | None = None
     generator_revision: str | None = None
+    # chat: the captioner's chat template, image then instruction. uae: UAE demo.py's protocol for a
+    # Qwen2.5-VL captioner (instruction then image, qwen-vl-utils resize, 3,136..65,536 pixels, PIL
+    # processor, captions not stripped): the uae-base preset.
+    caption_protocol: CaptionProtocol = "chat"
     caption_prompt: str = CAPTION_PROMPT
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
     caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
@@ -63,8 +69,9 @@ class CompositeConfig:
     guidance_scale: float | None = None
     true_cfg_scale: float | None = None  # Qwen-Image's (and FLUX's optional) real classifier-free guidance
     negative_prompt: str | None = None
-    width: int | None = 1024  # --size wins; None = the pipeline's default
-    height: int | None = 1024
+    width: int | None = None  # --size wins; None = the family's native size, else the pipeline's
+    height: int | None = None
+    prompt_suffix: str | None = None  # appended to every prompt; None = the family's (Qwen-Image's)
     max_sequence_length: int | None = None  # T5 / Qwen prompt tokens; None = the family's maximum
     batch_denoise: bool = False  # one pipeline call per batch: faster, but pixels may move by a rounding step
     cpu_offload: OffloadMode = "none"  # model | sequential: diffusers offload; the captioner uses device_map
@@ -121,13 +128,25 @@ class CompositeAdapter:
         ).eval()
         if not offload:
             self.captioner.to(self.device)
-        self.processor = load_pretrained(
-            AutoProcessor.from_pretrained,
-            config.captioner,
-            what="captioner processor",
-            arg="captioner",
-            revision=config.captioner_revision,
-        )
+        if config.caption_protocol == "uae":
+            if self.captioner.config.model_type != "qwen2_5_vl":
+                raise AdapterArgError(
+                    f"caption_protocol=uae needs a Qwen2.5-VL captioner; {config.captioner} is a "
+                    f"{self.captioner.config.model_type}."
+                )
+            from unified_bench_adapters.uae.encoder import load_release_processor
+
+            self.processor = load_pretrained(
+                load_release_processor, config.captioner, what="captioner processor", arg="captioner"
+            )
+        else:
+            self.processor = load_pretrained(
+                AutoProcessor.from_pretrained,
+                config.captioner,
+                what="captioner processor",
+                arg="captioner",
+                revision=config.captioner_revision,
+            )
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None and not self.captioner.config.is_encoder_decoder:
             tokenizer.padding_side = "left"
@@ -157,28 +176,40 @@ class CompositeAdapter:
         self.drawing = self._resolve_drawing_settings()  # {"family", "source", "settings"}
 
     def _resolve_drawing_settings(self) -> dict[str, Any]:
+        """The pipeline call's settings, the default size and the prompt suffix (else the family's)."""
         explicit = {name: getattr(self.config, name) for name in DRAWING_SETTINGS}
         try:
-            return resolve_drawing(type(self.pipeline).__name__, self._call_parameters, explicit)
+            drawing = resolve_drawing(type(self.pipeline).__name__, self._call_parameters, explicit)
         except ValueError as error:
             raise AdapterArgError(f"generator {self.config.generator!r}: {error}") from None
+        config, family = self.config, self.family
+        drawing["size"] = [
+            config.width or (family.width if family else None),
+            config.height or (family.height if family else None),
+        ]  # None: the pipeline's own default
+        suffix = config.prompt_suffix
+        drawing["prompt_suffix"] = suffix if suffix is not None else (family.prompt_suffix if family else "")
+        return drawing
 
     # -- I2T ---------------------------------------------------------------------------------------
     def _caption_inputs(self, images: list[Image.Image]) -> Any:
         prompt = self.config.caption_prompt
-        if getattr(self.processor, "chat_template", None):
-            conversations = caption_conversations(images, prompt)
-            inputs = self.processor.apply_chat_template(
-                conversations,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-                processor_kwargs={"padding": True},
+        if self.config.caption_protocol == "uae":
+            from unified_bench_adapters.uae.config import UAEConfig
+            from unified_bench_adapters.uae.encoder import uae_caption_inputs
+
+            limits = UAEConfig()
+            inputs = uae_caption_inputs(
+                self.processor, images, prompt, min_pixels=limits.min_pixels, max_pixels=limits.max_pixels
             )
+        elif getattr(self.processor, "chat_template", None):
+            inputs = caption_chat_inputs(self.processor, images, prompt)
         else:  # no chat template (e.g. BLIP-2): the prompt as plain text
             inputs = self.processor(
-                images=images, text=[prompt] * len(images), padding=True, return_tensors="pt"
+                images=[reference_rgb(image) for image in images],
+                text=[prompt] * len(images),
+                padding=True,
+                return_tensors="pt",
             )
         inputs = inputs.to(self._caption_device)
         for key, value in inputs.items():
@@ -201,7 +232,8 @@ class CompositeAdapter:
             )
         if not self.captioner.config.is_encoder_decoder:
             output = output[:, inputs["input_ids"].shape[1] :]
-        return [text.strip() for text in self.processor.batch_decode(output, skip_special_tokens=True)]
+        texts = self.processor.batch_decode(output, skip_special_tokens=True)
+        return texts if self.config.caption_protocol == "uae" else [text.strip() for text in texts]
 
     def caption_sampling(self) -> TokenSampling:
         return TokenSampling.for_captions(self.captioner.generation_config, self.config)
@@ -211,7 +243,7 @@ class CompositeAdapter:
     def generate(
         self, prompts: list[str], *, seeds: list[int], size: tuple[int, int] | None = None
     ) -> list[Image.Image]:
-        width, height = size if size is not None else (self.config.width, self.config.height)
+        width, height = size if size is not None else self.drawing["size"]
         with oom_guard(self.name, "generating", len(prompts), device=self.device, hint=_OFFLOAD_HINT):
             if self.config.batch_denoise:
                 images = self._draw(list(prompts), list(seeds), width, height)
@@ -226,7 +258,7 @@ class CompositeAdapter:
         if "negative_prompt" in settings:
             settings["negative_prompt"] = [settings["negative_prompt"]] * len(prompts)
         call: dict[str, Any] = {
-            "prompt": prompts,
+            "prompt": self.drawn_prompts(prompts),
             "generator": [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds],
             **settings,
         }
@@ -239,7 +271,11 @@ class CompositeAdapter:
         if self.family is None:
             return None
         max_sequence_length = self.drawing["settings"].get("max_sequence_length")
-        return prompt_usage(self.pipeline, self.family, list(prompts), max_sequence_length)
+        return prompt_usage(self.pipeline, self.family, self.drawn_prompts(prompts), max_sequence_length)
+
+    def drawn_prompts(self, prompts: list[str]) -> list[str]:
+        """The prompts as the pipeline gets them: each with the family's card suffix (if any)."""
+        return [prompt + self.drawing["prompt_suffix"] for prompt in prompts]
 
     def info(self) -> dict[str, Any]:
         return {
@@ -272,3 +308,34 @@ def build_composite(options: AdapterOptions) -> CompositeAdapter:
     return CompositeAdapter(
         config_from_args(CompositeConfig, options.args), device=options.device, dtype=options.dtype
     )
+
+
+def uae_base_args() -> dict[str, str]:
+    """``uae-base``: UAE's caption protocol and decoder settings (demo.py) on its two base models.
+
+    The checkpoint's caption sampling (top-k/top-p from its generation_config.json, as UAE's);
+    SD3.5-Large at 1024², 40 steps, CFG 5.0, with UAE's negative prompt.
+    """
+    from unified_bench_adapters.uae.config import NEGATIVE_PROMPT
+
+    return {
+        "caption_protocol": "uae",
+        "caption_top_k": "none",
+        "caption_top_p": "none",
+        "width": "1024",
+        "height": "1024",
+        "num_inference_steps": "40",
+        "guidance_scale": "5.0",
+        "negative_prompt": NEGATIVE_PROMPT,
+    }
+
+
+def build_uae_base(options: AdapterOptions) -> CompositeAdapter:
+    """Factory of ``uae-base``: the composite adapter with UAE's protocol; explicit arguments win."""
+    given = {key.replace("-", "_") for key in options.args}
+    args = {**{k: v for k, v in uae_base_args().items() if k not in given}, **options.args}
+    adapter = CompositeAdapter(
+        config_from_args(CompositeConfig, args), device=options.device, dtype=options.dtype
+    )
+    adapter.name = "uae-base"
+    return adapter

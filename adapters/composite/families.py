@@ -40,6 +40,9 @@ class PipelineFamily:
     encoders: tuple[TextEncoderLimit, ...] = ()
     prompt_template: str | None = None  # Qwen-Image wraps the prompt in a chat template ...
     template_prefix_tokens: int = 0  # ... and drops its first tokens before the limit applies
+    width: int = 1024  # the family's native size: what its card draws at
+    height: int = 1024
+    prompt_suffix: str = ""  # appended to every prompt, as the card's example does (Qwen-Image)
 
     def defaults(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,9 @@ class PipelineFamily:
             "true_cfg_scale": self.true_cfg_scale,
             "negative_prompt": self.negative_prompt,
             "max_sequence_length": self.max_sequence_length,
+            "width": self.width,
+            "height": self.height,
+            "prompt_suffix": self.prompt_suffix,
         }
 
 
@@ -60,6 +66,18 @@ QWEN_IMAGE_TEMPLATE = (
     "spatial relationships of the objects and background:<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n"
     "<|im_start|>assistant\n"
 )
+# The Qwen-Image card appends this to English prompts; its sizes per aspect ratio are
+# QWEN_IMAGE_SIZES (1:1 is the family's default; --size picks another).
+QWEN_IMAGE_POSITIVE_MAGIC = ", Ultra HD, 4K, cinematic composition."
+QWEN_IMAGE_SIZES = {
+    "1:1": (1328, 1328),
+    "16:9": (1664, 928),
+    "9:16": (928, 1664),
+    "4:3": (1472, 1104),
+    "3:4": (1104, 1472),
+    "3:2": (1584, 1056),
+    "2:3": (1056, 1584),
+}
 
 FAMILIES: tuple[PipelineFamily, ...] = (
     PipelineFamily(
@@ -67,7 +85,8 @@ FAMILIES: tuple[PipelineFamily, ...] = (
         pipelines=("StableDiffusion3Pipeline",),
         # UAE's demo.py settings for its SD3.5-Large decoder, so composite stays UAE's no-unification
         # baseline (the SD3.5-Large card itself shows 28 steps, guidance 3.5).
-        source="UAE demo.py (SD3.5-Large decoder): 40 steps, guidance 5.0; T5 at its 512-token maximum",
+        source="UAE demo.py (SD3.5-Large decoder): 40 steps, guidance 5.0, 1024x1024; T5 at its "
+        "512-token maximum",
         num_inference_steps=40,
         guidance_scale=5.0,
         max_sequence_length=512,
@@ -76,7 +95,8 @@ FAMILIES: tuple[PipelineFamily, ...] = (
     PipelineFamily(
         name="flux",
         pipelines=("FluxPipeline",),
-        source="black-forest-labs/FLUX.1-dev model card: 50 steps, guidance 3.5, max_sequence_length 512",
+        source="black-forest-labs/FLUX.1-dev model card: 50 steps, guidance 3.5, max_sequence_length 512, "
+        "1024x1024",
         num_inference_steps=50,
         guidance_scale=3.5,
         max_sequence_length=512,
@@ -85,7 +105,8 @@ FAMILIES: tuple[PipelineFamily, ...] = (
     PipelineFamily(
         name="qwen-image",
         pipelines=("QwenImagePipeline",),
-        source='Qwen/Qwen-Image model card: 50 steps, true_cfg_scale 4.0, negative_prompt " "',
+        source='Qwen/Qwen-Image model card: 50 steps, true_cfg_scale 4.0, negative_prompt " ", 1328x1328 '
+        '(its 1:1 size), the English "positive magic" suffix',
         num_inference_steps=50,
         true_cfg_scale=4.0,
         negative_prompt=" ",
@@ -93,11 +114,15 @@ FAMILIES: tuple[PipelineFamily, ...] = (
         encoders=(TextEncoderLimit("qwen2.5-vl", "tokenizer"),),
         prompt_template=QWEN_IMAGE_TEMPLATE,
         template_prefix_tokens=34,
+        width=1328,
+        height=1328,
+        prompt_suffix=QWEN_IMAGE_POSITIVE_MAGIC,
     ),
     PipelineFamily(
         name="sdxl",
         pipelines=("StableDiffusionXLPipeline",),
-        source="stable-diffusion-xl-base-1.0 model card (diffusers defaults): 50 steps, guidance 5.0",
+        source="stable-diffusion-xl-base-1.0 model card (diffusers defaults): 50 steps, guidance 5.0, "
+        "1024x1024",
         num_inference_steps=50,
         guidance_scale=5.0,
         encoders=(_CLIP_L, _CLIP_G),
@@ -105,9 +130,12 @@ FAMILIES: tuple[PipelineFamily, ...] = (
     PipelineFamily(
         name="sd",
         pipelines=("StableDiffusionPipeline",),
-        source="stable-diffusion-v1-5 model card (diffusers defaults): 50 steps, guidance 7.5",
+        source="stable-diffusion-v1-5 model card (diffusers defaults): 50 steps, guidance 7.5, 512x512 "
+        "(its training size)",
         num_inference_steps=50,
         guidance_scale=7.5,
+        width=512,
+        height=512,
         encoders=(_CLIP_L,),
     ),
 )

@@ -1,10 +1,12 @@
 """Emu3 through transformers: two checkpoints of ``Emu3ForConditionalGeneration``, one adapter.
 
-Captions come from Emu3-Chat (chat template with the image, sampled per row). Images come from
+Captions come from Emu3-Chat (chat template with BAAI's system sentence and the image, sampled per
+row at the protocol's temperature 0.7; the card decodes greedily). Images come from
 Emu3-Gen as the model card draws them: the prompt plus the card's quality suffix, a size header
 (``H*W`` in VQ tokens), classifier-free guidance against the card's negative prompt, tokens
 constrained to the image layout (H rows of W visual tokens + end-of-line, then EOF, EOI, EOS), sampled
-per row, and ``decode_image_tokens`` through the VQ decoder.
+per row, and ``decode_image_tokens`` through the VQ decoder. The VQ tokenizer runs in float32 in both
+directions, as BAAI runs its separate VisionTokenizer (``vq.py``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from unified_bench.prompts import (
     CAPTION_TEMPERATURE,
     CAPTION_TOP_K,
     CAPTION_TOP_P,
-    caption_conversations,
+    caption_chat_inputs,
+    caption_decoding_note,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
 from unified_bench_adapters._images import decoded_to_pil, fit_to_size
+
+from .vq import checkpoint_weight_files, install_float32_vq
 
 EMU3_CHAT = "BAAI/Emu3-Chat-hf"
 EMU3_GEN = "BAAI/Emu3-Gen-hf"
@@ -40,6 +45,8 @@ NEGATIVE_PROMPT = (
     "worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, username, blurry."
 )
 DEFAULT_IMAGE_AREA = 720 * 720  # Emu3Processor's default image_area
+# BAAI's processing_emu3.py prompts understanding with this sentence before "USER:".
+SYSTEM_PROMPT = "You are a helpful assistant."
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,9 @@ class Emu3Config:
     gen_model: str = EMU3_GEN  # hub id or local folder: the image generation checkpoint
     revision: str | None = None  # applies to both
     caption_prompt: str = CAPTION_PROMPT
+    caption_system_prompt: str = SYSTEM_PROMPT  # BAAI's; "" = no system turn
     caption_max_new_tokens: int = CAPTION_MAX_NEW_TOKENS
-    caption_temperature: float = CAPTION_TEMPERATURE  # 0 = greedy
+    caption_temperature: float = CAPTION_TEMPERATURE  # the protocol's 0.7 (the card: greedy); 0 = greedy
     caption_top_k: int | None = CAPTION_TOP_K  # the protocol's; None: the checkpoint's (else 50); 0 = off
     caption_top_p: float | None = CAPTION_TOP_P  # the protocol's; None: the checkpoint's (else 1.0)
     prompt_suffix: str = POSITIVE_SUFFIX
@@ -143,6 +151,7 @@ class Emu3Adapter:
         model = load_pretrained(
             Emu3ForConditionalGeneration.from_pretrained, source, what=f"{what} model", arg=arg, **kwargs
         ).eval()
+        install_float32_vq(model, checkpoint_weight_files(source, self.config.revision))
         processor = load_pretrained(
             Emu3Processor.from_pretrained,
             source,
@@ -167,17 +176,21 @@ class Emu3Adapter:
     # -- I2T ---------------------------------------------------------------------------------------
     @torch.inference_mode()
     def caption(self, images: list[Image.Image], *, seeds: list[int]) -> list[str]:
+        """Images of one size share a call: the processor pads smaller images to the batch's largest,
+        and the VQ encoder's convolutions see that padding, so the edge tokens of a padded image
+        (and so its caption) would depend on the batch."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            groups.setdefault(image.size, []).append(index)
+        captions: dict[int, str] = {}
+        for group in groups.values():
+            texts = self._caption_group([images[i] for i in group], [seeds[i] for i in group])
+            captions.update(zip(group, texts, strict=True))
+        return [captions[index] for index in range(len(images))]
+
+    def _caption_group(self, images: list[Image.Image], seeds: list[int]) -> list[str]:
         device = self._activate(self.chat_model)
-        conversations = caption_conversations(images, self.config.caption_prompt)
-        inputs = self.chat_processor.apply_chat_template(
-            conversations,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True},
-        ).to(device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        inputs = self.caption_inputs(images).to(device)
         generation_config = greedy_generation_config(
             self.chat_model.generation_config, max_new_tokens=self.config.caption_max_new_tokens
         )
@@ -189,6 +202,17 @@ class Emu3Adapter:
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         texts = self.chat_processor.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in texts]
+
+    def caption_inputs(self, images: list[Image.Image]) -> Any:
+        """The chat as BAAI's processing_emu3.py words it: its system sentence, the image, the instruction."""
+        inputs = caption_chat_inputs(
+            self.chat_processor,
+            images,
+            self.config.caption_prompt,
+            system=self.config.caption_system_prompt or None,
+        )
+        inputs["pixel_values"] = inputs["pixel_values"].float()  # the VQ tokenizer's dtype (vq.py)
+        return inputs
 
     def caption_sampling(self) -> TokenSampling:
         return TokenSampling.for_captions(self.chat_model.generation_config, self.config)
@@ -280,8 +304,10 @@ class Emu3Adapter:
                 "generate": getattr(self.gen_model.config, "_commit_hash", None),
             },
             "dtype": str(self.dtype).removeprefix("torch."),
+            "vq_dtype": "float32",
             "device": str(self.device),
             "caption_sampling": asdict(sampling := self.caption_sampling()),
+            "caption_decoding": caption_decoding_note(self.config.caption_temperature, "greedy"),
             "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }

@@ -29,7 +29,8 @@ from unified_bench.prompts import (
     CAPTION_TEMPERATURE,
     CAPTION_TOP_K,
     CAPTION_TOP_P,
-    caption_conversations,
+    caption_chat_inputs,
+    caption_decoding_note,
 )
 from unified_bench.sampling import PerRowSampler, TokenSampling, greedy_generation_config
 from unified_bench.torch_utils import resolve_device, resolve_dtype
@@ -109,14 +110,8 @@ class JanusProAdapter:
     # -- I2T ---------------------------------------------------------------------------------------
     def caption_call(self, images: list[Image.Image], *, seeds: list[int]) -> dict[str, Any]:
         """The keyword arguments of the caption ``generate`` call (inputs, config, processors)."""
-        conversations = caption_conversations(images, self.config.caption_prompt)
-        inputs = self.processor.apply_chat_template(
-            conversations,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True, "generation_mode": "text"},
+        inputs = caption_chat_inputs(
+            self.processor, images, self.config.caption_prompt, generation_mode="text"
         ).to(self._input_device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         # Janus's own text mode captions without guidance. The checkpoint's guidance_scale (5) is for
@@ -196,6 +191,7 @@ class JanusProAdapter:
             "caption_image_size": self.model.model.vision_model.config.image_size,
             "caption_sampling": asdict(sampling := self.caption_sampling()),
             "caption_guidance_scale": 1.0,  # text mode: no guidance (Janus's own text generate)
+            "caption_decoding": caption_decoding_note(self.config.caption_temperature, "greedy"),
             "warnings": [w for w in [sampling.greedy_warning("caption")] if w],
             "settings": asdict(self.config),
         }

@@ -31,7 +31,7 @@ from PIL import Image
 
 from unified_bench.adapter import AdapterOptions, config_from_args
 from unified_bench.errors import UserError
-from unified_bench.images import decode_image, png_bytes
+from unified_bench.images import decode_image, png_bytes, reference_rgb
 from unified_bench.io import atomic_write_bytes
 from unified_bench.loading import require_package
 from unified_bench.paths import cache_dir
@@ -190,6 +190,7 @@ class OpenAIAPIAdapter:
 
     # -- I2T ---------------------------------------------------------------------------------------
     def _caption_one(self, image: Image.Image, seed: int) -> str:
+        image = reference_rgb(image)  # transparent pixels on white, as every adapter sends them
         limit = self.config.max_image_side
         if limit is not None and max(image.size) > limit:
             image = image.copy()

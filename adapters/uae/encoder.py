@@ -14,6 +14,7 @@ from transformers import AutoProcessor, LogitsProcessorList
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
 from unified_bench.errors import InputError, MissingWeightsError
+from unified_bench.images import reference_rgb
 
 from .config import UAEConfig
 from .modeling import LEGACY_KEY_MAPPING, Qwen2_5_VLWithProjector, release_multimodal_position_ids
@@ -55,9 +56,6 @@ class UAEEncoder:
         # settings (EOS ids, repetition penalty...) stay in force.
         model.generation_config = self.sampling.greedy_generation_config(model.generation_config)
         self.pad_token_id = processor.tokenizer.pad_token_id
-        image_processor = processor.image_processor
-        self.resize_factor = image_processor.patch_size * image_processor.merge_size
-        self.pixel_limits = {"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels}
 
     @classmethod
     def load(
@@ -75,6 +73,8 @@ class UAEEncoder:
         model, loading = Qwen2_5_VLWithProjector.from_pretrained(
             str(llm_dir), dtype=dtype, key_mapping=LEGACY_KEY_MAPPING, output_loading_info=True
         )
+        # Cast before the LoRA goes in: it is kept in float32 (see weights.attach_llm_lora).
+        model.to(device=device, dtype=dtype).eval()
         # transformers initialises absent tensors at random; demo.py's later loads may fill them.
         unfilled = {canonical_key(name) for name in loading["missing_keys"]}
         lora_report = attach_llm_lora(model, llm_lora) if llm_lora is not None else None
@@ -88,7 +88,6 @@ class UAEEncoder:
                 f"{llm_dir}: no weights for {len(unfilled)} encoder tensors (e.g. {examples}); the "
                 "checkpoint is incomplete or saved under tensor names this adapter does not know."
             )
-        model.to(device=device, dtype=dtype).eval()
         processor = load_release_processor(processor_source)
         processor.tokenizer.padding_side = "left"
         return cls(model, processor, config, processor_source=processor_source, lora_report=lora_report)
@@ -118,25 +117,13 @@ class UAEEncoder:
         return self._caption_batch(list(images), list(seeds))
 
     def caption_inputs(self, images: Sequence[Image.Image]) -> Any:
-        """Processor outputs for captioning ``images`` (left-padded), on the model's device.
-
-        The message is demo.py's: one user turn, the instruction text, then the image; each image
-        is first rounded to the patch grid as qwen-vl-utils does, then resized by the processor to
-        [min_pixels, max_pixels].
-        """
-        messages = [
-            {
-                "role": "user",
-                "content": [{"type": "text", "text": self.config.caption_prompt}, {"type": "image"}],
-            }
-        ]
-        prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return self.processor(
-            text=[prompt] * len(images),
-            images=[self._pre_resize(image) for image in images],
-            size=self.pixel_limits,
-            padding=True,
-            return_tensors="pt",
+        """Processor outputs for captioning ``images`` (left-padded), on the model's device."""
+        return uae_caption_inputs(
+            self.processor,
+            images,
+            self.config.caption_prompt,
+            min_pixels=self.config.min_pixels,
+            max_pixels=self.config.max_pixels,
         ).to(self.device)
 
     def caption_answer_inputs(self, image: Image.Image, answer: str) -> tuple[Any, torch.Tensor]:
@@ -168,23 +155,6 @@ class UAEEncoder:
         generated = self.model.generate(**inputs, logits_processor=logits_processor)
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-
-    def _pre_resize(self, image: Image.Image) -> Image.Image:
-        """demo.py's ``process_vision_info`` step: round the size to the patch grid (PIL bicubic)."""
-        width, height = image.size
-        try:
-            new_height, new_width = smart_resize(
-                height,
-                width,
-                factor=self.resize_factor,
-                min_pixels=_QWEN_VL_UTILS_MIN_PIXELS,
-                max_pixels=_QWEN_VL_UTILS_MAX_PIXELS,
-            )
-        except ValueError as error:
-            raise InputError(
-                f"image of {width}x{height} pixels cannot be captioned by Qwen2.5-VL: {error}"
-            ) from None
-        return image.convert("RGB").resize((new_width, new_height), Image.Resampling.BICUBIC)
 
     # --- text -> SD3 conditioning -------------------------------------------------------------
 
@@ -242,6 +212,46 @@ class UAEEncoder:
             input_ids=ids, attention_mask=ids.ne(self.pad_token_id)
         )
         return embeddings[0], embeddings[1]
+
+
+def uae_caption_inputs(
+    processor: Any, images: Sequence[Image.Image], prompt: str, *, min_pixels: int, max_pixels: int
+) -> Any:
+    """UAE's caption protocol (demo.py) for a Qwen2.5-VL processor: the model inputs, left-padded.
+
+    One user turn, the instruction text, then the image; each image is first composited on white and
+    rounded to the patch grid as qwen-vl-utils does, then resized by the processor to
+    [min_pixels, max_pixels]. ``uae`` and ``uae-base`` both caption through this.
+    """
+    messages = [{"role": "user", "content": [{"type": "text", "text": prompt}, {"type": "image"}]}]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    image_processor = processor.image_processor
+    factor = image_processor.patch_size * image_processor.merge_size
+    return processor(
+        text=[text] * len(images),
+        images=[_qwen_vl_utils_resize(image, factor) for image in images],
+        size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def _qwen_vl_utils_resize(image: Image.Image, factor: int) -> Image.Image:
+    """demo.py's ``process_vision_info`` step: alpha on white, size rounded to the patch grid (bicubic)."""
+    width, height = image.size
+    try:
+        new_height, new_width = smart_resize(
+            height,
+            width,
+            factor=factor,
+            min_pixels=_QWEN_VL_UTILS_MIN_PIXELS,
+            max_pixels=_QWEN_VL_UTILS_MAX_PIXELS,
+        )
+    except ValueError as error:
+        raise InputError(
+            f"image of {width}x{height} pixels cannot be captioned by Qwen2.5-VL: {error}"
+        ) from None
+    return reference_rgb(image).resize((new_width, new_height), Image.Resampling.BICUBIC)
 
 
 def load_release_processor(processor_source: str) -> Any:

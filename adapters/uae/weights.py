@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, inject_adapter_in_model
+from peft.tuners.tuners_utils import cast_adapter_dtype
 from safetensors import safe_open
 
 from unified_bench.errors import InputError, MissingWeightsError
@@ -103,11 +104,17 @@ def attach_llm_lora(model: Qwen2_5_VLWithProjector, lora_dir: Path) -> LoraLoadR
     Only the language model gets LoRA: in transformers 4.50, demo.py's ``uae_model.model`` is the
     language model alone (the vision tower is a sibling there, a child in transformers 5).
 
+    Over a bf16/fp16 model the LoRA weights are float32, as ``get_peft_model`` keeps them
+    (``autocast_adapter_dtype=True``, its default; PEFT's forward runs the adapter branch in float32
+    and casts its sum back), and the file's values are loaded into them unrounded. Rounding them to
+    bf16 moves UAE's prompt embeddings by 5.75e-3 (relative). Cast the model before calling this.
+
     Raises:
         InputError: no LoRA tensor of ``lora_dir`` matched a LoRA layer, or a shape differs.
     """
     lora_config = llm_lora_config(lora_dir)
     inject_adapter_in_model(lora_config, model.model.language_model)
+    cast_adapter_dtype(model, adapter_name="default", autocast_adapter_dtype=True)
     model_tensors = model.state_dict()
     targets = {canonical_key(name): name for name in model_tensors}
     to_load: dict[str, torch.Tensor] = {}

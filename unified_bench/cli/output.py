@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +57,20 @@ def note(message: str) -> None:
         stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
 
 
+# Test hook (docs/testing.md): with UNIFIED_BENCH_TEST_PAUSE=STAGE, the first progress of that stage
+# says "paused at STAGE" and waits for a signal, so a test interrupts a run at a known point.
+PAUSE_VARIABLE = "UNIFIED_BENCH_TEST_PAUSE"
+
+
+def _pause_point(stage: str, console: Console) -> None:
+    if os.environ.get(PAUSE_VARIABLE) != stage:
+        return
+    del os.environ[PAUSE_VARIABLE]  # once
+    console.print(f"paused at {stage}", markup=False)
+    while True:  # only a signal whose handler raises (Ctrl-C) or kills ends it
+        signal.pause()
+
+
 class RichHooks:
     """Renders library progress (``unified_bench.evaluate.Hooks``) as rich progress bars on stderr."""
 
@@ -68,6 +84,7 @@ class RichHooks:
     def advance(self, name: str, amount: int) -> None:
         if name in self._tasks:
             self._progress.advance(self._tasks[name], amount)
+            _pause_point(name, self._progress.console)
 
     def note(self, text: str) -> None:
         self._progress.console.print(text, markup=False)  # library notes are plain text

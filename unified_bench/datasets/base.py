@@ -110,8 +110,12 @@ class Sample:
         return data
 
     def load_image(self) -> Image.Image:
-        """Read and decode the image (RGB); every call decodes again, nothing is kept."""
-        return decode_image(self.read_bytes(), str(self.location))
+        """Read and decode the image (RGB, or RGBA if it has transparency); every call decodes again.
+
+        Adapters composite the alpha as their model's preprocessing does; scorers drop it as the
+        official scripts do.
+        """
+        return decode_image(self.read_bytes(), str(self.location), keep_alpha=True)
 
     @property
     def image(self) -> Image.Image:
