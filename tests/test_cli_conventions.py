@@ -122,3 +122,20 @@ def test_the_python_api_turns_third_party_bars_off_for_the_call_and_back_on_afte
         verbose=True,
     )
     assert seen[-1] is True
+
+
+def test_log_file_gets_the_progress_lines_messages_and_errors_as_plain_text(cli, tmp_path):
+    from PIL import Image
+
+    refs, gens, log = tmp_path / "r", tmp_path / "g", tmp_path / "logs" / "bench.log"
+    for folder in (refs, gens):
+        folder.mkdir()
+        Image.new("RGB", (16, 16), (10, 200, 30)).save(folder / "a.png")
+    assert cli("score", gens, refs, "-s", "psnr", "-o", tmp_path / "o.json", "--log-file", log).code == 0
+    text = log.read_text()
+    assert "scoring: 1/1 scores done" in text and f"Results: {tmp_path / 'o.json'}" in text
+    assert "\x1b[" not in text and "\r" not in text
+    assert cli("score", tmp_path / "none", refs, "-s", "psnr", "--log-file", log).code == 2
+    assert log.read_text().startswith(text) and "Error: generated folder" in log.read_text(), (
+        log.read_text()
+    )  # appended

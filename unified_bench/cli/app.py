@@ -19,7 +19,7 @@ from unified_bench import __version__
 from unified_bench.cli import output as out
 from unified_bench.cli.compare_cmd import COMPARE_EXAMPLES, compare
 from unified_bench.cli.leaderboard_cmd import leaderboard_app, submit
-from unified_bench.cli.options import QuietOpt, VerboseOpt
+from unified_bench.cli.options import LogFileOpt, QuietOpt, VerboseOpt
 from unified_bench.cli.report_cmd import REPORT_EXAMPLES, report
 from unified_bench.cli.train_cmd import train_app
 from unified_bench.errors import UserError
@@ -242,11 +242,12 @@ def run(
         ),
     ] = True,
     config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
-    out.configure(quiet=quiet, verbose=verbose)
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
     from unified_bench.api import check_names
     from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
@@ -323,11 +324,12 @@ def score(
     dtype: ScoreDtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Score an existing folder of reconstructions against the references (matched by file name)."""
-    out.configure(quiet=quiet, verbose=verbose)
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
     from unified_bench.api import check_names
     from unified_bench.api import score as score_api
     from unified_bench.store import RESULTS_FILE
@@ -376,12 +378,13 @@ def demo(
     seed: Annotated[int, typer.Option(help="Run seed, as for `run`.")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N sample photos.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per adapter call.")] = 4,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights).
     The same as `run --model uae-tiny --dataset samples --scorer-set tiny`."""
-    out.configure(quiet=quiet, verbose=verbose)
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
     from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, next_steps, run_demo
     from unified_bench.store import RESULTS_FILE
 

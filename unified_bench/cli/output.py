@@ -14,6 +14,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from unified_bench.results import Results
 
@@ -27,18 +28,33 @@ class Verbosity:
 
     quiet: bool = False
     verbose: bool = False
+    log: Console | None = None  # --log-file: a plain-text copy of every message and progress line
 
 
 verbosity = Verbosity()
 
 
-def configure(*, quiet: bool = False, verbose: bool = False) -> None:
-    """``--quiet``: results and errors only; ``--verbose``: third-party bars and warnings too."""
-    if quiet and verbose:
-        from unified_bench.errors import UserError
+def configure(*, quiet: bool = False, verbose: bool = False, log_file: Path | None = None) -> None:
+    """``--quiet``: results and errors only; ``--verbose``: third-party bars and warnings too;
+    ``--log-file``: messages, progress lines and errors appended to that file as well."""
+    from unified_bench.errors import UserError
 
+    if quiet and verbose:
         raise UserError("--quiet and --verbose contradict each other; pass one of them.")
-    verbosity.quiet, verbosity.verbose = quiet, verbose
+    verbosity.quiet, verbosity.verbose, verbosity.log = quiet, verbose, None
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            stream = log_file.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--log-file {log_file}: cannot write it ({exc.strerror or exc}).") from None
+        verbosity.log = Console(file=stream, width=200, no_color=True, highlight=False, soft_wrap=True)
+
+
+def _log(text: str) -> None:
+    if verbosity.log is not None:
+        verbosity.log.print(text, markup=False, highlight=False)
+        verbosity.log.file.flush()
 
 
 def error(message: str) -> None:
@@ -46,15 +62,18 @@ def error(message: str) -> None:
 
     # The message is plain text: a path like "runs/a[/]b" must print as it is, not as markup.
     stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
+    _log(f"Error: {message}")
 
 
 def hint(message: str) -> None:
     stderr.print(f"[dim]{message}[/]")
+    _log(message)
 
 
 def note(message: str) -> None:
     if not verbosity.quiet:
         stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
+    _log(message)
 
 
 # Test hook (docs/testing.md): with UNIFIED_BENCH_TEST_PAUSE=STAGE, the first progress of that stage
@@ -159,12 +178,35 @@ def progress_hooks() -> Iterator[RichHooks | PlainHooks | SilentHooks]:
 
     with third_party_silenced(not verbosity.verbose):
         if verbosity.quiet:
-            yield SilentHooks()
+            yield _logged(SilentHooks())
         elif not stderr.is_terminal:
-            yield PlainHooks(stderr)
+            yield _logged(PlainHooks(stderr))
         else:
             with _rich_progress() as progress:
-                yield RichHooks(progress)
+                yield _logged(RichHooks(progress))
+
+
+class _BothHooks:
+    """The screen's hooks and the log file's plain lines."""
+
+    def __init__(self, screen: Any, log: PlainHooks) -> None:
+        self._screen, self._log = screen, log
+
+    def stage(self, name: str, total: int) -> None:
+        self._screen.stage(name, total)
+        self._log.stage(name, total)
+
+    def advance(self, name: str, amount: int) -> None:
+        self._screen.advance(name, amount)
+        self._log.advance(name, amount)
+
+    def note(self, text: str) -> None:
+        self._screen.note(text)
+        self._log.note(text)
+
+
+def _logged(hooks: Any) -> Any:
+    return hooks if verbosity.log is None else _BothHooks(hooks, PlainHooks(verbosity.log))
 
 
 @contextmanager
