@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from unified_bench.cli.app import _pairs
 from unified_bench.paths import cache_dir
 
@@ -139,3 +141,75 @@ def test_log_file_gets_the_progress_lines_messages_and_errors_as_plain_text(cli,
     assert log.read_text().startswith(text) and "Error: generated folder" in log.read_text(), (
         log.read_text()
     )  # appended
+
+
+class _MemoryBound:
+    """A real-shaped adapter whose device holds at most ``fits`` images per call: above that it raises
+    torch's own ``OutOfMemoryError``, as a GPU does. Its outputs depend on each sample's seed only."""
+
+    def __init__(self, fits: int) -> None:
+        self.fits, self.calls = fits, []
+
+    def _check(self, n: int) -> None:
+        import torch
+
+        self.calls.append(n)
+        if n > self.fits:
+            raise torch.OutOfMemoryError(f"CUDA out of memory: {n} images")
+
+    def caption(self, images, *, seeds):
+        self._check(len(images))
+        return [f"caption {seed}" for seed in seeds]
+
+    def generate(self, prompts, *, seeds, size=None):
+        from PIL import Image
+
+        self._check(len(prompts))
+        return [Image.new("RGB", (8, 8), (seed % 256, 0, 0)) for seed in seeds]
+
+    def info(self):
+        return {}
+
+
+def _round_trip(tmp_path, name, batch_size, auto, fits):
+    from unified_bench.datasets import load_dataset
+    from unified_bench.roundtrip import run_round_trip
+    from unified_bench.store import RunSpec, RunStore
+
+    dataset = load_dataset("samples")
+    store = RunStore(tmp_path / name)
+    store.open(RunSpec("fake", {}, "text", 0, None, None, dataset.name, dataset.fingerprint))
+    adapter, notes = _MemoryBound(fits), []
+    used = run_round_trip(
+        adapter,
+        list(enumerate(dataset.samples))[:5],
+        store,
+        run_seed=0,
+        batch_size=batch_size,
+        halve_on_oom=auto,
+        on_note=notes.append,
+    )
+    return used, adapter.calls, notes, {k: r.caption for k, r in store.captions().items()}
+
+
+def test_batch_size_auto_halves_on_out_of_memory_and_gives_the_same_outputs(tmp_path):
+    import torch
+
+    from unified_bench.evaluate import AUTO_BATCH_CPU, resolve_batch_size
+
+    assert resolve_batch_size("auto", "cpu") == (AUTO_BATCH_CPU, True)
+    assert resolve_batch_size("auto", "cuda:1")[1] and resolve_batch_size("8", None) == (8, False)
+    used, calls, notes, captions = _round_trip(tmp_path, "auto", 8, True, fits=2)
+    assert used == 2 and max(c for c in calls[-3:]) <= 2 and calls[0] == 5
+    assert notes == [
+        "out of memory: --batch-size auto goes on with batches of 4",
+        "out of memory: --batch-size auto goes on with batches of 2",
+    ]
+    assert captions == _round_trip(tmp_path, "one", 1, False, fits=1)[3]  # as batch size 1
+    with pytest.raises(torch.OutOfMemoryError):  # a fixed --batch-size is never changed behind one's back
+        _round_trip(tmp_path, "fixed", 8, False, fits=2)
+
+
+def test_batch_size_words_other_than_auto_are_one_line(cli, tmp_path):
+    result = cli("run", "-m", "uae-tiny", "--dataset", "samples", "--batch-size", "big", "-o", tmp_path / "r")
+    assert result.code == 2 and "--batch-size 'big': not a whole number (or auto)" in result.err

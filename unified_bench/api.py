@@ -53,7 +53,7 @@ def run(
     scorers: Sequence[str] | None = None,
     scorer_set: str | None = None,
     seed: int = 0,
-    batch_size: int = 4,
+    batch_size: int | str = 4,
     limit: int | None = None,
     shard: str | None = None,
     adapter_args: Mapping[str, str] | None = None,
@@ -83,6 +83,8 @@ def run(
         scorer_set: ``tiny`` (offline random-weight scorers, as the demo), ``paper`` or ``all``;
             ``scorers`` are added to it (``unified_bench.scorers.sets``).
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
+        batch_size: samples per adapter call, or ``"auto"`` (``--batch-size auto``: the largest that
+            fits, from 32 on a GPU or 4 on CPU, halved on out-of-memory).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
         merge: under torchrun / accelerate launch / srun (no ``shard`` given), rank 0 waits for every

@@ -140,6 +140,13 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     return pairs
 
 
+def _whole(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"{flag} {text!r}: not a whole number (or auto).") from None
+
+
 def _size(text: str | None) -> tuple[int, int] | None:
     from unified_bench.images import parse_size
 
@@ -189,8 +196,12 @@ def run(
         Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(help="Samples per adapter call (outputs never depend on it).")
-    ] = 4,
+        str,
+        typer.Option(
+            help="Samples per adapter call (outputs never depend on it), or auto: 32 on a GPU (4 on CPU), "
+            "halved on out-of-memory until a batch fits."
+        ),
+    ] = "4",
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
@@ -264,7 +275,7 @@ def run(
             scorers=scorer,
             scorer_set=scorer_set,
             seed=seed,
-            batch_size=batch_size,
+            batch_size=batch_size if batch_size == "auto" else _whole(batch_size, "--batch-size"),
             limit=limit,
             shard=shard,
             adapter_args=adapter_args,
