@@ -192,7 +192,7 @@ def compare(
                 narrow=lambda c=comparison: comparison_table(c, settings, compact=True),
             )
             if comparison.skipped:
-                out.note(f"Not compared (in one run only): {', '.join(comparison.skipped)}.")
+                out.note(f"Not compared: {', '.join(comparison.skipped)}.")
     for comparison in report.comparisons:
         for warning in comparison.warnings:
             out.note(f"Warning: {warning}")

@@ -167,9 +167,25 @@ def _grid(
     return f"<div class='scroll grid'>{table}</div>"
 
 
-def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> str:
+def default_gate(a: Results, b: Results) -> tuple[str, ...]:
+    """``overall`` when both runs have it, else the first scorer both runs have that can gate."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
+
+    if a.overall is not None and b.overall is not None:
+        return ("overall",)
+    shared = [c.name for c in score_columns(a) if c.name in b.scorers and c.name not in INFORMATIONAL_SCORERS]
+    return tuple(shared[:1]) or ("overall",)
+
+
+def render_comparison(
+    a: RunSide, b: RunSide, *, notes: Sequence[str] = (), gate: Sequence[str] | None = None
+) -> str:
     """The two-run page as one HTML string (see ``build_comparison_report``)."""
-    settings = CompareSettings(allow_partial=True)  # a page can show the shared ids; it says how many
+    from unified_bench.report.run_page import random_weights_note
+
+    chosen_gate = tuple(gate) if gate else default_gate(a.results, b.results)
+    # A page can show the shared ids; it says how many.
+    settings = CompareSettings(allow_partial=True, gate=chosen_gate)
     try:
         comparison = compare_results(a.results, b.results, settings=settings, labels=(a.label, b.label))
     except ComparisonRefused as refused:
@@ -188,9 +204,15 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
         f"B <strong>{esc(b.label)}</strong>: {meta_b[0]} · {meta_b[2]}",
         f"{meta_a[1]} · {comparison.n_paired} paired samples{unpaired}",
     ]
-    all_notes = list(notes)
+    banners = {random_weights_note(a.results), random_weights_note(b.results)} - {None}
+    all_notes = sorted(banners) + list(notes)
+    if not gate and chosen_gate != ("overall",):
+        all_notes.append(
+            f"Gated on {chosen_gate[0]}: the runs have no overall score (choose with --gate NAME)."
+        )
+    all_notes += comparison.warnings  # the same power / MDE lines `compare` prints
     if comparison.skipped:
-        all_notes.append(f"Scorers in only one run, not compared: {', '.join(comparison.skipped)}.")
+        all_notes.append(f"Not compared: {', '.join(comparison.skipped)}.")
     return render_page(
         "compare.html",
         title=esc(f"unified-bench: {b.label} vs {a.label}"),
@@ -213,9 +235,16 @@ def _label(run_dir: Path) -> str:
 
 
 def build_comparison_report(
-    run_a: str | Path, run_b: str | Path, output: str | Path | None = None, *, dataset: str | None = None
+    run_a: str | Path,
+    run_b: str | Path,
+    output: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    gate: Sequence[str] | None = None,
 ) -> Path:
     """Write a side-by-side page of two runs on the same images; default ``RUN_B/report-vs-<A>.html``.
+
+    ``gate``: the scorers whose verdict leads the page (``--gate``); default ``default_gate``.
 
     Raises:
         ComparisonRefused: the runs are on different images, scorer weights or protocols.
@@ -227,7 +256,7 @@ def build_comparison_report(
         label_a, label_b = str(run_a), str(run_b)
     references, note = load_references(read_results(run_a), dataset)
     side_a, side_b = _load(run_a, label_a, references), _load(run_b, label_b, references)
-    page = render_comparison(side_a, side_b, notes=[note] if note else [])
+    page = render_comparison(side_a, side_b, notes=[note] if note else [], gate=gate)
     folder_b = run_b if run_b.is_dir() else run_b.parent
     target = Path(output) if output is not None else folder_b / f"report-vs-{_label(run_a)}.html"
     atomic_write_text(target, page)
