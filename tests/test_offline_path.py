@@ -35,3 +35,15 @@ def test_demo_next_steps_leave_out_a_compare_that_could_never_gate():
     assert "--seed 3 --limit 2 --output runs/demo-seed3" in small[0]
     assert "unified-bench compare" not in small[1] and "--limit 6 or more" in small[1]
     assert small[2].endswith("unified-bench report runs/demo runs/demo-seed3")
+
+
+def test_the_score_hint_after_tiny_training_uses_the_tiny_scorers():
+    from unified_bench.cli.train_cmd import score_hint
+    from unified_bench_adapters.uae.train.config import load_config
+
+    tiny = score_hint(load_config("u4g", "tiny-u4g"), Path("/t/final"), Path("/t"))
+    assert "--model uae --adapter-arg checkpoint=/t/final" in tiny and "--scorer-set tiny" in tiny
+    sft = score_hint(load_config("sft", "tiny-sft"), Path("/t/final"), Path("/t"))
+    assert "--dataset samples --scorer-set tiny" in sft  # no eval_dataset: the offline photos
+    real = score_hint(load_config("u4g", "u4g"), Path("/t/final"), Path("/t"))
+    assert "--scorer-set" not in real
