@@ -178,6 +178,10 @@ def _missing_paper_scorer(obj):
     del obj["results"]["scorers"]["dinov3"]
 
 
+def _t2i2t(obj):
+    obj["results"]["direction"] = "t2i2t"
+
+
 def _renamed(obj):
     obj["name"] = "other-name"
 
@@ -202,6 +206,7 @@ def _renamed(obj):
         (_extra_scorer, "scorer lpips is not on the leaderboard"),
         (_missing_paper_scorer, "official scorers missing: dinov3"),
         (_renamed, "does not match its name"),
+        (_t2i2t, "ranks Unified-Bench (i2t2i) runs only"),
     ],
 )
 def test_validate_rejects_with_one_clear_line(cli, board, tmp_path, tamper, message):

@@ -21,24 +21,24 @@ class Stopped(UserError):
 
 
 @pytest.fixture
-def requests(monkeypatch) -> list[tuple[RunRequest, int]]:
-    received: list[tuple[RunRequest, int]] = []
+def requests(monkeypatch) -> list[tuple[RunRequest, int, bool]]:
+    received: list[tuple[RunRequest, int, bool]] = []
 
-    def record(request: RunRequest, repeats: int = 1, hooks=None):
-        received.append((request, repeats))
+    def record(request: RunRequest, repeats: int = 1, hooks=None, *, merge_shards: bool = False):
+        received.append((request, repeats, merge_shards))
         raise Stopped("stopped before the run")
 
     monkeypatch.setattr(evaluate, "execute_request", record)
     return received
 
 
-def _cli_request(cli, requests, *args: str) -> tuple[RunRequest, int]:
+def _cli_request(cli, requests, *args: str) -> tuple[RunRequest, int, bool]:
     result = cli("run", *args)
     assert result.code != 0 and "stopped before the run" in result.err, result.err
     return requests.pop()
 
 
-def _api_request(requests, model: str, **options) -> tuple[RunRequest, int]:
+def _api_request(requests, model: str, **options) -> tuple[RunRequest, int, bool]:
     with pytest.raises(Stopped):
         unified_bench.run(model, **options)
     return requests.pop()
@@ -77,19 +77,19 @@ def test_every_option_gives_the_same_request(cli, requests, tmp_path):
         streaming=True,
     )
     assert from_cli == from_api
-    request, repeats = from_api
+    request, repeats, _ = from_api
     assert (request.dtype, request.scoring.dtype, repeats) == ("bfloat16", "float16", 3)
 
 
 def test_the_defaults_give_the_same_request(cli, requests):
     assert _cli_request(cli, requests, "-m", "uae-tiny") == _api_request(requests, "uae-tiny")
-    request, _ = _api_request(requests, "uae-tiny")
+    request, _, _ = _api_request(requests, "uae-tiny")
     assert request.output == Path("runs") / "uae-tiny" and request.dataset == "unibench"
 
 
 def test_the_model_dtype_leaves_the_scorers_at_their_own(cli, requests):
     """A bf16 model run scores with the scorers' official dtype, so its fingerprints match an fp32 run's."""
-    request, _ = _api_request(requests, "uae-tiny", dtype="bfloat16")
+    request, _, _ = _api_request(requests, "uae-tiny", dtype="bfloat16")
     assert request.dtype == "bfloat16" and request.scoring.dtype is None
-    from_cli, _ = _cli_request(cli, requests, "-m", "uae-tiny", "--dtype", "bfloat16")
+    from_cli, _, _ = _cli_request(cli, requests, "-m", "uae-tiny", "--dtype", "bfloat16")
     assert from_cli.scoring.dtype is None

@@ -172,6 +172,18 @@ def resolve_lazy(path: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def manifest_config_class(manifest: Any) -> type | None:
+    """The manifest's config dataclass, or None when it names none or its module cannot be imported
+    (a missing package is reported on its own)."""
+    path = getattr(manifest, "config", "")
+    if not path:
+        return None
+    try:
+        return resolve_lazy(path)
+    except ImportError:
+        return None
+
+
 class AdapterArgError(UserError):
     """An ``--adapter-arg`` that the adapter's config does not have or cannot parse."""
 
@@ -218,3 +230,22 @@ def config_from_args(config_cls: type, args: Mapping[str, str], **overrides: Any
         return config_cls(**values)
     except (ValueError, TypeError) as error:
         raise AdapterArgError(f"{config_cls.__name__}: {error}") from None
+
+
+# Field metadata a config dataclass may carry (``field(metadata={...: True})``):
+COMMAND_LINE = "command_line"  # a command line to run: preflight checks its first word, not the whole value
+OUTPUT_PATH = "output_path"  # a file the adapter writes: preflight checks its folder, not the file
+NOT_IN_RUN_SPEC = "not_in_run_spec"  # cannot change outputs (timeouts, retries, logs): resuming may change it
+
+
+def settings_marked(config_cls: type, marker: str) -> set[str]:
+    """Names of the config fields whose metadata sets ``marker``."""
+    return {f.name for f in dataclasses.fields(config_cls) if f.metadata.get(marker)}
+
+
+def run_spec_adapter_args(config_cls: type | None, args: Mapping[str, str]) -> dict[str, str]:
+    """The ``--adapter-arg`` settings that belong to the run spec: all but those ``NOT_IN_RUN_SPEC``."""
+    if config_cls is None:
+        return dict(args)
+    dropped = settings_marked(config_cls, NOT_IN_RUN_SPEC)
+    return {key: value for key, value in args.items() if key.replace("-", "_") not in dropped}

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from unified_bench.errors import UserError
 
 if TYPE_CHECKING:
     from unified_bench.compare import CompareReport
     from unified_bench.evaluate import Hooks
     from unified_bench.results import Results
+    from unified_bench.tasks import Task
 
 
 def check_names(
@@ -26,9 +29,12 @@ def check_names(
     dataset: str | None = None,
     scorers: Sequence[str] | None = None,
     scorer_set: str | None = None,
+    direction: str | None = None,
+    task: bool = False,
 ) -> None:
     """Refuse a misspelt adapter, dataset, scorer or scorer set in one line, before torch or any
-    model library is imported (``run`` and ``score`` call it first; so does the CLI)."""
+    model library is imported (``run`` and ``score`` call it first; so does the CLI). The dataset is
+    checked as an image dataset (i2t2i, no ``task``); prompt sets are checked when they load."""
     from unified_bench.scorers import parse_scorer_spec
     from unified_bench.scorers.sets import check_scorer_set
 
@@ -36,7 +42,7 @@ def check_names(
         from unified_bench.registry import default_registry
 
         default_registry().manifest(model)
-    if dataset is not None:
+    if dataset is not None and direction in (None, "i2t2i") and not task:
         from unified_bench.datasets import check_dataset_spec
 
         check_dataset_spec(dataset)
@@ -47,7 +53,7 @@ def check_names(
 
 def run(
     model: str,
-    dataset: str = "unibench",
+    dataset: str | None = None,
     output: str | Path | None = None,
     *,
     scorers: Sequence[str] | None = None,
@@ -68,15 +74,20 @@ def run(
     image_column: str | None = None,
     caption_column: str | None = None,
     streaming: bool = False,
+    direction: str | None = None,
+    prompt_column: str | None = None,
+    task: str | None = None,
+    task_file: str | Path | None = None,
     merge: bool = True,
     verbose: bool = False,
     hooks: Hooks | None = None,
-) -> Results:
+) -> Results | dict[str, Any]:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
 
     Args:
         model: adapter name (``unified-bench adapters list``).
-        dataset: ``unibench``, ``samples``, a folder of images, a JSONL manifest or
+        dataset: ``unibench`` (the default; t2i2t: ``unified-prompts``), ``samples``, a folder of
+            images, a JSONL manifest or
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
@@ -87,6 +98,12 @@ def run(
             fits, from 32 on a GPU or 4 on CPU, halved on out-of-memory).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
+        direction: ``i2t2i`` (image -> caption -> image) or ``t2i2t`` (prompt -> image -> caption,
+            ``dataset`` a prompt set: ``unified-prompts``, a JSONL of ``{"id", "prompt"}``, a folder of
+            ``.txt``, or ``hf:`` with ``prompt_column``). Default: i2t2i.
+        task: a task name (``unified-bench tasks list``) or ``task_file`` a task YAML: the task sets
+            the direction, dataset, scorers, size and caption instruction; ``scorers`` then only picks
+            weights for the task's scorer names. A group task returns its summary (a dict).
         merge: under torchrun / accelerate launch / srun (no ``shard`` given), rank 0 waits for every
             shard and returns them merged into ``output`` (``unified_bench.launch``); ``False``: each
             rank returns its own shard.
@@ -108,17 +125,28 @@ def run(
         >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
-    check_names(model=model, dataset=dataset, scorers=scorers, scorer_set=scorer_set)
+    uses_task = task is not None or task_file is not None
+    check_names(
+        model=model,
+        dataset=dataset,
+        scorers=scorers,
+        scorer_set=scorer_set,
+        direction=direction,
+        task=uses_task,
+    )
     from unified_bench.datasets.base import DatasetOptions
+    from unified_bench.directions import DEFAULT_DIRECTION, default_dataset
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
     from unified_bench.scorers.sets import resolve_scorers
     from unified_bench.sharding import parse_shard, shard_from_environment
 
+    chosen = _chosen_task(task, task_file, dataset=dataset, direction=direction, prompt_column=prompt_column)
+    direction = direction or DEFAULT_DIRECTION
     # The one request builder: ``unified-bench run`` calls this function too.
     launched = shard_from_environment() if not shard else None
     request = RunRequest(
         model=model,
-        dataset=dataset,
+        dataset=dataset or default_dataset(direction),
         output=Path(output) if output is not None else Path("runs") / model,
         seed=seed,
         batch_size=batch_size,
@@ -131,17 +159,53 @@ def run(
         protocol=protocol,
         overwrite=overwrite,
         scoring=ScoringOptions(
-            scorers=resolve_scorers(scorers, scorer_set),
+            scorers=resolve_scorers(scorers, scorer_set, direction),
             batch_size=score_batch_size,
             device=device,
             dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
         ),
-        dataset_options=DatasetOptions(image_column, caption_column, streaming),
+        dataset_options=DatasetOptions(image_column, caption_column, streaming, prompt_column),
+        direction=direction,
     )
+    merge_shards = merge and launched is not None
     from unified_bench.quiet import third_party_silenced
 
     with third_party_silenced(not verbose):
-        return execute_request(request, repeats, hooks, merge_shards=merge and launched is not None)
+        if chosen is None:
+            return execute_request(request, repeats, hooks, merge_shards=merge_shards)
+        from unified_bench.tasks.run import apply_task, execute_group
+
+        if chosen.group:
+            if repeats != 1:
+                raise UserError(f"--repeats with group task {chosen.name}: run its member tasks one by one.")
+            return execute_group(request, chosen, hooks)
+        return execute_request(apply_task(request, chosen), repeats, hooks, merge_shards=merge_shards)
+
+
+def _chosen_task(
+    task: str | None,
+    task_file: str | Path | None,
+    *,
+    dataset: str | None,
+    direction: str | None,
+    prompt_column: str | None,
+) -> Task | None:
+    """The task named by ``task`` or ``task_file``; refuses flags the task itself decides."""
+    if task is None and task_file is None:
+        return None
+    if task is not None and task_file is not None:
+        raise UserError("--task and --task-file: give one of them.")
+    flag = "--task" if task is not None else "--task-file"
+    for given, name in (
+        (dataset, "--dataset"),
+        (direction, "--direction"),
+        (prompt_column, "--prompt-column"),
+    ):
+        if given is not None:
+            raise UserError(f"{name} with {flag}: the task sets it; drop {name} or run without a task.")
+    from unified_bench.tasks import find_task, load_task_file
+
+    return find_task(task) if task is not None else load_task_file(task_file)  # type: ignore[arg-type]
 
 
 def score(

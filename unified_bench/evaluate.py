@@ -13,15 +13,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from unified_bench.adapter import AdapterOptions
+from unified_bench.adapter import AdapterOptions, manifest_config_class, run_spec_adapter_args
 from unified_bench.datasets.base import Dataset, DatasetOptions, FileLocation, Sample
+from unified_bench.datasets.prompts import PromptSample, PromptSet, load_prompt_set
+from unified_bench.directions import DEFAULT_DIRECTION, T2I2T, check_direction
 from unified_bench.errors import MissingSamplesError, UserError
-from unified_bench.images import inspect_image_file, read_image
+from unified_bench.images import inspect_image_file, read_image, sha256_bytes
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
 from unified_bench.results import Results, build_results, write_results, write_samples_table
-from unified_bench.roundtrip import pending_samples, run_round_trip
+from unified_bench.roundtrip import pending_samples, run_prompt_round_trip, run_round_trip
+from unified_bench.scoring import ScoringItem
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
 from unified_bench.store import (
@@ -32,6 +35,7 @@ from unified_bench.store import (
     RunStore,
     exclusive_writer,
 )
+from unified_bench.tasks import Task
 
 
 class Hooks(Protocol):
@@ -85,6 +89,8 @@ class RunRequest:
     overwrite: bool = False
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
+    direction: str = DEFAULT_DIRECTION
+    task: Task | None = None  # set by ``unified_bench.tasks.run.apply_task``
 
 
 def execute_request(
@@ -149,8 +155,26 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     Raises:
         RunFolderBusy: another process is writing the same run folder.
     """
+    request = check_request(request)  # before the lock: a refused run leaves no folder behind
     with exclusive_writer(run_directory(request)):
         return _execute_run_locked(request, hooks)
+
+
+def check_request(request: RunRequest) -> RunRequest:
+    """Refuse what no model needs to load to refuse; fill in the direction's default scorers."""
+    from unified_bench.scorers.registry import check_scorers_for_direction, default_scorers
+
+    direction = check_direction(request.direction)
+    if direction == T2I2T and request.protocol != "text":
+        raise UserError(
+            f"--protocol {request.protocol}: t2i2t starts from a prompt, so only the text protocol "
+            "applies; drop --protocol or use --direction i2t2i."
+        )
+    resolve_batch_size(request.batch_size, "cpu")  # refuses a bad size before the lock
+    _check_scorer_specs(request.scoring)
+    specs = request.scoring.scorers or default_scorers(direction)
+    check_scorers_for_direction(specs, direction)
+    return replace(request, scoring=replace(request.scoring, scorers=tuple(specs)))
 
 
 def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
@@ -159,7 +183,6 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
 
     hooks = hooks or SilentHooks()
     batch_size, auto_batch = resolve_batch_size(request.batch_size, request.device)
-    _check_scorer_specs(request.scoring)
     device = _device_for_local_rank(request.device)
     request = replace(request, device=device, scoring=replace(request.scoring, device=device))
     started_at = utc_now()
@@ -170,15 +193,25 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
             f"--protocol {request.protocol}: adapter {manifest.name!r} offers "
             f"{', '.join(manifest.protocols)}."
         )
-    dataset = load_dataset(request.dataset, options=request.dataset_options)
+    dataset: Dataset | PromptSet
+    if request.direction == T2I2T:
+        dataset = load_prompt_set(request.dataset, options=request.dataset_options)
+    else:
+        dataset = load_dataset(request.dataset, options=request.dataset_options)
     for note in dataset.notes:
         hooks.note(note)
+    task = request.task
+    if task is not None and task.dataset_sha256 and task.dataset_sha256 != dataset.fingerprint:
+        raise UserError(
+            f"task {task.name}: dataset {request.dataset} has fingerprint {dataset.fingerprint[:19]}…, "
+            f"the task expects {task.dataset_sha256[:19]}…; the data changed: not the task's dataset."
+        )
     # Descriptors only: nothing is decoded until a batch of the selected samples needs it.
     selected = select(list(enumerate(dataset.samples)), limit=request.limit, shard=request.shard)
     store = RunStore(run_directory(request))
     spec = RunSpec(
         model=manifest.name,
-        adapter_args=dict(request.adapter_args),
+        adapter_args=run_spec_adapter_args(manifest_config_class(manifest), request.adapter_args),
         protocol=request.protocol,
         seed=request.seed,
         size=request.size,
@@ -188,6 +221,8 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         adapter_source=registry.source_fingerprint(
             manifest.name, AdapterOptions(args=dict(request.adapter_args))
         ),
+        direction=request.direction,
+        task_fingerprint=task.fingerprint(dataset.fingerprint) if task is not None else None,
     )
     store.open(spec, overwrite=request.overwrite)
 
@@ -211,16 +246,18 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         for warning in info.get("warnings") or []:  # also in provenance, as adapter info
             hooks.note(f"warning: {warning}")
         hooks.stage("round trip", len(pending))
-        run_round_trip(
+        # The stage that ends a sample: captioning in t2i2t, drawing in i2t2i.
+        last = "caption" if request.direction == T2I2T else "generate"
+        trip = run_prompt_round_trip if request.direction == T2I2T else run_round_trip
+        trip(
             adapter,
-            pending,
+            pending,  # type: ignore[arg-type]
             store,
             run_seed=request.seed,
             batch_size=batch_size,
             size=request.size,
-            on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == "generate" else None,
-            halve_on_oom=auto_batch,
-            on_note=hooks.note,
+            on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == last else None,
+            **({} if request.direction == T2I2T else {"halve_on_oom": auto_batch, "on_note": hooks.note}),
         )
         finished_info = adapter.info()  # what an adapter learnt while running (e.g. a determinism probe)
         if finished_info != info:
@@ -248,7 +285,15 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         started_at=started_at,
         hooks=hooks,
         extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
+        direction=request.direction,
+        task=task.describe(dataset.fingerprint) if task is not None else None,
     )
+    if task is not None and task.by_tag and isinstance(dataset, PromptSet):
+        from unified_bench.tasks.run import by_tag
+
+        tags = {s.id: s.tags for _, s in selected}  # type: ignore[union-attr]
+        results = replace(results, task={**(results.task or {}), "by_tag": by_tag(results, tags)})
+        write_results(store.results_path, results)
     return results
 
 
@@ -264,7 +309,7 @@ def _release_memory() -> None:
 
 
 def describe_dataset(
-    dataset: Dataset, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
+    dataset: Dataset | PromptSet, n_selected: int, *, limit: int | None = None, shard: Shard | None = None
 ) -> dict[str, Any]:
     """The ``dataset`` section of results.json."""
     info: dict[str, Any] = {
@@ -282,23 +327,37 @@ def describe_dataset(
 
 
 def _score(
-    *,
-    ids: list[str],
-    references: list[Sample],
-    reconstructions: list[Path],
-    captions: dict[str, str] | None,
-    options: ScoringOptions,
-    hooks: Hooks,
-) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]]]:
+    items: list[ScoringItem], options: ScoringOptions, hooks: Hooks, *, use_cache: bool = True
+) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]], dict[str, Any]]:
+    """Scores, (fingerprint, higher_is_better) per scorer, and what text scorers truncated."""
     from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
+    from unified_bench.scorers.base import TextPairScorer
     from unified_bench.scorers.cache import EmbeddingCache
-    from unified_bench.scoring import ScoringItem, score_items
+    from unified_bench.scoring import score_items
 
     specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
     hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
     scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
-    # Images are referenced, not decoded: score_items reads each batch when it comes.
-    items = [
+    hooks.stage("scoring", len(scorers) * len(items))
+    scores = score_items(
+        items,
+        scorers,
+        batch_size=options.batch_size,
+        cache=EmbeddingCache(notify=hooks.note) if options.use_cache and use_cache else None,
+        on_progress=lambda _name, n: hooks.advance("scoring", n),
+    )
+    meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
+    truncation = {
+        s.name: cut for s in scorers if isinstance(s, TextPairScorer) and (cut := s.truncation()) is not None
+    }
+    return scores, meta, truncation
+
+
+def _image_items(
+    ids: list[str], references: list[Sample], reconstructions: list[Path], captions: dict[str, str] | None
+) -> list[ScoringItem]:
+    """i2t2i: each reference against its reconstruction (images referenced, decoded per batch)."""
+    return [
         ScoringItem(
             id=sample_id,
             reference=ref.load_image,
@@ -309,16 +368,30 @@ def _score(
         )
         for sample_id, ref, path in zip(ids, references, reconstructions, strict=True)
     ]
-    hooks.stage("scoring", len(scorers) * len(items))
-    scores = score_items(
-        items,
-        scorers,
-        batch_size=options.batch_size,
-        cache=EmbeddingCache(notify=hooks.note) if options.use_cache else None,
-        on_progress=lambda _name, n: hooks.advance("scoring", n),
-    )
-    meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
-    return scores, meta
+
+
+def _prompt_items(
+    store: RunStore, samples: Sequence[PromptSample], captions: dict[str, str]
+) -> list[ScoringItem]:
+    """t2i2t: the drawn image stands where the reference does; the prompt is the reference text."""
+    items = []
+    for sample in samples:
+        path = store.image_path(sample.id)
+        drawn = partial(_decode_file, path)
+        sha = sha256_bytes(path.read_bytes())
+        items.append(
+            ScoringItem(
+                id=sample.id,
+                reference=drawn,
+                reference_sha256=sha,
+                reconstruction=drawn,
+                reconstruction_sha256=sha,
+                caption=captions.get(sample.id),
+                reference_captions=(sample.prompt,),
+                prompt=sample.prompt,
+            )
+        )
+    return items
 
 
 def _decode_file(path: Path) -> Any:
@@ -327,7 +400,7 @@ def _decode_file(path: Path) -> Any:
 
 def score_run(
     store: RunStore,
-    samples: Sequence[Sample],
+    samples: Sequence[Sample] | Sequence[PromptSample],
     options: ScoringOptions,
     *,
     model: dict[str, Any],
@@ -337,6 +410,8 @@ def score_run(
     started_at: str,
     hooks: Hooks | None = None,
     extra_provenance: dict[str, Any] | None = None,
+    direction: str = DEFAULT_DIRECTION,
+    task: dict[str, Any] | None = None,
 ) -> Results:
     """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it."""
     hooks = hooks or SilentHooks()
@@ -347,21 +422,26 @@ def score_run(
             f"{store.root}: {len(missing)} samples lack a caption or image "
             f"(first: {missing[0]}); rerun the same command to finish them."
         )
-    reconstructions = [store.image_path(s.id) for s in samples]
     ids = [s.id for s in samples]
-    scores, meta = _score(
-        ids=ids,
-        references=list(samples),
-        reconstructions=reconstructions,
-        captions=captions,
-        options=options,
-        hooks=hooks,
-    )
+    prompts = {s.id: s.prompt for s in samples if isinstance(s, PromptSample)}
+    if direction == T2I2T:
+        # Drawn images are this run's own: they stay out of the shared reference-embedding cache.
+        items = _prompt_items(store, samples, captions)  # type: ignore[arg-type]
+        scores, meta, truncation = _score(items, options, hooks, use_cache=False)
+    else:
+        reconstructions = [store.image_path(s.id) for s in samples]
+        items = _image_items(ids, list(samples), reconstructions, captions)  # type: ignore[arg-type]
+        scores, meta, truncation = _score(items, options, hooks)
     provenance = collect(
         started_at=started_at,
         device=options.device,
         seeds={"run_seed": seed, "bootstrap_seed": seed},
-        extra=extra_provenance,
+        extra={
+            **(extra_provenance or {}),
+            # every scorer run, even one that found nothing to score here (a shard without quoted text)
+            "scorer_fingerprints": {name: fingerprint for name, (fingerprint, _) in meta.items()},
+            **({"text_truncation": truncation} if truncation else {}),
+        },
     )
     results = build_results(
         ids=ids,
@@ -375,6 +455,9 @@ def score_run(
         provenance=provenance,
         bootstrap_seed=seed,
         n_resamples=options.n_resamples,
+        direction=direction,
+        prompts=prompts or None,
+        task=task,
     )
     write_results(store.results_path, results)
     write_samples_table(store.root / SAMPLES_TABLE, results)
@@ -453,9 +536,7 @@ def _score_folder_locked(
             f"{generated}: no reconstruction matches any of the {len(missing)} references "
             f"in {references} (same name, same stem, or recon_<stem>)."
         )
-    scores, meta = _score(
-        ids=ids, references=refs, reconstructions=reconstructions, captions=None, options=options, hooks=hooks
-    )
+    scores, meta, _ = _score(_image_items(ids, refs, reconstructions, None), options, hooks)
     dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(
         started_at=started_at,

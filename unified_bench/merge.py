@@ -145,7 +145,7 @@ def _read_part(folder: Path) -> _Part:
 
 def _check_one_run(parts: Sequence[_Part]) -> None:
     first = parts[0]
-    scorers = {name: s.fingerprint for name, s in first.results.scorers.items()}
+    scorers = _scorer_fingerprints(first)
     for part in parts[1:]:
         if part.spec != first.spec:
             differing = sorted(
@@ -155,7 +155,7 @@ def _check_one_run(parts: Sequence[_Part]) -> None:
                 f"merge: {part.root} and {first.root} were made with different configurations "
                 f"({', '.join(differing)} differ); merge only the shards of one run."
             )
-        if {name: s.fingerprint for name, s in part.results.scorers.items()} != scorers:
+        if _scorer_fingerprints(part) != scorers:
             raise InputError(
                 f"merge: {part.root} and {first.root} were scored with different scorers or scorer "
                 "weights; rescore them with the same --scorer flags."
@@ -170,6 +170,15 @@ def _check_one_run(parts: Sequence[_Part]) -> None:
                 )
         if part.results.bootstrap != first.results.bootstrap:
             raise InputError(f"merge: {part.root} and {first.root} differ in their bootstrap settings.")
+
+
+def _scorer_fingerprints(part: _Part) -> dict[str, str]:
+    """The scorers a part ran: recorded in provenance (a scorer may score none of a shard's samples),
+    else (older files) those with values."""
+    recorded = part.results.provenance.get("scorer_fingerprints")
+    if isinstance(recorded, dict):
+        return dict(recorded)
+    return {name: s.fingerprint for name, s in part.results.scorers.items()}
 
 
 def _check_shard_set(parts: Sequence[_Part]) -> None:
@@ -264,6 +273,9 @@ def _merged_results(parts: Sequence[_Part]) -> Results:
         bootstrap_seed=first.bootstrap["seed"],
         n_resamples=first.bootstrap["n_resamples"],
         confidence=first.bootstrap["confidence"],
+        direction=first.direction,
+        prompts={k: v for part in parts for k, v in part.results.samples.get("prompts", {}).items()} or None,
+        task=first.task,
     )
 
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unified_bench.adapter import AdapterManifest, adapter_arg_problems, resolve_lazy
+from unified_bench.adapter import (
+    COMMAND_LINE,
+    OUTPUT_PATH,
+    AdapterManifest,
+    adapter_arg_problems,
+    manifest_config_class,
+    settings_marked,
+)
 from unified_bench.errors import UserError
 from unified_bench.loading import install_hint
 from unified_bench.paths import local_path
@@ -59,7 +66,7 @@ class ScorerWeights:
 
 def _scorer_weights(name: str) -> ScorerWeights | None:
     """What ``name`` loads; ``None`` for scorers without weights. Imports the scorer's module."""
-    if name in ("clip", "clipscore"):
+    if name in ("clip", "clipscore", "clip_t2t"):
         from unified_bench.scorers.clip import CLIP_MODEL_ID
 
         return ScorerWeights(CLIP_MODEL_ID, model_types=("clip",))
@@ -71,7 +78,7 @@ def _scorer_weights(name: str) -> ScorerWeights | None:
         from unified_bench.scorers.dino import DINOV3_GATED_HINT, DINOV3_MODEL_ID
 
         return ScorerWeights(DINOV3_MODEL_ID, model_types=("dinov3_vit",), hint=DINOV3_GATED_HINT)
-    if name in ("longclip", "longclipscore"):
+    if name in ("longclip", "longclipscore", "longclip_t2t"):
         from unified_bench.scorers.longclip import LONGCLIP_FILENAME, LONGCLIP_REPO_ID
 
         return ScorerWeights(LONGCLIP_REPO_ID, filename=LONGCLIP_FILENAME)
@@ -183,8 +190,19 @@ def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str])
     from unified_bench.loading import ADAPTER_EXTRAS, package_installed, weights_present
 
     problems = []
+    config_cls = manifest_config_class(manifest)
+    command_lines = settings_marked(config_cls, COMMAND_LINE) if config_cls is not None else set()
+    outputs = settings_marked(config_cls, OUTPUT_PATH) if config_cls is not None else set()
     for key, value in adapter_args.items():
-        if _names_a_missing_path(value):
+        name = key.replace("-", "_")
+        if name in command_lines:
+            problem = _command_problem(key, value)
+            if problem:
+                problems.append(problem)
+        elif name in outputs:
+            if value and not Path(value).expanduser().parent.is_dir():
+                problems.append(f"--adapter-arg {key}={value}: its folder does not exist; create it first.")
+        elif _names_a_missing_path(value):
             problems.append(f"--adapter-arg {key}={value}: no such file or folder; check the path.")
     for distribution in manifest.packages:
         if not package_installed(distribution):
@@ -192,7 +210,6 @@ def adapter_problems(manifest: AdapterManifest, adapter_args: Mapping[str, str])
                 f"adapter {manifest.name}: needs the Python package {distribution!r}; "
                 f"{install_hint(distribution, ADAPTER_EXTRAS.get(distribution))}."
             )
-    config_cls = _adapter_config_class(manifest)
     if config_cls is not None:
         problems += adapter_arg_problems(config_cls, adapter_args)
     overridden = any("/" in value for value in adapter_args.values())
@@ -220,15 +237,28 @@ def _names_a_missing_path(value: str) -> bool:
     return path is not None and not path.exists()
 
 
-def _adapter_config_class(manifest: AdapterManifest) -> type | None:
-    """The manifest's config dataclass, or None when it names none or its module cannot be imported
-    (a missing package is reported on its own)."""
-    if not manifest.config:
-        return None
+def _command_problem(key: str, value: str) -> str | None:
+    """What is wrong with a command line's program (its first word), or None: a command is not a path."""
+    import shlex
+    import shutil
+
     try:
-        return resolve_lazy(manifest.config)
-    except ImportError:
+        words = shlex.split(value)
+    except ValueError as error:
+        return f"--adapter-arg {key}: cannot split {value!r} like a shell would ({error}); check the quotes."
+    if not words:
+        return f"--adapter-arg {key}: empty; give the command that starts the worker."
+    program = words[0]
+    if "/" in program:
+        path = Path(program).expanduser()
+        if not path.exists():
+            return f"--adapter-arg {key}: {program}: no such file; check the path of the program to run."
+        if not os.access(path, os.X_OK) or path.is_dir():
+            return f"--adapter-arg {key}: {program}: not an executable file."
         return None
+    if shutil.which(program) is None:
+        return f"--adapter-arg {key}: {program}: no such program on PATH; give its full path."
+    return None
 
 
 def preflight(

@@ -90,6 +90,7 @@ def combine_repeats(parts: Sequence[Results], *, runs: Sequence[str], seeds: Seq
             part.dataset["fingerprint"] != first.dataset["fingerprint"]
             or part.samples["ids"] != first.samples["ids"]
             or part.protocol != first.protocol
+            or part.direction != first.direction
             or not same_scorers
         ):
             raise InputError(
@@ -124,6 +125,9 @@ def combine_repeats(parts: Sequence[Results], *, runs: Sequence[str], seeds: Seq
         bootstrap_seed=first.bootstrap["seed"],
         n_resamples=first.bootstrap["n_resamples"],
         confidence=first.bootstrap["confidence"],
+        direction=first.direction,
+        prompts=first.samples.get("prompts"),
+        task=first.task,
     )
     overall = _spread([p.overall.mean for p in parts]) if all(p.overall is not None for p in parts) else None
     spread = {

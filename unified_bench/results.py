@@ -17,15 +17,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from unified_bench.directions import T2I2T
 from unified_bench.errors import InputError, SchemaVersionError
 from unified_bench.io import DuplicateKeyError, atomic_write_json, atomic_write_text, loads_strict
 from unified_bench.results_paths import check_results_ids
-from unified_bench.scorers.registry import PAPER_SCORERS
+from unified_bench.scorers.registry import PAPER_SCORERS, T2I2T_PRIMARY
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 from unified_bench.store import RESULTS_FILE
 
 SCHEMA_VERSION = 1
-OVERALL = "overall"  # the mean of the paper's scorers, reported beside them as one more column
+OVERALL = "overall"  # i2t2i: the mean of the paper's scorers; t2i2t: the primary scorer's mean
 RESULTS_KIND = "unified-bench/results"
 
 
@@ -56,6 +57,7 @@ class OverallSummary:
     ci_low: float
     ci_high: float
     per_sample: dict[str, float]
+    definition: str | None = None  # what ``overall`` is, in words (absent in files before directions)
 
     @property
     def std(self) -> float:
@@ -85,11 +87,18 @@ class Results:
     # Only for `run --repeats K`: across-seed spread (see unified_bench.repeats). Optional: absent
     # from single runs, so files without it stay valid.
     repeats: dict[str, Any] | None = None
+    # ``i2t2i`` or ``t2i2t`` (``unified_bench.directions``); ``None`` (absent): i2t2i, as before.
+    direction: str | None = None
+    # The resolved task's name, version and fingerprint (``unified_bench.tasks``), when run as a task.
+    task: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
-        if obj["repeats"] is None:
-            del obj["repeats"]
+        for optional in ("repeats", "direction", "task"):
+            if obj[optional] is None:
+                del obj[optional]
+        if obj["overall"] is not None and obj["overall"]["definition"] is None:
+            del obj["overall"]["definition"]
         return obj
 
 
@@ -108,6 +117,9 @@ def build_results(
     bootstrap_seed: int = 0,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
+    direction: str | None = None,
+    prompts: Mapping[str, str] | None = None,
+    task: dict[str, Any] | None = None,
 ) -> Results:
     """Aggregate per-sample scores into ``Results``.
 
@@ -116,6 +128,8 @@ def build_results(
         scores: scorer name -> {sample id: value or None (not applicable)}.
         scorer_meta: scorer name -> (fingerprint, higher_is_better).
         missing: ids that were expected but could not be scored (reported, never silently dropped).
+        direction: ``t2i2t`` makes ``overall`` the primary scorer's mean; ``None``/``i2t2i``: the paper's.
+        prompts: t2i2t: the prompt of each sample (kept beside its caption).
     """
     summaries: dict[str, ScoreSummary] = {}
     for name, values in scores.items():
@@ -135,9 +149,14 @@ def build_results(
         protocol=protocol,
         model=model,
         dataset=dataset,
-        samples={"ids": list(ids), "missing": list(missing), "captions": dict(captions or {})},
+        samples={
+            "ids": list(ids),
+            "missing": list(missing),
+            "captions": dict(captions or {}),
+            **({"prompts": {i: prompts[i] for i in ids if i in prompts}} if prompts else {}),
+        },
         scorers=summaries,
-        overall=_overall(ids, summaries, bootstrap_seed, n_resamples, confidence),
+        overall=_overall(ids, summaries, bootstrap_seed, n_resamples, confidence, direction),
         captions=_caption_stats(ids, captions, prompt_usage),
         bootstrap={
             "method": "percentile",
@@ -146,13 +165,28 @@ def build_results(
             "seed": bootstrap_seed,
         },
         provenance=provenance or {},
+        direction=direction,
+        task=task,
     )
 
 
+def overall_components(direction: str | None) -> tuple[tuple[str, ...], str]:
+    """The scorers ``overall`` averages in ``direction``, and what it is, in words."""
+    if direction == T2I2T:
+        return (T2I2T_PRIMARY,), f"t2i2t: the mean of the primary scorer {T2I2T_PRIMARY} (caption vs prompt)"
+    return PAPER_SCORERS, "i2t2i: the mean of the paper's scorers " + ", ".join(PAPER_SCORERS)
+
+
 def _overall(
-    ids: Sequence[str], summaries: Mapping[str, ScoreSummary], seed: int, n_resamples: int, confidence: float
+    ids: Sequence[str],
+    summaries: Mapping[str, ScoreSummary],
+    seed: int,
+    n_resamples: int,
+    confidence: float,
+    direction: str | None = None,
 ) -> OverallSummary | None:
-    components = [name for name in PAPER_SCORERS if name in summaries]
+    wanted, definition = overall_components(direction)
+    components = [name for name in wanted if name in summaries]
     if not components:
         return None
     per_sample = {
@@ -165,12 +199,13 @@ def _overall(
     stats = summarize(list(per_sample.values()), seed=seed, n_resamples=n_resamples, confidence=confidence)
     return OverallSummary(
         components=components,
-        complete=len(components) == len(PAPER_SCORERS),
+        complete=len(components) == len(wanted),
         n=stats.n,
         mean=stats.mean,
         ci_low=stats.ci_low,
         ci_high=stats.ci_high,
         per_sample=per_sample,
+        definition=definition if direction is not None else None,
     )
 
 
@@ -282,7 +317,10 @@ def write_samples_table(path: str | Path, results: Results) -> None:
 
     rows = []
     for sample_id in results.samples["ids"]:
-        row: dict[str, Any] = {"id": sample_id, "caption": results.samples["captions"].get(sample_id)}
+        row: dict[str, Any] = {"id": sample_id}
+        if "prompts" in results.samples:
+            row["prompt"] = results.samples["prompts"].get(sample_id)
+        row["caption"] = results.samples["captions"].get(sample_id)
         for name, summary in results.scorers.items():
             row[name] = summary.per_sample.get(sample_id)
         if results.overall is not None:

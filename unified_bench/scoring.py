@@ -33,7 +33,13 @@ from unified_bench.prefetch import DEFAULT_DEPTH, prefetched
 if TYPE_CHECKING:
     import torch
 
-    from unified_bench.scorers.base import CaptionScorer, EmbeddingScorer, PairwiseScorer, Scorer
+    from unified_bench.scorers.base import (
+        CaptionScorer,
+        EmbeddingScorer,
+        PairwiseScorer,
+        Scorer,
+        TextPairScorer,
+    )
     from unified_bench.scorers.cache import EmbeddingCache
     from unified_bench.scorers.text_image import ImageTextScorer
 
@@ -59,6 +65,14 @@ class ScoringItem:
     reconstruction_sha256: str | None = None
     caption: str | None = None
     reference_captions: tuple[str, ...] | None = None
+    # t2i2t: the prompt the image was drawn from. Then ``reference`` is the drawn image, text-image
+    # scorers score the prompt against it, and text-pair scorers score the caption against the prompt.
+    prompt: str | None = None
+
+    @property
+    def image_text(self) -> str | None:
+        """The text an image-text scorer holds against ``reference``: the prompt, else the caption."""
+        return self.prompt if self.prompt is not None else self.caption
 
 
 def resolve_image(image: ImageInput) -> Image.Image:
@@ -115,7 +129,7 @@ def score_items(
     Returns:
         ``{scorer name: {sample id: value or None}}``, every sample present for every scorer.
     """
-    from unified_bench.scorers.base import CaptionScorer, EmbeddingScorer, PairwiseScorer
+    from unified_bench.scorers.base import CaptionScorer, EmbeddingScorer, PairwiseScorer, TextPairScorer
     from unified_bench.scorers.text_image import ImageTextScorer
 
     _check_unique([item.id for item in items], "sample id")
@@ -123,8 +137,10 @@ def score_items(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     for scorer in scorers:
-        if not isinstance(scorer, (EmbeddingScorer, PairwiseScorer, CaptionScorer)):
-            raise TypeError(f"{type(scorer).__name__} is not an embedding, pairwise or caption scorer")
+        if not isinstance(scorer, (EmbeddingScorer, PairwiseScorer, CaptionScorer, TextPairScorer)):
+            raise TypeError(
+                f"{type(scorer).__name__} is not an embedding, pairwise, caption or text-pair scorer"
+            )
     progress = on_progress or (lambda name, count: None)
     references = _ReferenceEmbeddings(cache)
     values: dict[str, dict[str, float | None]] = {scorer.name: {} for scorer in scorers}
@@ -150,7 +166,7 @@ def score_items(
                 progress(scorer.name, len(batch.loaded))
             elif isinstance(scorer, ImageTextScorer):
                 waiting = image_text_queues.setdefault(scorer.name, [])
-                waiting.extend(entry for entry in batch.loaded if entry.item.caption is not None)
+                waiting.extend(entry for entry in batch.loaded if entry.item.image_text is not None)
                 while len(waiting) >= batch_size:
                     chunk, waiting[:] = waiting[:batch_size], waiting[batch_size:]
                     scored.update(_score_image_text(scorer, chunk, references))
@@ -161,9 +177,11 @@ def score_items(
             if waiting:
                 values[scorer.name].update(_score_image_text(scorer, waiting, references))
                 progress(scorer.name, len(waiting))
-            _report_skipped(scorer, sum(item.caption is None for item in items), progress)
+            _report_skipped(scorer, sum(item.image_text is None for item in items), progress)
         elif isinstance(scorer, CaptionScorer):
             values[scorer.name].update(_score_captions(scorer, items, progress))
+        elif isinstance(scorer, TextPairScorer):
+            values[scorer.name].update(_score_text_pairs(scorer, items, batch_size, progress))
     return {
         scorer.name: {item.id: _finite_or_none(values[scorer.name].get(item.id)) for item in items}
         for scorer in scorers
@@ -311,7 +329,7 @@ def _score_image_text(
     import torch
 
     image_rows = torch.stack(references.rows(scorer.image_embedder, chunk))
-    scores = scorer.score_with_image_embeddings([entry.item.caption or "" for entry in chunk], image_rows)
+    scores = scorer.score_with_image_embeddings([entry.item.image_text or "" for entry in chunk], image_rows)
     return dict(zip([entry.item.id for entry in chunk], scores, strict=True))
 
 
@@ -345,6 +363,20 @@ def _score_captions(
     progress(scorer.name, len(captioned))
     _report_skipped(scorer, len(items) - len(captioned), progress)
     return dict(zip([item.id for item in captioned], scores, strict=True))
+
+
+def _score_text_pairs(
+    scorer: TextPairScorer, items: list[ScoringItem], batch_size: int, progress: Progress
+) -> dict[str, float | None]:
+    """Caption against prompt, ``batch_size`` pairs per call; items without both are skipped."""
+    paired = [item for item in items if item.prompt is not None and item.caption is not None]
+    scored: dict[str, float | None] = {}
+    for chunk in _batches(paired, batch_size):
+        values = scorer.score_text_pairs([i.prompt or "" for i in chunk], [i.caption or "" for i in chunk])
+        scored.update(zip([item.id for item in chunk], values, strict=True))
+        progress(scorer.name, len(chunk))
+    _report_skipped(scorer, len(items) - len(paired), progress)
+    return scored
 
 
 def _report_skipped(scorer: Scorer, count: int, progress: Progress) -> None:

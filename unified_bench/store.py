@@ -102,6 +102,10 @@ def exclusive_writer(folder: str | os.PathLike[str], *, create: bool = True) -> 
         os.close(fd)  # releases the lock
 
 
+# Keys a run.json may lack: they came later, and their absence means the default.
+_OPTIONAL_SPEC_KEYS = {"store_version", "adapter_source", "direction", "task_fingerprint"}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What determines a run's outputs. Two runs with equal specs produce the same captions and images,
@@ -120,6 +124,10 @@ class RunSpec:
     # Adapters serving stored outputs (``precomputed``): their files' fingerprint, so a run over
     # changed outputs is a different run. ``None`` for adapters that compute their outputs.
     adapter_source: str | None = None
+    # Which round trip (``unified_bench.directions``); run files written before it existed are i2t2i.
+    direction: str = "i2t2i"
+    # ``sha256:`` of the resolved task (``unified_bench.tasks``) the run belongs to; ``None`` without one.
+    task_fingerprint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -133,7 +141,7 @@ class RunSpec:
             raise ValueError(f"expected an object, got {type(obj).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(obj) - known)
-        absent = sorted(known - set(obj) - {"store_version", "adapter_source"})
+        absent = sorted(known - set(obj) - _OPTIONAL_SPEC_KEYS)
         if unknown or absent:
             raise ValueError(f"unknown keys {unknown}, missing keys {absent}")
         obj = dict(obj)

@@ -54,6 +54,33 @@ adapters_app = typer.Typer(help="List and inspect model adapters.", no_args_is_h
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(train_app, name="train")
+tasks_app = typer.Typer(
+    help="List and inspect tasks (YAML: direction, dataset, scorers).", no_args_is_help=True
+)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Every installed task: name, direction, dataset."""
+    from unified_bench.tasks import find_task, task_files
+
+    for name in sorted(task_files()):
+        task = find_task(name)
+        what = f"group of {', '.join(task.group)}" if task.group else f"{task.direction} on {task.dataset}"
+        out.stdout.print(f"{name}  v{task.version}  {what}", markup=False, highlight=False)
+
+
+@tasks_app.command("show")
+def tasks_show(name: Annotated[str, typer.Argument(help="Task name.")]) -> None:
+    """The task resolved (includes applied), as YAML, with its source file."""
+    import yaml
+
+    from unified_bench.tasks import find_task
+
+    task = find_task(name)
+    out.stdout.print(f"# {task.source}", markup=False, highlight=False)
+    out.stdout.print(yaml.safe_dump(task.resolved, sort_keys=False).rstrip(), markup=False, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -123,7 +150,8 @@ RUN_EXAMPLES = """
   unified-bench run --model uae --dataset unibench --output runs/uae\n
   unified-bench run --model uae --adapter-arg model=/models/UAE --batch-size 8 --output runs/uae\n
   unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny\n
-  unified-bench run --model uae --dataset hf:OWNER/NAME:CONFIG@SPLIT --image-column image
+  unified-bench run --model uae --dataset hf:OWNER/NAME:CONFIG@SPLIT --image-column image\n
+  unified-bench run --model uae --direction t2i2t --dataset unified-prompts --output runs/uae-t2i2t
 """
 
 
@@ -186,12 +214,15 @@ def run(
         str, typer.Option("--model", "-m", help="Adapter name (see `unified-bench adapters list`).")
     ],
     dataset: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="unibench, samples, a folder of images, a JSONL manifest, or a Hugging Face dataset: "
-            "hf: then OWNER/NAME, optionally :CONFIG and @SPLIT (see Examples)."
+            "hf: then OWNER/NAME, optionally :CONFIG and @SPLIT (see Examples); t2i2t: unified-prompts, "
+            "a JSONL of {id, prompt}, a folder of .txt, or hf: + --prompt-column. "
+            "Default: unibench (t2i2t: unified-prompts).",
+            show_default=False,
         ),
-    ] = "unibench",
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
     ] = None,
@@ -244,6 +275,27 @@ def run(
     image_column: ImageColumnOpt = None,
     caption_column: CaptionColumnOpt = None,
     streaming: StreamingOpt = False,
+    direction: Annotated[
+        str | None,
+        typer.Option(
+            help="i2t2i: caption each image, draw it back, score image vs image (Unified-Bench); t2i2t: "
+            "draw each prompt, caption the drawing, score caption vs prompt (--dataset a prompt set). "
+            "Default: i2t2i.",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="A task (`unified-bench tasks list`): it sets direction, dataset, scorers, size and "
+            "caption instruction; --scorer NAME=PATH then picks weights for its scorers."
+        ),
+    ] = None,
+    task_file: Annotated[Path | None, typer.Option(help="A task YAML file (see README: tasks).")] = None,
+    prompt_column: Annotated[
+        str | None,
+        typer.Option(help="t2i2t with hf: prompt sets: the prompt column. Default: prompt/text/caption."),
+    ] = None,
     merge: Annotated[
         bool,
         typer.Option(
@@ -257,7 +309,8 @@ def run(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Caption, regenerate and score a dataset with one model. Rerun the same command to resume."""
+    """Caption, regenerate and score a dataset with one model (or draw and caption a prompt set,
+    --direction t2i2t). Rerun the same command to resume."""
     out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
     from unified_bench.api import check_names
     from unified_bench.api import run as run_api
@@ -266,7 +319,14 @@ def run(
     output = output or Path("runs") / model
     this_shard = parse_shard(shard) if shard else shard_from_environment()
     adapter_args = _pairs(adapter_arg, "--adapter-arg")
-    check_names(model=model, dataset=dataset, scorers=scorer, scorer_set=scorer_set)  # before torch loads
+    check_names(  # before torch loads
+        model=model,
+        dataset=dataset,
+        scorers=scorer,
+        scorer_set=scorer_set,
+        direction=direction,
+        task=task is not None or task_file is not None,
+    )
     with out.progress_hooks() as hooks:
         results = run_api(
             model,
@@ -290,9 +350,17 @@ def run(
             image_column=image_column,
             caption_column=caption_column,
             streaming=streaming,
+            direction=direction,
+            prompt_column=prompt_column,
+            task=task,
+            task_file=task_file,
             merge=merge,
             hooks=hooks,
         )
+    if isinstance(results, dict):  # a group task: its summary
+        out.stdout.print(out.group_summary_table(results))
+        out.note(f"Summary: {output / 'summary.json'}")
+        return
     from unified_bench.store import RESULTS_FILE
 
     if shard is None and merge and repeats == 1 and this_shard is not None:  # launched: rank 0 merged
@@ -407,6 +475,17 @@ def demo(
     for step in next_steps(output, seed, limit):
         out.note(step)
     out.note(f"A real run (GPU, downloads the weights): {REAL_RUN_COMMAND}")
+
+
+@app.command("worker-template")
+def worker_template() -> None:
+    """Print a complete, runnable worker (standard library only) to fill in: the protocol loop, the
+    messages, and two functions, caption() and generate().
+
+    Usage: unified-bench worker-template > my_worker.py"""
+    from unified_bench_adapters.workers import worker_protocol
+
+    sys.stdout.write(Path(worker_protocol.__file__).read_text("utf-8"))
 
 
 @adapters_app.command("list")

@@ -299,7 +299,7 @@ def results_table(results: Results, title: str | None = None, *, compact: bool =
             ci,
             _fmt(overall.std),
             str(overall.n),
-            overall.description,
+            "t2i2t primary: longclip_t2t" if results.direction == "t2i2t" else overall.description,
             "↑",
         )
     notes = []
@@ -313,4 +313,22 @@ def results_table(results: Results, title: str | None = None, *, compact: bool =
     if notes:
         table.caption = "\n".join(notes)
         table.caption_justify = "left"
+    return table
+
+
+def group_summary_table(summary: dict[str, Any]) -> Table:
+    """A group task's summary: one row per member task (direction, dataset, overall and its CI)."""
+    table = Table(title=f"task {summary['task']}", title_justify="left")
+    for column in ("task", "direction", "dataset", "n", "overall", "95% CI"):
+        table.add_column(column, justify="right" if column in ("n", "overall") else "left")
+    for member in summary["members"]:
+        overall = member.get("overall")
+        table.add_row(
+            member["task"],
+            member["direction"],
+            str(member["dataset"]),
+            str(member["n"]),
+            f"{overall['mean']:.4f}" if overall else "–",
+            f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]" if overall else "",
+        )
     return table

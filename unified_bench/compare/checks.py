@@ -41,9 +41,24 @@ def check_comparable(
     """Refuse (one line) when the two results measured different things.
 
     Raises:
-        ComparisonRefused: different dataset fingerprints, protocols, or scorer fingerprints.
+        ComparisonRefused: different directions, tasks, dataset fingerprints, protocols, or scorer
+            fingerprints.
     """
+    from unified_bench.directions import direction_of
+
     base_label, cand_label = labels
+    base_direction, cand_direction = direction_of(baseline.direction), direction_of(candidate.direction)
+    if base_direction != cand_direction:
+        raise ComparisonRefused(
+            f"{base_label} is a {base_direction} run, {cand_label} a {cand_direction} run; the two "
+            "directions measure different things and are never compared."
+        )
+    base_task = (baseline.task or {}).get("name")
+    cand_task = (candidate.task or {}).get("name")
+    if base_task != cand_task:
+        raise ComparisonRefused(
+            f"{base_label} ran task {base_task!r}, {cand_label} task {cand_task!r}; compare runs of one task."
+        )
     base_fp, cand_fp = baseline.dataset["fingerprint"], candidate.dataset["fingerprint"]
     if base_fp != cand_fp:
         raise ComparisonRefused(

@@ -72,14 +72,15 @@ def load_dataset(
     Raises:
         InputError: ``spec`` is none of these, or the dataset it names is missing or malformed.
     """
-    if spec.startswith("hf:"):
+    if spec.startswith("hf:") and (options is None or options.prompt_column is None):
         from unified_bench.datasets.huggingface import load_hf
 
         return load_hf(spec, options)
     if options is not None and options != DatasetOptions():
         raise InputError(
-            f"--dataset {spec}: --image-column, --caption-column and --streaming apply to hf: datasets "
-            "only; drop them or use --dataset hf:OWNER/NAME."
+            f"--dataset {spec}: --image-column, --caption-column and --streaming apply to hf: image datasets "
+            "only (--prompt-column to hf: prompt sets, with --direction t2i2t); drop them or use "
+            "--dataset hf:OWNER/NAME."
         )
     if spec in _NAMED_LOADERS:
         return _NAMED_LOADERS[spec](cache_root)

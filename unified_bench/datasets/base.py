@@ -40,6 +40,7 @@ class DatasetOptions:
     image_column: str | None = None  # None: guessed from the features
     caption_column: str | None = None  # None: guessed; "" for none
     streaming: bool = False
+    prompt_column: str | None = None  # prompt sets (t2i2t) from hf: only; None: guessed
 
 
 class ImageLocation(Protocol):

@@ -18,6 +18,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,16 +135,17 @@ def _verify_zip_sha256(url: str, sha256: str, *, trust_file: Path) -> None:
         )
 
 
-def _read_trusted_sha256(trust_file: Path) -> str | None:
+def _read_trusted_sha256(trust_file: Path, key: str = "zip_sha256") -> str | None:
+    """The sha256 trusted on first use (``trust_file[key]``), or ``None`` before the first download."""
     if not trust_file.exists():
         return None
     try:
-        trusted = json.loads(trust_file.read_text("utf-8"))["zip_sha256"]
+        trusted = json.loads(trust_file.read_text("utf-8"))[key]
     except (OSError, ValueError, KeyError, TypeError):
         trusted = None
     if not isinstance(trusted, str) or len(trusted) != 64:
         raise InputError(
-            f"{trust_file}: unreadable record of the trusted Image.zip sha256; delete it to trust the "
+            f"{trust_file}: unreadable record of the trusted sha256; delete it to trust the "
             "next download, or restore it."
         )
     return trusted
@@ -157,8 +159,18 @@ def _installed_zip_sha256(folder: Path) -> str | None:
     return recorded if isinstance(recorded, str) else None
 
 
-def _download(url: str, destination: Path, target: Path) -> tuple[str, int]:
-    """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes."""
+def _download(
+    url: str,
+    destination: Path,
+    target: Path,
+    *,
+    failure: Callable[[str, str, Path], InputError] | None = None,
+) -> tuple[str, int]:
+    """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes.
+
+    ``failure(url, reason, target)`` words a failure (default: the Unified-Bench images' message).
+    """
+    _download_error = failure or _unibench_download_error
     digest, size = hashlib.sha256(), 0
     request = urllib.request.Request(url, headers={"User-Agent": "unified-bench"})
     try:
@@ -181,7 +193,7 @@ def _download(url: str, destination: Path, target: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _download_error(url: str, reason: str, target: Path) -> InputError:
+def _unibench_download_error(url: str, reason: str, target: Path) -> InputError:
     return InputError(
         f"Could not download the Unified-Bench images from {url} ({reason}). Get Image.zip another way "
         f"and unzip its images into {target}, or set {URL_ENV}=file:///path/to/Image.zip, "

@@ -120,6 +120,11 @@ def official_problems(results: Results, registry: OfficialRegistry) -> list[str]
             f"dataset fingerprint {str(fingerprint)[:19]}… is not the official {registry.dataset_name} one "
             f"({listed}); run on the official images (--dataset {registry.dataset_name})"
         )
+    if (results.direction or "i2t2i") != "i2t2i":
+        problems.append(
+            f"direction {results.direction}: the leaderboard ranks Unified-Bench (i2t2i) runs only; "
+            "t2i2t runs are compared with `unified-bench compare`, never ranked beside i2t2i ones"
+        )
     if results.protocol is None:
         problems.append(
             "missing protocol: results.protocol is null (a scored folder); submit a run made by "

@@ -151,7 +151,13 @@ def reference_captions_html(captions: Sequence[str] | None) -> str:
     return f"<ul class='refcaps'>{shown}</ul>"
 
 
-def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, str], thumbs: Thumbs) -> str:
+def _cards(
+    ranked: Sequence[str],
+    rank_column: Column,
+    captions: Mapping[str, str],
+    thumbs: Thumbs,
+    prompts: Mapping[str, str] | None = None,
+) -> str:
     scored = [i for i in ranked if i in rank_column.per_sample]
     k = min(BEST_WORST, len(scored) // 2)
     if k == 0:
@@ -159,6 +165,17 @@ def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, st
     picks = [("best", i) for i in scored[:k]] + [("worst", i) for i in reversed(scored[-k:])]
     cards = []
     for kind, sample_id in picks:
+        if prompts is not None:  # t2i2t: prompt -> drawn image -> caption
+            cards.append(
+                f"<div class='card {kind}'><h3>{kind}: {esc(sample_id)} · {esc(rank_column.name)} "
+                f"{fmt(rank_column.per_sample[sample_id])}</h3>"
+                "<p class='label'>the prompt</p>"
+                f"<div class='caption'>{caption_html(prompts.get(sample_id, ''))}</div><div class='pair'>"
+                f"{labelled(thumbs.reconstruction_cell(sample_id), 'drawn from it')}</div>"
+                "<p class='label'>the model's caption of its drawing (scored against the prompt)</p>"
+                f"<div class='caption'>{caption_html(captions.get(sample_id, ''))}</div></div>"
+            )
+            continue
         reference_caps = reference_captions_html(thumbs.reference_captions(sample_id))
         cards.append(
             f"<div class='card {kind}'><h3>{kind}: {esc(sample_id)} · {esc(rank_column.name)} "
@@ -171,6 +188,30 @@ def _cards(ranked: Sequence[str], rank_column: Column, captions: Mapping[str, st
             + "</div>"
         )
     return "\n".join(cards)
+
+
+def _by_tag_table(results: Results) -> str:
+    """A task's per-tag means (``aggregation.by: tag``), one row per tag; ``""`` without one."""
+    table = (results.task or {}).get("by_tag")
+    if not isinstance(table, dict) or not table:
+        return ""
+    names = sorted({name for row in table.values() for name in row})
+    head = "".join(f"<th class='num'>{esc(name)}</th>" for name in names)
+    rows = "".join(
+        f"<tr><td><strong>{esc(tag)}</strong></td>"
+        + "".join(
+            f"<td class='num'>{fmt(row[n]['mean'])} <span class='dir'>n={row[n]['n']}</span></td>"
+            if n in row
+            else "<td class='num'>–</td>"
+            for n in names
+        )
+        + "</tr>"
+        for tag, row in table.items()
+    )
+    return (
+        f"<h2>By tag (task {esc(results.task.get('name'))})</h2><div class='scroll'><table id='by-tag'>"
+        f"<thead><tr><th>tag</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 def score_heads(columns: Sequence[Column]) -> str:
@@ -194,13 +235,22 @@ def score_cells(columns: Sequence[Column], sample_id: str) -> str:
 
 
 def _grid(
-    ranked: Sequence[str], columns: Sequence[Column], captions: Mapping[str, str], thumbs: Thumbs
+    ranked: Sequence[str],
+    columns: Sequence[Column],
+    captions: Mapping[str, str],
+    thumbs: Thumbs,
+    prompts: Mapping[str, str] | None = None,
 ) -> str:
     with_refcaps = any(thumbs.reference_captions(i) for i in ranked)
+    source_head = (
+        "<th data-sort='text'>prompt</th><th>image</th>"
+        if prompts is not None
+        else ("<th>reference</th><th>reconstruction</th>")
+    )
     head = (
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
         "<th class='sticky' data-sort='text' data-first='ascending'>id</th>"
-        f"{score_heads(columns)}<th>reference</th><th>reconstruction</th>"
+        f"{score_heads(columns)}{source_head}"
         "<th data-sort='text' data-first='ascending'>caption</th>"
         + ("<th>reference captions</th>" if with_refcaps else "")
         + "</tr>"
@@ -208,10 +258,15 @@ def _grid(
     rows = []
     for rank, sample_id in enumerate(ranked, start=1):
         caption = captions.get(sample_id, "")
+        if prompts is not None:
+            prompt = prompts.get(sample_id, "")
+            source = f"<td class='caption' data-value='{esc(prompt)}'>{caption_html(prompt)}</td>"
+        else:
+            source = f"<td>{thumbs.reference_cell(sample_id)}</td>"
         rows.append(
             f"<tr data-id='{esc(sample_id)}'><td class='num' data-value='{rank}'>{rank}</td>"
             f"<td class='sticky'><code>{esc(sample_id)}</code></td>{score_cells(columns, sample_id)}"
-            f"<td>{thumbs.reference_cell(sample_id)}</td><td>{thumbs.reconstruction_cell(sample_id)}</td>"
+            f"{source}<td>{thumbs.reconstruction_cell(sample_id)}</td>"
             f"<td class='caption' data-value='{esc(caption)}'>{caption_html(caption)}</td>"
             + (
                 f"<td class='caption'>{reference_captions_html(thumbs.reference_captions(sample_id))}</td>"
@@ -493,6 +548,7 @@ def render_report(
     rank_column = columns[0]
     ranked = rank_samples(results, rank_column)
     captions = results.samples.get("captions", {})
+    prompts = results.samples.get("prompts") if results.direction == "t2i2t" else None
     thumbs = Thumbs(references, reconstructions)
     model = (results.model or {}).get("name") or "scored folder"
     title = title or f"unified-bench report: {model} on {results.dataset.get('name', '?')}"
@@ -507,11 +563,11 @@ def render_report(
         title=esc(title),
         meta=" · ".join(run_meta(results)),
         notices=notices,
-        summary=_summary_table(results, columns),
+        summary=_summary_table(results, columns) + _by_tag_table(results),
         histograms=histograms_html(columns),
         rank_by=esc(rank_column.name),
-        cards=_cards(ranked, rank_column, captions, thumbs),
-        grid=_grid(ranked, columns, captions, thumbs),
+        cards=_cards(ranked, rank_column, captions, thumbs, prompts),
+        grid=_grid(ranked, columns, captions, thumbs, prompts),
         provenance=provenance_html(results),
         footer=footer_html(results),
         css=page_css(),
@@ -533,11 +589,18 @@ def build_report(
         InputError: no readable results, or ``dataset`` holds other images.
     """
     run_dir = Path(run_dir)
+    from unified_bench.tasks.run import is_group_folder
+
+    if run_dir.is_dir() and is_group_folder(run_dir) and not (run_dir / "results.json").exists():
+        from unified_bench.report.group_page import build_group_report
+
+        return build_group_report(run_dir, Path(output) if output is not None else None)
     results = read_results(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     check_report_paths(results.to_json(), folder, str(run_dir))  # before any image is opened
     reconstructions = reconstruction_paths(folder, results)
-    references, note = load_references(results, dataset)
+    # t2i2t: the prompts are in the results and the images are the run's own; no reference images
+    references, note = load_references(results, dataset) if results.direction != "t2i2t" else (None, "")
     notes = [note] if note else []
     if not any(path.is_file() for path in reconstructions.values()):
         notes.append(f"No reconstructions found in {first_repeat_dir(folder, results) / IMAGES_DIR}.")

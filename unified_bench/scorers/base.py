@@ -8,6 +8,7 @@ Three kinds, each small:
   (keyed by ``fingerprint()`` + image sha256) and shared by every model scored on that dataset.
 * ``PairwiseScorer``: compares pixels of a reconstruction with its reference (LPIPS, SSIM, PSNR).
 * ``CaptionScorer``: scores a caption against its original image and/or reference captions.
+* ``TextPairScorer``: scores a caption against the prompt its image was drawn from (t2i2t).
 
 ``fingerprint()`` names the weights (id + revision or sha256) and the preprocessing, so results
 from different scorer weights are never compared as if equal.
@@ -81,3 +82,16 @@ class CaptionScorer(Scorer):
         references: list[tuple[str, ...] | None],
     ) -> list[float | None]:
         """One value (or ``None``) per caption."""
+
+
+class TextPairScorer(Scorer):
+    """Scores each caption against the prompt its image was drawn from (the t2i2t direction)."""
+
+    @abstractmethod
+    def score_text_pairs(self, prompts: list[str], captions: list[str]) -> list[float | None]:
+        """One value (or ``None``) per (prompt, caption) pair."""
+
+    def truncation(self) -> dict[str, int] | None:
+        """What the scorer's tokenizer cut so far (``{"prompts": n, "captions": m, "limit": k}``), if it
+        truncates at all; recorded in the results' provenance."""
+        return None

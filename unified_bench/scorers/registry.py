@@ -31,6 +31,12 @@ CAPTION_SCORERS: tuple[str, ...] = (
     "cider",
 )
 DEFAULT_SCORERS: tuple[str, ...] = PAPER_SCORERS + PIXEL_SCORERS + CAPTION_SCORERS
+# t2i2t: caption against prompt (text pairs), plus prompt against drawn image (which half lost it).
+T2I2T_PRIMARY = "longclip_t2t"
+TEXT_PAIR_SCORERS: tuple[str, ...] = ("longclip_t2t", "clip_t2t", "quoted_text", "quoted_text_edit")
+T2I2T_SCORERS: tuple[str, ...] = TEXT_PAIR_SCORERS + CAPTION_SCORERS
+# Scorers that compare a reconstruction with a reference image: t2i2t has no reference image.
+IMAGE_PAIR_SCORERS: tuple[str, ...] = PAPER_SCORERS + PIXEL_SCORERS
 # Statistics with no better direction (a longer caption is not a better one): reported, never gated.
 INFORMATIONAL_SCORERS: tuple[str, ...] = ("caption_words", "caption_tokens")
 
@@ -49,6 +55,10 @@ SCORER_FACTORIES: dict[str, str] = {
     "bleu4": "unified_bench.scorers.captions:build_bleu4_scorer",
     "rougeL": "unified_bench.scorers.captions:build_rouge_l_scorer",
     "cider": "unified_bench.scorers.captions:build_cider_scorer",
+    "longclip_t2t": "unified_bench.scorers.text_text:build_longclip_t2t_scorer",
+    "clip_t2t": "unified_bench.scorers.text_text:build_clip_t2t_scorer",
+    "quoted_text": "unified_bench.scorers.text_text:build_quoted_text_scorer",
+    "quoted_text_edit": "unified_bench.scorers.text_text:build_quoted_text_edit_scorer",
 }
 
 IMAGE_BACKENDS = ("pil", "torchvision")
@@ -84,6 +94,29 @@ class BuildContext:
 def scorer_names() -> list[str]:
     """Every registered scorer name, in the order of ``DEFAULT_SCORERS``."""
     return list(SCORER_FACTORIES)
+
+
+def default_scorers(direction: str) -> tuple[str, ...]:
+    """The scorers a run of ``direction`` gets without ``--scorer``."""
+    return T2I2T_SCORERS if direction == "t2i2t" else DEFAULT_SCORERS
+
+
+def check_scorers_for_direction(specs: list[str] | tuple[str, ...], direction: str) -> None:
+    """Refuse, in one line, a scorer that has nothing to score in ``direction``."""
+    names = [parse_scorer_spec(spec)[0] for spec in specs]
+    wrong = IMAGE_PAIR_SCORERS if direction == "t2i2t" else TEXT_PAIR_SCORERS
+    misplaced = [name for name in names if name in wrong]
+    if not misplaced:
+        return
+    if direction == "t2i2t":
+        raise InputError(
+            f"--scorer {', '.join(misplaced)}: these compare a reconstruction with a reference image, and "
+            f"t2i2t starts from a prompt; drop them (t2i2t scorers: {', '.join(T2I2T_SCORERS)})."
+        )
+    raise InputError(
+        f"--scorer {', '.join(misplaced)}: these compare a caption with the prompt an image was drawn "
+        "from, which only --direction t2i2t has; drop them or add --direction t2i2t."
+    )
 
 
 def parse_scorer_spec(spec: str) -> tuple[str, str | None]:

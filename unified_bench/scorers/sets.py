@@ -13,17 +13,21 @@ from collections.abc import Sequence
 SCORER_SETS: tuple[str, ...] = ("tiny", "paper", "all")
 # Scorers that need no weights, computed on the tiny set as in a real run.
 WEIGHTLESS_SCORERS = ("ssim", "psnr", "caption_words", "bleu4", "rougeL", "cider")
+T2I2T_WEIGHTLESS = ("quoted_text", "quoted_text_edit")
 
 
-def tiny_scorer_specs() -> tuple[str, ...]:
-    """``NAME=PATH`` for every scorer with tiny local weights, plus the weightless ones; scorers whose
-    optional package (``unified-bench[scorers]``) is not installed are left out."""
+def tiny_scorer_specs(direction: str = "i2t2i") -> tuple[str, ...]:
+    """``NAME=PATH`` for every scorer of ``direction`` with tiny local weights, plus the weightless
+    ones; scorers whose optional package (``unified-bench[scorers]``) is not installed are left out."""
     from unified_bench.loading import package_installed
     from unified_bench.preflight import SCORER_EXTRAS
+    from unified_bench.scorers.registry import default_scorers
     from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
 
-    local = ensure_tiny_scorer_weights()
-    specs = [f"{name}={path}" for name, path in local.items()] + list(WEIGHTLESS_SCORERS)
+    wanted = default_scorers(direction)
+    local = {name: path for name, path in ensure_tiny_scorer_weights().items() if name in wanted}
+    weightless = [name for name in WEIGHTLESS_SCORERS + T2I2T_WEIGHTLESS if name in wanted]
+    specs = [f"{name}={path}" for name, path in local.items()] + weightless
     return tuple(
         spec
         for spec in specs
@@ -39,20 +43,22 @@ def check_scorer_set(scorer_set: str | None) -> None:
         raise UserError(f"--scorer-set {scorer_set!r}: unknown; use one of {', '.join(SCORER_SETS)}.")
 
 
-def resolve_scorers(scorers: Sequence[str] | None, scorer_set: str | None) -> tuple[str, ...] | None:
+def resolve_scorers(
+    scorers: Sequence[str] | None, scorer_set: str | None, direction: str = "i2t2i"
+) -> tuple[str, ...] | None:
     """The scorer specs a run uses: the set's, with ``scorers`` added (same name: theirs wins).
-    ``None`` means every scorer with its official weights."""
+    ``None`` means every scorer of ``direction`` with its official weights."""
     from unified_bench.scorers.registry import PAPER_SCORERS
 
     check_scorer_set(scorer_set)
     if scorer_set is None or (scorer_set == "all" and not scorers):
         return tuple(scorers) if scorers else None
     if scorer_set == "all":
-        from unified_bench.scorers.registry import DEFAULT_SCORERS
+        from unified_bench.scorers.registry import default_scorers
 
-        base: tuple[str, ...] = DEFAULT_SCORERS
+        base: tuple[str, ...] = tuple(default_scorers(direction))
     else:
-        base = tiny_scorer_specs() if scorer_set == "tiny" else PAPER_SCORERS
+        base = tiny_scorer_specs(direction) if scorer_set == "tiny" else PAPER_SCORERS
     chosen = {spec.split("=")[0].strip(): spec for spec in base}
     chosen.update({spec.split("=")[0].strip(): spec for spec in scorers or ()})
     return tuple(chosen.values())

@@ -24,10 +24,12 @@ _MARKER = "tiny-scorers.json"
 _SPECS = {
     "clip": "tiny-clip",
     "clipscore": "tiny-clip",
+    "clip_t2t": "tiny-clip",
     "dinov2": "tiny-dinov2",
     "dinov3": "tiny-dinov3",
     "longclip": "tiny-longclip/longclip-L.pt",
     "longclipscore": "tiny-longclip/longclip-L.pt",
+    "longclip_t2t": "tiny-longclip/longclip-L.pt",
     "lpips": "tiny-lpips/alexnet-random-init-seed0.pth",
 }
 IMAGE_SIZE = 32
