@@ -76,3 +76,24 @@ def test_report_gate_needs_two_runs(cli, tmp_path):
     _two_runs(tmp_path, ("psnr",))
     result = cli("report", tmp_path / "a", "--gate", "clip")
     assert result.code == 2 and "only with two runs" in result.err
+
+
+def test_the_two_run_page_plots_each_image_a_against_b_with_the_diagonal(cli, tmp_path):
+    a, b = _two_runs(tmp_path, ("clip", "dinov2"), n=8)
+    page = tmp_path / "r.html"
+    assert cli("report", tmp_path / "a", tmp_path / "b", "-o", page).code == 0
+    html = page.read_text()
+    figure = html.split("data-scorer='clip'><figcaption><strong>clip</strong> <span class='dir'>A vs B")[1]
+    svg = figure.split("</svg>")[0]
+    assert "class='diagonal'" in svg
+    dots = re.findall(
+        r"<circle cx='([\d.]+)' cy='([\d.]+)'.*?<title>([^:]+): A clip ([\d.]+), B clip ([\d.]+)", svg
+    )
+    assert sorted(d[2] for d in dots) == sorted(a.samples["ids"])
+    for cx, cy, sample_id, x, y in dots:  # above the diagonal (smaller y on screen) exactly when B > A
+        assert abs(float(x) - a.scorers["clip"].per_sample[sample_id]) < 1e-4
+        assert abs(float(y) - b.scorers["clip"].per_sample[sample_id]) < 1e-4
+        above = (220 - float(cy)) > float(cx) + 0.2
+        below = (220 - float(cy)) < float(cx) - 0.2
+        assert not (above and float(y) < float(x)) and not (below and float(y) > float(x))
+    assert "<strong>clip vs dinov2</strong> <span class='dir'>in B</span>" in html  # scorer vs scorer

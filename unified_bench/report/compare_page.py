@@ -33,7 +33,7 @@ from unified_bench.report.run_page import (
     score_columns,
 )
 from unified_bench.report.toolkit import esc, fmt, render_page, template_text
-from unified_bench.results import Results, read_results
+from unified_bench.results import OVERALL, Results, read_results
 
 _VERDICT_CLASS = {"better": "good", "worse": "bad", "tied": ""}
 GATE_BADGE = " <span class='badge'>gate</span>"
@@ -177,6 +177,40 @@ def default_gate(a: Results, b: Results) -> tuple[str, ...]:
     return tuple(shared[:1]) or ("overall",)
 
 
+def scatters_html(pairs: Sequence[tuple[Column, Column]], a: RunSide, b: RunSide) -> str:
+    """Per sample, run A against run B for each scorer (with the diagonal: above it B scored higher),
+    and B's first scorer against its second (do the scorers agree on which images are hard?)."""
+    from unified_bench.report.svg import scatter_svg
+
+    figures = []
+    for column_a, column_b in pairs:
+        points = [
+            (i, column_a.per_sample[i], column_b.per_sample[i])
+            for i in column_a.per_sample
+            if i in column_b.per_sample
+        ]
+        svg = scatter_svg(points, x_label=f"A {column_a.name}", y_label=f"B {column_b.name}", diagonal=True)
+        figures.append(
+            f"<figure class='scatter-cell' data-scorer='{esc(column_a.name)}'><figcaption><strong>"
+            f"{esc(column_a.name)}</strong> <span class='dir'>A vs B</span></figcaption>{svg}</figure>"
+        )
+    scorers = [
+        pair for pair in pairs if pair[0].name != OVERALL
+    ]  # overall is their mean: not a second opinion
+    if len(scorers) >= 2:
+        first, second = scorers[0][1], scorers[1][1]
+        points = [
+            (i, first.per_sample[i], second.per_sample[i]) for i in first.per_sample if i in second.per_sample
+        ]
+        svg = scatter_svg(points, x_label=f"B {first.name}", y_label=f"B {second.name}", diagonal=False)
+        figures.append(
+            f"<figure class='scatter-cell' data-scorers='{esc(first.name)} {esc(second.name)}'><figcaption>"
+            f"<strong>{esc(first.name)} vs {esc(second.name)}</strong> <span class='dir'>in B</span>"
+            f"</figcaption>{svg}</figure>"
+        )
+    return f"<div class='hists'>{''.join(figures)}</div>"
+
+
 def render_comparison(
     a: RunSide, b: RunSide, *, notes: Sequence[str] = (), gate: Sequence[str] | None = None
 ) -> str:
@@ -222,6 +256,7 @@ def render_comparison(
         alpha=f"{settings.alpha:g}",
         rank_by=esc(rank.name),
         cards=_change_cards(rank_deltas, rank, a, b),
+        scatters=scatters_html(pairs, a, b),
         grid=_grid(ids, pairs, rank, a, b),
         footer=footer_html(b.results),
         css=page_css(),
