@@ -234,7 +234,7 @@ def score_cells(columns: Sequence[Column], sample_id: str) -> str:
     )
 
 
-def _grid(
+def _grid(  # what a reader looks at first (the images and captions) beside the id, then the scores
     ranked: Sequence[str],
     columns: Sequence[Column],
     captions: Mapping[str, str],
@@ -250,10 +250,10 @@ def _grid(
     head = (
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
         "<th class='sticky' data-sort='text' data-first='ascending'>id</th>"
-        f"{score_heads(columns)}{source_head}"
+        f"{source_head}"
         "<th data-sort='text' data-first='ascending'>caption</th>"
         + ("<th>reference captions</th>" if with_refcaps else "")
-        + "</tr>"
+        + f"{score_heads(columns)}</tr>"
     )
     rows = []
     for rank, sample_id in enumerate(ranked, start=1):
@@ -265,7 +265,7 @@ def _grid(
             source = f"<td>{thumbs.reference_cell(sample_id)}</td>"
         rows.append(
             f"<tr data-id='{esc(sample_id)}'><td class='num' data-value='{rank}'>{rank}</td>"
-            f"<td class='sticky'><code>{esc(sample_id)}</code></td>{score_cells(columns, sample_id)}"
+            f"<td class='sticky'><code>{esc(sample_id)}</code></td>"
             f"{source}<td>{thumbs.reconstruction_cell(sample_id)}</td>"
             f"<td class='caption' data-value='{esc(caption)}'>{caption_html(caption)}</td>"
             + (
@@ -273,7 +273,7 @@ def _grid(
                 if with_refcaps
                 else ""
             )
-            + "</tr>"
+            + f"{score_cells(columns, sample_id)}</tr>"
         )
     table = (
         f"<table id='samples' class='sortable'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
