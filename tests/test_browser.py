@@ -226,20 +226,27 @@ def test_report_at_1280_px_shows_the_images_and_caption_beside_the_id_and_nothin
     assert open_page(browser, report) == []
     visible = _visible_in_grid(browser)
     assert all(visible.get(name) for name in ("id", "reference", "reconstruction", "caption")), visible
-    # At every horizontal scroll position the pinned id column covers nothing: the cell that slides
-    # under it is the one it replaces, never painted over while still in view.
+    assert _overlaps(browser) == []
+    # At every horizontal scroll position the pinned id column stays in view and on top: what is
+    # painted at the centre of its header and of its first cell is the id column itself.
     width = browser.execute_script(
-        "const s = document.querySelector('#samples').parentElement;return s.scrollWidth - s.clientWidth;"
+        "const s = document.querySelector('#samples').parentElement; return s.scrollWidth - s.clientWidth;"
     )
     for position in sorted({0, width // 4, width // 2, width}):
         browser.execute_script(f"document.querySelector('#samples').parentElement.scrollLeft = {position}")
-        id_left, box_left = browser.execute_script(
-            "return [document.querySelector('#samples tbody td.sticky').getBoundingClientRect().left,"
-            " document.querySelector('#samples').parentElement.getBoundingClientRect().left];"
+        on_top = browser.execute_script(
+            "document.querySelector('#samples tbody tr').scrollIntoView({block: 'center'});"
+            "return ['#samples thead th.sticky', '#samples tbody td.sticky'].map(sel => {"
+            " const cell = document.querySelector(sel), r = cell.getBoundingClientRect();"
+            " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+            " return hit !== null && hit.closest('th, td') === cell; });"
         )
-        assert abs(id_left - box_left) < 2, (position, id_left, box_left)
-        if position == 0:
-            assert _overlaps(browser) == [], position
+        assert on_top == [True, True], position
+    id_left, box_left = browser.execute_script(
+        "return [document.querySelector('#samples tbody td.sticky').getBoundingClientRect().left,"
+        " document.querySelector('#samples').parentElement.getBoundingClientRect().left];"
+    )
+    assert abs(id_left - box_left) < 2, (id_left, box_left)  # scrolled fully right: pinned at the left edge
     browser.set_window_size(1300, 1000)
 
 
