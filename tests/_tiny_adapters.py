@@ -233,11 +233,51 @@ def _tiny_vl_text_config(tokenizer) -> dict:
     }
 
 
+def tiny_qwen_tokenizer(**kwargs: Any) -> Any:
+    """A byte-level ``Qwen2Tokenizer`` with Qwen's special tokens (``kwargs``: e.g. a chat template)."""
+    from transformers import Qwen2Tokenizer
+
+    return Qwen2Tokenizer(
+        vocab=_byte_vocab(),
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=QWEN_SPECIAL_TOKENS,
+        **kwargs,
+    )
+
+
+def qwen_vision_token_ids(tokenizer: Any) -> dict[str, int]:
+    """The image/video placeholder and vision start/end ids a Qwen-VL-style config names."""
+    ids = tokenizer.convert_tokens_to_ids
+    return {
+        "image_token_id": ids("<|image_pad|>"),
+        "video_token_id": ids("<|video_pad|>"),
+        "vision_start_token_id": ids("<|vision_start|>"),
+        "vision_end_token_id": ids("<|vision_end|>"),
+    }
+
+
+def save_tiny_captioner(model_class: Any, config: Any, processor: Any, path: Path) -> Path:
+    """Seeded random weights of ``model_class`` with a sampling generation config (top-k 20, as some
+    checkpoints ship), saved with its processor: the tail of every tiny Qwen-style captioner."""
+    from transformers import GenerationConfig
+
+    tokenizer = processor.tokenizer
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
+    )
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
 def build_tiny_qwen2_vl(path: Path) -> Path:
     """A ``Qwen2VLForConditionalGeneration`` (what ``AutoModelForImageTextToText`` loads for Qwen2-VL)."""
     from transformers import (
-        GenerationConfig,
-        Qwen2Tokenizer,
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
         Qwen2VLImageProcessor,
@@ -245,14 +285,7 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=_byte_vocab(),
-        merges=[],
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=QWEN_SPECIAL_TOKENS,
-    )
+    tokenizer = tiny_qwen_tokenizer()
     image_processor = Qwen2VLImageProcessor(
         min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
     )
@@ -262,7 +295,6 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
         video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
         chat_template=QWEN_CHAT_TEMPLATE,
     )
-    ids = tokenizer.convert_tokens_to_ids
     config = Qwen2VLConfig(
         text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
@@ -275,19 +307,9 @@ def build_tiny_qwen2_vl(path: Path) -> Path:
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        **qwen_vision_token_ids(tokenizer),
     )
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
-    )
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_tiny_captioner(Qwen2VLForConditionalGeneration, config, processor, path)
 
 
 def build_tiny_stable_diffusion(path: Path) -> Path:
@@ -358,23 +380,14 @@ def build_tiny_stable_diffusion(path: Path) -> Path:
 def build_tiny_qwen2_5_vl(path: Path) -> Path:
     """A ``Qwen2_5_VLForConditionalGeneration`` + its processor: the composite's default captioner."""
     from transformers import (
-        GenerationConfig,
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2Tokenizer,
         Qwen2VLImageProcessor,
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=_byte_vocab(),
-        merges=[],
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=QWEN_SPECIAL_TOKENS,
-    )
+    tokenizer = tiny_qwen_tokenizer()
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(
             min_pixels=28 * 28, max_pixels=56 * 56, patch_size=14, merge_size=2
@@ -383,7 +396,6 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
         video_processor=Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
         chat_template=QWEN_CHAT_TEMPLATE,
     )
-    ids = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
         text_config=_tiny_vl_text_config(tokenizer),
         vision_config={
@@ -398,19 +410,9 @@ def build_tiny_qwen2_5_vl(path: Path) -> Path:
             "window_size": 56,
             "fullatt_block_indexes": [1],
         },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        **qwen_vision_token_ids(tokenizer),
     )
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True, top_k=20
-    )
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save_tiny_captioner(Qwen2_5_VLForConditionalGeneration, config, processor, path)
 
 
 def _tiny_clip_tokenizer(model_max_length: int) -> Any:

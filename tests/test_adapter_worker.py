@@ -266,7 +266,14 @@ def test_the_worker_sees_the_protocol_variable_and_no_shell(tmp_path):
 
 @pytest.mark.parametrize(
     ("preset", "marker"),
-    [("bagel", "inferencer.py"), ("omnigen2", "pipeline_omnigen2.py"), ("mmada", "modeling_mmada.py")],
+    [
+        ("bagel", "inferencer.py"),
+        ("omnigen2", "pipeline_omnigen2.py"),
+        ("mmada", "modeling_mmada.py"),
+        ("show-o2", "modeling_showo2_qwen2_5.py"),
+        ("blip3o", "lumina_nextdit2d.py"),
+        ("uniworld", "modeling_univa_qwen2p5vl.py"),
+    ],
 )
 def test_a_preset_starts_its_worker_and_a_wrong_checkout_is_one_line(tmp_path, cli, preset, marker):
     """The preset's command really starts adapters/workers/PRESET.py; the worker refuses a folder
@@ -311,3 +318,19 @@ def test_the_minimal_worker_in_the_protocol_doc_works(tmp_path, cli):
     assert result.code == 0, result.err
     assert {r["caption"] for r in _captions(tmp_path / "run").values()} == {"an image of 24 pixels wide"}
     assert Image.open(tmp_path / "run" / "images" / "red.png").size == (8, 6)
+
+
+def test_adapters_list_names_every_worker_preset_with_its_repository_and_checked_commit(cli):
+    result = cli("adapters", "list")
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    for name, repository, commit in (
+        ("bagel", "https://github.com/ByteDance-Seed/Bagel", "056b5fd"),
+        ("omnigen2", "https://github.com/VectorSpaceLab/OmniGen2", "0f72fa9"),
+        ("mmada", "https://github.com/Gen-Verse/MMaDA", "3cdb870"),
+        ("show-o2", "https://github.com/showlab/Show-o", "45a5a2d"),
+        ("blip3o", "https://github.com/JiuhaiChen/BLIP3o", "4689ec3"),
+        ("uniworld", "https://github.com/PKU-YuanGroup/UniWorld-V1", "8403e86"),
+    ):
+        assert f"git clone {repository}" in text or f"git clone -b main {repository}" in text, name
+        assert f"run: unified-bench run --model {name} " in text and f"commit {commit}" in text, name

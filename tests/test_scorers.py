@@ -26,7 +26,7 @@ from unified_bench.scorers import (
     parse_scorer_spec,
     scorer_names,
 )
-from unified_bench.scorers.registry import T2I2T_SCORERS
+from unified_bench.scorers.registry import OPTIONAL_SCORERS, T2I2T_SCORERS
 
 __all__ = ["fresh_cache", "tiny_specs"]  # pytest fixtures, used by name
 
@@ -43,7 +43,9 @@ def test_default_scorers_are_the_paper_four_then_pixel_then_caption_metrics():
     assert PAPER_SCORERS == ("clip", "dinov2", "dinov3", "longclip")
     assert DEFAULT_SCORERS[:4] == PAPER_SCORERS
     # every registered scorer is a default of one direction (the t2i2t ones compare caption and prompt)
-    assert set(DEFAULT_SCORERS) | set(T2I2T_SCORERS) == set(scorer_names())
+    # or an optional extra asked for by name (sbert)
+    assert set(DEFAULT_SCORERS) | set(T2I2T_SCORERS) | set(OPTIONAL_SCORERS) == set(scorer_names())
+    assert not set(OPTIONAL_SCORERS) & (set(DEFAULT_SCORERS) | set(T2I2T_SCORERS))
     assert {"lpips", "ssim", "psnr", "clipscore", "longclipscore", "bleu4", "rougeL", "cider"} <= set(
         DEFAULT_SCORERS
     )

@@ -26,7 +26,12 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def g4u_run(session_cache, data, tmp_path_factory):
+def held_out(tmp_path_factory):
+    return write_manifest(tmp_path_factory.mktemp("cli-held-out"), count=2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def g4u_run(session_cache, data, held_out, tmp_path_factory):
     """A 2-step g4u run through the CLI code path's library call, evaluated by the harness at step 2."""
     output = tmp_path_factory.mktemp("g4u-run") / "run"
     with cache_env(session_cache):
@@ -40,7 +45,7 @@ def g4u_run(session_cache, data, tmp_path_factory):
             save_every=1,
             keep_checkpoints=1,
             eval_every=2,
-            eval_dataset=str(data),
+            eval_dataset=str(held_out),
             eval_limit=2,
             eval_scorers=["clip", "dinov2"],
             scorer_models={"clip": "tiny", "dinov2": "tiny"},
@@ -58,18 +63,38 @@ def test_training_logs_every_step_and_the_harness_evaluation(g4u_run):
     assert all(r["grad_norm"] >= 0 and r["samples_per_s"] > 0 for r in train_records)
     baseline, evaluation = [r for r in records if r["kind"] == "eval"]
     assert (baseline["step"], evaluation["step"]) == (0, 2)  # the starting weights, then every 2 steps
-    assert evaluation["eval/unified"] == pytest.approx(
+    assert evaluation["eval/overall"] == pytest.approx(
         (evaluation["eval/clip"] + evaluation["eval/dinov2"]) / 2
     )
     results = json.loads((g4u_run / "eval" / "step-2" / "results.json").read_text())
     assert results["model"]["adapter_args"]["checkpoint"].endswith("checkpoint-2")
+    # tiny-g4u's eval_offset 1: the evaluation scored exactly the held-out window, from the run's manifest.
+    (line,) = (g4u_run / "heldout.jsonl").read_text().splitlines()
+    assert json.loads(line)["id"] == "img1" and json.loads(line)["image"].endswith("cli-held-out0/img1.png")
+    assert set(results["samples"]["captions"]) == {"img1"}
 
 
 def test_checkpoints_record_their_base_model_and_old_ones_are_pruned(g4u_run):
     assert sorted(p.name for p in g4u_run.glob("checkpoint-*")) == ["checkpoint-2"]
     metadata = json.loads((g4u_run / "final" / TRAINING_METADATA).read_text())
     assert metadata["base_model"] == "uae-tiny" and metadata["stage"] == "g4u" and metadata["step"] == 2
-    assert metadata["adapter_args"] == {"use_llm_lora": "true", "use_dit_lora": "false"}
+    # tiny-g4u states its caption sampling: recorded, so `run` with the checkpoint samples as trained.
+    assert metadata["adapter_args"] == {
+        "use_llm_lora": "true",
+        "use_dit_lora": "false",
+        "do_sample": "true",
+        "temperature": "1.0",
+        "top_k": "0",
+        "top_p": "1.0",
+        "max_new_tokens": "8",
+    }
+    # The rewards' reconstructions were drawn at tiny-g4u's size and steps, not the adapter's.
+    assert metadata["reward_decoder"] == {
+        "width": 64,
+        "height": 64,
+        "num_inference_steps": 4,
+        "guidance_scale": 5.0,
+    }
     assert (g4u_run / "final" / "llm_lora" / "adapter_config.json").is_file()
     assert not (g4u_run / "final" / "dit_lora").exists()
 
@@ -124,6 +149,15 @@ def test_train_cli_refuses_a_used_output_folder_and_plots_curves(cli, g4u_run, d
     assert plotted.code == 0
     png = (g4u_run / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_training_refuses_a_held_out_set_that_shares_training_images(cli, data, tmp_path):
+    output = tmp_path / "run"
+    command = ("train", "uae", "--stage", "g4u", "--config", "tiny-g4u", "--set", f"dataset={data}")
+    refused = cli(*command, "--set", f"eval_dataset={data}", "--set", "eval_offset=0", "-o", output)
+    # tiny-g4u trains on the first image (img0); the held-out set, the same two images, holds it too.
+    assert refused.code == 2 and "1 held-out image(s) are also training images (img0)" in refused.err
+    assert not output.exists()  # refused before anything was written
 
 
 def test_train_cli_prints_the_effective_config_and_rejects_bad_settings(cli):

@@ -53,11 +53,17 @@ def test_flow_grpo_and_grpo_defaults():
     )
     assert (u4g.lora_rank, u4g.lora_alpha, u4g.learning_rate) == (32, 64.0, 3e-4)
     g4u = STAGE_CONFIGS["g4u"](dataset="samples")
-    assert (g4u.clip_epsilon, g4u.temperature, g4u.group_size) == (0.2, 1.0, 8)
+    assert (g4u.clip_epsilon, g4u.group_size) == (0.2, 8)
+    # g4u samples captions as `run` does unless the config says otherwise (then it is recorded).
+    assert (g4u.temperature, g4u.top_k, g4u.top_p) == (None, None, None)
+    assert load_config("g4u", "g4u").temperature is None
     # The z-score's std follows each stage's reference: Flow-GRPO's np.std, TRL's torch.std.
     assert (u4g.advantage_std, g4u.advantage_std) == ("population", "bessel")
     assert "np.std" in config_help(U4GConfig)["advantage_std"]
     assert "torch.std" in config_help(STAGE_CONFIGS["g4u"])["advantage_std"]
+    # Every Flow-GRPO SD3 config sets global_std=True: u4g divides by the std of the whole step.
+    assert u4g.advantage_scale == "batch" and load_config("u4g", "u4g").advantage_scale == "batch"
+    assert "global_std" in config_help(U4GConfig)["advantage_scale"]
 
 
 @pytest.mark.parametrize(
@@ -146,3 +152,18 @@ def test_optional_metric_backends_are_used_only_when_installed(monkeypatch):
     for backend in {"tensorboard", "wandb"} - installed:
         with pytest.raises(MissingDependencyError, match=f"pip install {backend}"):
             resolve_report_to([backend])
+
+
+@pytest.mark.parametrize("name", ["tiny-sft", "tiny-cold-start", "tiny-g4u", "tiny-u4g"])
+def test_shipped_tiny_configs_evaluate_on_images_they_do_not_train_on(name):
+    from unified_bench.datasets import load_dataset
+    from unified_bench_adapters.uae.train.data import check_held_out, window
+
+    config = load_config(name.removeprefix("tiny-"), name)
+    if not config.eval_every:
+        return
+    training = window(load_dataset(config.dataset).samples, config.dataset_offset, config.dataset_limit)
+    held_out = window(load_dataset(config.eval_dataset).samples, config.eval_offset, config.eval_limit)
+    assert len(held_out) == config.eval_limit and training
+    assert not {s.image_sha256 for s in training} & {s.image_sha256 for s in held_out}
+    check_held_out(training, held_out, name)  # and the trainer's own check agrees

@@ -14,6 +14,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from transformers import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    SuppressTokensLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from tests._tiny_training import (  # noqa: F401 (single_torch_thread is a fixture)
     cache_env,
@@ -22,7 +30,11 @@ from tests._tiny_training import (  # noqa: F401 (single_torch_thread is a fixtu
     tiny_config,
     write_manifest,
 )
+from unified_bench.adapter import AdapterOptions
 from unified_bench.datasets import Sample, load_dataset
+from unified_bench_adapters.uae.adapter import build_uae_tiny
+from unified_bench_adapters.uae.train.checkpoints import save_checkpoint
+from unified_bench_adapters.uae.train.config import U4GConfig
 from unified_bench_adapters.uae.train.data import (
     StepItem,
     TrainData,
@@ -37,7 +49,7 @@ from unified_bench_adapters.uae.train.runtime import RunningMean
 from unified_bench_adapters.uae.train.sde import sde_step_with_logprob
 from unified_bench_adapters.uae.train.stages.cold_start import ColdStartStage, reconstruct
 from unified_bench_adapters.uae.train.stages.g4u import G4UStage, completion_log_probs
-from unified_bench_adapters.uae.train.stages.sft import SFTStage, predict_velocity
+from unified_bench_adapters.uae.train.stages.sft import SFTStage, predict_velocity, prompt_ids
 from unified_bench_adapters.uae.train.stages.u4g import ImageGroup, U4GStage, guided_velocity
 from unified_bench_adapters.uae.train.trainer import build_context
 
@@ -98,20 +110,30 @@ def caption_log_probs(stage: G4UStage, group) -> torch.Tensor:
             stage.context.policy,
             inputs=group.inputs,
             completions=group.completions,
-            temperature=stage.config.temperature,
-            banned_token_ids=stage.banned_token_ids,
+            processors=stage.processors(),
             with_reference=False,
         )
     return log_probs
 
 
+def run_sampling_stage(stage: G4UStage) -> G4UStage:
+    """The fixture's stage with the config's sampling unset: g4u samples as `run` does."""
+    reconfigure(stage, temperature=None, top_k=None, top_p=None)
+    return G4UStage(stage.context)
+
+
 def test_g4u_training_log_probs_equal_the_samplers_under_the_inputs_run_uses(g4u):
     stage, data = g4u
+    stage = run_sampling_stage(stage)
+    run = stage.context.adapter.encoder.sampling  # what `run` samples with (encoder.caption)
+    assert (run.temperature, run.top_k, run.top_p, run.repetition_penalty) == (0.7, 20, 0.9, 1.05)
     item = data.step_items(0)[0]
     group = stage.sample_captions(item, step=0)
     assert group.mask.sum() > 0 and len(set(group.captions)) > 1  # really sampled
     # Reference, built here with transformers: every processor output `run` gives Qwen (image-token
-    # positions included), followed by the sampled tokens, in one plain forward pass.
+    # positions included), followed by the sampled tokens, in one plain forward pass; then, token by
+    # token, generate's processors as `run` applies them (repetition penalty over the whole prefix,
+    # temperature, top-k, top-p), the placeholder tokens banned.
     rows = group.completions.shape[0]
     run_inputs = stage.context.adapter.encoder.caption_inputs([item.sample.image])
     assert "mm_token_type_ids" in run_inputs
@@ -123,15 +145,50 @@ def test_g4u_training_log_probs_equal_the_samplers_under_the_inputs_run_uses(g4u
     inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], text], dim=1)
     with torch.no_grad():
         logits = stage.context.policy.encoder(**inputs).logits[:, start - 1 : -1].float()
-    logits = logits / stage.config.temperature
-    logits[..., stage.banned_token_ids] = float("-inf")
-    expected = torch.log_softmax(logits, -1).gather(-1, group.completions.unsqueeze(-1)).squeeze(-1)
+    chain = LogitsProcessorList(
+        [
+            RepetitionPenaltyLogitsProcessor(run.repetition_penalty),
+            SuppressTokensLogitsProcessor(stage.context.adapter.encoder.placeholder_token_ids()),
+            TemperatureLogitsWarper(run.temperature),
+            TopKLogitsWarper(run.top_k),
+            TopPLogitsWarper(run.top_p),
+        ]
+    )
+    expected = torch.stack(
+        [
+            torch.log_softmax(chain(inputs["input_ids"][:, : start + t], logits[:, t]), -1)
+            .gather(-1, group.completions[:, t : t + 1])
+            .squeeze(-1)
+            for t in range(group.completions.shape[1])
+        ],
+        dim=1,
+    )
     mask = group.mask.bool()
+    assert torch.isfinite(expected[mask]).all()
     training = caption_log_probs(stage, group)
     torch.testing.assert_close(training[mask], expected[mask], rtol=0, atol=1e-5)
     torch.testing.assert_close(group.old_log_probs[mask], expected[mask], rtol=0, atol=1e-5)
     again = stage.sample_captions(item, step=0)
     assert torch.equal(again.completions, group.completions)  # seeded per (step, image, row)
+
+
+@pytest.mark.parametrize("sampling", ["run's", "stated"])
+def test_g4u_samples_captions_exactly_as_run_does_with_its_checkpoint(g4u, tmp_path, sampling):
+    """g4u's captions of an image are the captions `run` samples with the stage's checkpoint and the
+    same seeds: by default run's own sampling, or the config's, which the checkpoint then records."""
+    stage, data = g4u
+    if sampling == "run's":
+        stage = run_sampling_stage(stage)
+    else:
+        assert (stage.config.temperature, stage.config.top_k, stage.config.top_p) == (1.0, 0, 1.0)
+    item = data.step_items(0)[0]
+    group = stage.sample_captions(item, step=0)
+    checkpoint = save_checkpoint(stage.context, tmp_path, "final", 0)
+    run = build_uae_tiny(AdapterOptions(args={"checkpoint": str(checkpoint)}, device="cpu", dtype="float32"))
+    rows = len(group.captions)
+    seeds = [derive_seed(stage.config.seed, "g4u-caption", 0, item.position, row) for row in range(rows)]
+    assert run.caption([item.sample.image] * rows, seeds=seeds) == group.captions
+    assert len(set(group.captions)) > 1
 
 
 def test_g4u_update_makes_the_caption_that_reconstructs_the_reference_more_likely(g4u):
@@ -166,6 +223,60 @@ def test_g4u_advantages_are_bessel_z_scores_of_the_rewards(g4u):
     expected = torch.tensor([(r - mean) / (std + stage.config.advantage_eps) for r in rewards])
     # float32 rewards a few 1e-4 apart: compare to 1e-3 (population vs Bessel differ by 15 % at G = 4)
     torch.testing.assert_close(group.advantages.values, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_g4u_loss_is_the_mean_over_captions_that_train_only(g4u):
+    """A group whose rewards are all equal (masked) leaves the step's gradient unchanged (both RL
+    stages' rule for zero-variance groups; the u4g twin is below)."""
+    stage, data = g4u
+    varied = stage.sample_captions(data.step_items(0)[0], step=0)
+    # G copies of one caption: one image per caption and seed, equal rewards, so the group is masked.
+    rows = varied.completions.shape[0]
+    copies = dataclasses.replace(
+        varied,
+        completions=varied.completions[:1].repeat(rows, 1),
+        mask=varied.mask[:1].repeat(rows, 1),
+        old_log_probs=varied.old_log_probs[:1].repeat(rows, 1),
+        captions=varied.captions[:1] * rows,
+    )
+    assert_masked_group_leaves_the_gradient_unchanged(stage, varied, copies)
+
+
+def assert_masked_group_leaves_the_gradient_unchanged(stage, varied, copies) -> None:
+    """The step's gradient of ``[varied]`` equals that of ``[varied, copies]``, ``copies`` being a
+    group of identical samples (equal rewards, so masked): the loss is the mean over samples that train."""
+    context = stage.context
+    stage.score([varied])
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied], RunningMean())
+    alone = gradients(context)
+    stage.score([varied, copies])
+    assert bool(copies.advantages.zero_std.all()) and not bool(varied.advantages.zero_std.any())
+    context.optimizer.zero_grad(set_to_none=True)
+    stage.accumulate([varied, copies], RunningMean())
+    together = gradients(context)
+    assert any(g.abs().sum() > 0 for g in alone.values())
+    for name, gradient in alone.items():
+        torch.testing.assert_close(together[name], gradient, rtol=1e-5, atol=1e-9)
+
+
+def test_g4u_second_pass_over_a_step_is_off_policy_and_the_clip_acts(g4u):
+    """A real step with two passes (TRL's num_iterations = 2): the first is on-policy (ratio 1),
+    the second starts from the weights the first moved, so token ratios leave 1 ± ε and clip."""
+    stage, data = g4u
+    context = stage.context
+    for group in context.optimizer.param_groups:  # a large step, so ratios leave 1 ± 0.2
+        group["lr"] = 5e-2
+    items = data.step_items(0)
+    reconfigure(stage, num_inner_epochs=1, kl_beta=0.0)
+    on_policy = stage.run_step(0, items)
+    assert on_policy["ratio_max_deviation"] < 1e-4 and on_policy["clip_fraction"] == 0
+    reconfigure(stage, num_inner_epochs=2, kl_beta=0.0)
+    steps_before = context.optimizer_steps
+    metrics = stage.run_step(1, items)
+    assert context.optimizer_steps == steps_before + 2
+    # Means over the two passes: the first adds 0 to both, so the second's clip acted.
+    assert metrics["ratio_max_deviation"] > 0 and metrics["clip_fraction"] > 0
 
 
 # --- u4g: Flow-GRPO on the decoder ----------------------------------------------------------------
@@ -298,21 +409,19 @@ def test_u4g_kl_penalty_pulls_the_policy_back_to_the_reference(u4g):
     assert distance() < 0.9 * before
 
 
-def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region(u4g):
-    stage, data = u4g
-    context = stage.context
-    reconfigure(stage, kl_beta=0.0)  # the KL term has a gradient whatever the clip does
-    group = stage.rollout(data.step_items(0)[0], step=0)
-    stage.score([group])
-    update(stage, [group])  # after one step at lr 1e-2 the ratios are far outside 1 ± 1e-4
+def clip_gradient_counts(stage: U4GStage, group) -> tuple[int, int]:
+    """Per (sample, trained step) of ``group`` under the current policy: its loss's gradient is 0
+    where the ratio left the trust region on the side its advantage pushes, and non-zero elsewhere
+    (advantage != 0). Returns how many were clipped and unclipped."""
     epsilon = stage.config.clip_range
+    rows = group.latents.shape[0]
     ratios = torch.exp(
-        trajectory_log_probs(stage, group, slice(0, 4)) - group.log_probs[:, : stage.trained_steps]
+        trajectory_log_probs(stage, group, slice(0, rows)) - group.log_probs[:, : stage.trained_steps]
     )
     advantages = group.advantages.values
-    parameters = [p for _, p in context.policy.trainable_named_parameters()]
+    parameters = [p for _, p in stage.context.policy.trainable_named_parameters()]
     clipped = unclipped = 0
-    for row in range(4):
+    for row in range(rows):
         for index in range(stage.trained_steps):
             ratio, advantage = float(ratios[row, index]), float(advantages[row])
             loss = stage.step_losses(group, slice(row, row + 1), index, RunningMean()).sum()
@@ -324,7 +433,47 @@ def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_
             elif advantage != 0:
                 unclipped += 1
                 assert norm > 0
+    return clipped, unclipped
+
+
+def test_u4g_ppo_clip_zeroes_the_gradient_of_samples_whose_ratio_left_the_trust_region(u4g):
+    stage, data = u4g
+    reconfigure(stage, kl_beta=0.0)  # the KL term has a gradient whatever the clip does
+    group = stage.rollout(data.step_items(0)[0], step=0)
+    stage.score([group])
+    update(stage, [group])  # after one step at lr 1e-2 the ratios are far outside 1 ± 1e-4
+    clipped, _ = clip_gradient_counts(stage, group)
     assert clipped > 0  # the clip was exercised
+
+
+def test_u4g_step_updates_once_per_minibatch_and_the_clip_acts_on_the_off_policy_one(u4g, monkeypatch):
+    """A real step of two images with Flow-GRPO's two minibatches: the second update starts from
+    the weights the first one moved, so its ratios leave 1 and the clip zeroes the gradient of the
+    samples outside the trust region; with one minibatch the step is on-policy (ratio 1)."""
+    stage, data = u4g
+    assert U4GConfig(dataset="samples").minibatches == 2  # the u4g default, Flow-GRPO's
+    items = data.step_items(0) + data.step_items(1)
+    reconfigure(stage, kl_beta=0.0, minibatches=1)
+    on_policy = stage.run_step(0, items)
+    assert on_policy["ratio_max_deviation"] < 1e-5 and on_policy["clip_fraction"] == 0
+    reconfigure(stage, kl_beta=0.0, minibatches=2)
+    steps_before = stage.context.optimizer_steps
+    seen: list[tuple[int, int]] = []
+    accumulate = stage.accumulate
+
+    def observed(groups, running):
+        """The stage's own accumulate, after checking the clip at the weights it starts from."""
+        assert len(groups) == 1  # one image (group) per minibatch
+        seen.append(clip_gradient_counts(stage, groups[0]))
+        accumulate(groups, running)
+
+    monkeypatch.setattr(stage, "accumulate", observed)
+    metrics = stage.run_step(1, items)
+    assert stage.context.optimizer_steps == steps_before + 2  # one optimizer update per minibatch
+    (first_clipped, _), (second_clipped, _) = seen
+    assert first_clipped == 0  # the first update is on-policy
+    assert second_clipped > 0  # the second is not, and the clip acts
+    assert metrics["ratio_max_deviation"] > stage.config.clip_range and metrics["clip_fraction"] > 0
 
 
 def test_u4g_gradient_flows_through_the_conditional_branch_only(u4g):
@@ -379,12 +528,7 @@ def test_u4g_batch_advantages_divide_by_the_population_std_of_the_whole_step(u4g
 def test_u4g_loss_is_the_mean_over_samples_that_train_only(u4g):
     """A group whose rewards are all equal (masked) leaves the step's gradient unchanged."""
     stage, data = u4g
-    context = stage.context
     varied = stage.rollout(data.step_items(0)[0], step=0)
-    stage.score([varied])
-    context.optimizer.zero_grad(set_to_none=True)
-    stage.accumulate([varied], RunningMean())
-    alone = gradients(context)
     # Four copies of one trajectory: the scorer gives them equal rewards, so the group is masked.
     copies = ImageGroup(
         item=varied.item,
@@ -395,14 +539,7 @@ def test_u4g_loss_is_the_mean_over_samples_that_train_only(u4g):
         log_probs=varied.log_probs[:1].repeat(4, 1),
         images=varied.images[:1].repeat(4, 1, 1, 1),
     )
-    stage.score([varied, copies])
-    assert bool(copies.advantages.zero_std.all()) and not bool(varied.advantages.zero_std.any())
-    context.optimizer.zero_grad(set_to_none=True)
-    stage.accumulate([varied, copies], RunningMean())
-    together = gradients(context)
-    assert any(g.abs().sum() > 0 for g in alone.values())
-    for name, gradient in alone.items():
-        torch.testing.assert_close(together[name], gradient, rtol=1e-5, atol=1e-9)
+    assert_masked_group_leaves_the_gradient_unchanged(stage, varied, copies)
 
 
 def test_u4g_decoder_lora_wraps_the_configured_modules(u4g):
@@ -456,7 +593,7 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
     data = TrainData(load_dataset(str(manifest)), images_per_step=2, seed=0)
     items = data.step_items(0)
     encoder = context.adapter.encoder
-    ids = encoder.generate_role_ids([item.sample.captions[0] for item in items])
+    ids = [prompt_ids(encoder, item.sample.captions[0]) for item in items]
     pixels = torch.stack([square_image(item.sample.image, config.resolution) for item in items])
     with torch.no_grad():
         latents = context.policy.encode(pixels, [generator(1, "fixed", i) for i in range(2)])
@@ -467,8 +604,7 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
         with torch.no_grad():
             prediction = predict_velocity(
                 context.policy,
-                input_ids=ids,
-                attention_mask=ids.ne(encoder.pad_token_id).long(),
+                prompt_ids=ids,
                 noisy=noisy_latents(latents, noise, sigmas),
                 timesteps=timesteps,
             )
@@ -480,6 +616,46 @@ def test_sft_loss_falls_over_20_steps_on_a_tiny_fixed_set(session_cache, manifes
     assert sum(losses[-5:]) < 0.97 * sum(losses[:5])  # and on the steps' own batches
 
 
+LONG_CAPTION = (
+    "a small red circle in the upper left corner, two large blue squares at the bottom, a green "
+    "triangle in the middle and a yellow star on the right, all on a plain white background"
+)
+
+
+def test_sft_conditions_each_sample_on_exactly_what_inference_gives_sd3(session_cache, manifest):
+    """A long and a short caption in one micro-batch: each reaches SD3 as ``project_pair`` makes it
+    (its own tokens, padded to the negative prompt only), never right-padded to its neighbour."""
+    stage, data = make_stage(
+        SFTStage, session_cache, manifest, "sft", images_per_step=2, micro_batch_size=2, caption_dropout=0.0
+    )
+    context = stage.context
+    encoder = context.adapter.encoder
+    captions = [LONG_CAPTION, "a red cat"]
+    lengths = [len(encoder.generate_role_ids([text])[0]) for text in captions]
+    negative_length = len(encoder.generate_role_ids([encoder.config.negative_prompt])[0])
+    assert lengths[0] > negative_length > lengths[1]  # both paddings are exercised
+    items = [
+        StepItem(item.position, Sample.from_image(item.sample.id, item.sample.image, [caption]))
+        for item, caption in zip(data.step_items(0) + data.step_items(1), captions, strict=True)
+    ]
+    seen: list[torch.Tensor] = []
+
+    def record(module, args, kwargs):
+        seen.extend(kwargs["encoder_hidden_states"].detach().unbind(0))
+
+    hook = context.policy.base_transformer.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        with preserved(context, stage):
+            stage.run_step(0, items)
+    finally:
+        hook.remove()
+    assert len(seen) == 2
+    for states, caption in zip(seen, captions, strict=True):
+        _, positive = encoder.project_pair(caption)
+        assert states.shape == positive.shape
+        torch.testing.assert_close(states.float(), positive.float(), rtol=0, atol=1e-5)
+
+
 # --- cold start: gradients through the sampler ----------------------------------------------------
 
 
@@ -489,11 +665,17 @@ def cold_start(session_cache, manifest):
     return make_stage(ColdStartStage, session_cache, manifest, "cold-start", train_decoder_lora=False)
 
 
-def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start):
+@pytest.mark.parametrize("long", [False, True], ids=["short-caption", "long-caption"])
+def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start, long):
     stage, data = cold_start
     context, config = stage.context, stage.config
     item = data.step_items(0)[0]
-    caption = item.sample.captions[0]
+    caption = LONG_CAPTION if long else item.sample.captions[0]
+    encoder = context.adapter.encoder
+    negative_ids = encoder.generate_role_ids([encoder.config.negative_prompt])
+    reply_length = int(encoder.caption_answer_inputs(item.sample.image, caption)[1].sum())
+    # The long caption outgrows the negative prompt, so the *negative* is the side that is padded.
+    assert (reply_length > negative_ids.shape[1]) is long
     # Inference: the adapter's native conditioning (encoder.py), drawn by the decoder's pipeline.
     negative, positive = context.adapter.encoder.project_native_pair(item.sample.image, caption)
     (native,) = context.adapter.decoder.render(
@@ -508,6 +690,15 @@ def test_cold_start_reconstructs_exactly_as_the_native_protocol_draws(cold_start
     trained_negative, trained_positive = context.policy.native_embeddings(item.sample.image, caption)
     torch.testing.assert_close(trained_negative, negative.float(), rtol=0, atol=1e-6)
     torch.testing.assert_close(trained_positive, positive.float(), rtol=0, atol=1e-6)
+    # Both sides have the longer one's length; the negative is its own tokens, then pad tokens.
+    length = max(reply_length, negative_ids.shape[1])
+    assert trained_negative.shape[0] == trained_positive.shape[0] == length
+    padded = torch.nn.functional.pad(
+        negative_ids, (0, length - negative_ids.shape[1]), value=encoder.pad_token_id
+    )
+    with torch.no_grad():
+        expected = encoder.model.get_projected_embeddings(padded, padded.ne(encoder.pad_token_id))[0]
+    torch.testing.assert_close(trained_negative, expected.float(), rtol=0, atol=1e-5)
     latents = context.adapter.decoder.initial_latents([7], config.resolution, config.resolution).float()
     with torch.no_grad():
         images = reconstruct(

@@ -36,6 +36,7 @@ SCORER_EXTRAS: dict[str, tuple[str, str]] = {
     "bleu4": ("pycocoevalcap", "captions"),
     "rougeL": ("pycocoevalcap", "captions"),
     "cider": ("pycocoevalcap", "captions"),
+    "sbert": ("sentence-transformers", "sbert"),
 }
 
 
@@ -86,6 +87,14 @@ def _scorer_weights(name: str) -> ScorerWeights | None:
         from unified_bench.scorers.pixel import resolve_alexnet_path
 
         return ScorerWeights("torchvision AlexNet", resolve_file=resolve_alexnet_path)
+    if name == "sbert":  # any sentence-transformers model: no model_type to check
+        from unified_bench.scorers.sbert import SBERT_MODEL_ID
+        from unified_bench.scorers.weights import resolve_pretrained_dir
+
+        return ScorerWeights(
+            SBERT_MODEL_ID,
+            resolve_file=lambda model: resolve_pretrained_dir(model or SBERT_MODEL_ID, scorer="sbert").path,
+        )
     return None
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 # Loggers of libraries without their own progress-bar switch: their level alone is saved and restored.
-_OTHER_LOGGERS = ("accelerate", "peft", "timm", "open_clip")
+_OTHER_LOGGERS = ("accelerate", "peft", "timm", "open_clip", "sentence_transformers")
 
 
 def _installed(module: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from PIL import Image
 from torch.nn.utils.rnn import pad_sequence
-from transformers import AutoProcessor, LogitsProcessorList
+from transformers import AutoProcessor, LogitsProcessorList, SuppressTokensLogitsProcessor
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
 from unified_bench.errors import InputError, MissingWeightsError
@@ -146,12 +146,26 @@ class UAEEncoder:
         reply_mask[:, prompt["input_ids"].shape[1] :] = True
         return inputs, reply_mask
 
+    def placeholder_token_ids(self) -> list[int]:
+        """Image/video placeholder tokens: never part of a caption (a random model samples them, and
+        Qwen would expect image features for them when the caption is read back, as g4u does)."""
+        config = self.model.config
+        names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+        return [getattr(config, name) for name in names]
+
+    def caption_warpers(self, settings: SamplingSettings) -> LogitsProcessorList:
+        """What the sampler applies to ``generate``'s scores before the Gumbel draw: placeholder
+        tokens banned, then ``settings``' warpers (temperature, top-k, top-p, min-p)."""
+        return LogitsProcessorList(
+            [SuppressTokensLogitsProcessor(self.placeholder_token_ids()), *settings.warpers()]
+        )
+
     @torch.inference_mode()
     def _caption_batch(self, images: list[Image.Image], seeds: list[int]) -> list[str]:
         inputs = self.caption_inputs(images)
         logits_processor = LogitsProcessorList()
         if self.sampling.do_sample:
-            logits_processor.append(PerSampleGumbelSampler(seeds, self.sampling.warpers()))
+            logits_processor.append(PerSampleGumbelSampler(seeds, self.caption_warpers(self.sampling)))
         generated = self.model.generate(**inputs, logits_processor=logits_processor)
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)

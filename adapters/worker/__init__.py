@@ -80,3 +80,69 @@ MMADA_MANIFEST = AdapterManifest(
         "under its pinned transformers 4.46.0 / diffusers 0.32.2; the release, CUDA and bf16 unchecked.",
     ),
 )
+
+SHOW_O2_MANIFEST = AdapterManifest(
+    name="show-o2",
+    factory="unified_bench_adapters.worker.presets:build_show_o2",
+    config=_PRESET_CONFIG,
+    description="Show-o2-7B in its own environment through its official Showo2Qwen2_5.mmu_generate "
+    "(captions) and t2i_generate under its flow-matching Sampler with the Wan2.1 VAE (432x432, the "
+    "README's guidance 7.5, 50 steps).",
+    weights=(
+        WeightsRequirement("showlab/show-o2-7B", role="model"),
+        WeightsRequirement("Qwen/Qwen2.5-7B-Instruct", role="tokenizer (the demo config's llm_model_path)"),
+        WeightsRequirement("Wan-AI/Wan2.1-T2V-14B", role="Wan2.1_VAE.pth only"),
+    ),
+    setup=(
+        "environment (official show-o2/build_env.sh): git clone https://github.com/showlab/Show-o "
+        "CHECKOUT && cd CHECKOUT/show-o2 && bash build_env.sh (torch 2.5.1, transformers 4.47.0, "
+        "diffusers 0.31.0, flash-attn, ...)",
+        "weights: hf download showlab/show-o2-7B --local-dir FOLDER (or the hub id); wget "
+        "https://huggingface.co/Wan-AI/Wan2.1-T2V-14B/resolve/main/Wan2.1_VAE.pth into CHECKOUT/show-o2",
+        "run: unified-bench run --model show-o2 --size 432x432 " + _RUN.format(env="show-o2"),
+        "checked: written against commit 45a5a2d; not run (no environment or weights here).",
+    ),
+)
+
+BLIP3O_MANIFEST = AdapterManifest(
+    name="blip3o",
+    factory="unified_bench_adapters.worker.presets:build_blip3o",
+    config=_PRESET_CONFIG,
+    description="BLIP3-o 8B in its own environment through its official blip3oQwenForInferenceLM "
+    "(captions, as its lmms-eval model) and the checkpoint's diffusion-decoder pipeline (inference.py, "
+    "guidance 3.0).",
+    weights=(
+        WeightsRequirement("BLIP3o/BLIP3o-Model-8B", role="model and diffusion-decoder"),
+        WeightsRequirement("Qwen/Qwen2.5-VL-7B-Instruct", role="processor (as the official lmms-eval model)"),
+    ),
+    setup=(
+        "environment (official README, main branch): git clone -b main https://github.com/JiuhaiChen/BLIP3o "
+        "CHECKOUT && conda create -n blip3o python=3.11 -y && conda activate blip3o && pip install "
+        "--upgrade pip setuptools && pip install -r CHECKOUT/requirements.txt",
+        "weights: hf download BLIP3o/BLIP3o-Model-8B --local-dir FOLDER",
+        "run: unified-bench run --model blip3o " + _RUN.format(env="blip3o"),
+        "checked: written against commit 4689ec3 (branch main); not run (no environment or weights here).",
+    ),
+)
+
+UNIWORLD_MANIFEST = AdapterManifest(
+    name="uniworld",
+    factory="unified_bench_adapters.worker.presets:build_uniworld",
+    config=_PRESET_CONFIG,
+    description="UniWorld-V1 in its own environment through its official UnivaQwen2p5VL model (captions; "
+    "denoise embeddings) and FluxPipeline over its denoiser (app.py defaults: 1024x1024, 30 steps, "
+    "guidance 4.0).",
+    weights=(
+        WeightsRequirement("LanguageBind/UniWorld-V1", role="model"),
+        WeightsRequirement("black-forest-labs/FLUX.1-dev", role="FLUX pipeline (VAE, T5, CLIP)"),
+    ),
+    setup=(
+        "environment (official README): git clone https://github.com/PKU-YuanGroup/UniWorld-V1 CHECKOUT && "
+        "conda create -n univa python=3.10 -y && conda activate univa && pip install -r "
+        "CHECKOUT/requirements.txt && pip install flash_attn --no-build-isolation",
+        "weights: hf download LanguageBind/UniWorld-V1 --local-dir FOLDER; hf download "
+        "black-forest-labs/FLUX.1-dev --local-dir FLUX (then --adapter-arg worker_args='--flux-path FLUX')",
+        "run: unified-bench run --model uniworld " + _RUN.format(env="univa"),
+        "checked: written against commit 8403e86; not run (no environment or weights here).",
+    ),
+)

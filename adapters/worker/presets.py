@@ -72,3 +72,15 @@ def build_omnigen2(options: AdapterOptions) -> WorkerAdapter:
 
 def build_mmada(options: AdapterOptions) -> WorkerAdapter:
     return build_preset("mmada", options)
+
+
+def build_show_o2(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("show-o2", options)
+
+
+def build_blip3o(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("blip3o", options)
+
+
+def build_uniworld(options: AdapterOptions) -> WorkerAdapter:
+    return build_preset("uniworld", options)

@@ -75,6 +75,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def captions_each_seeded(caption_one):
+    """``caption(images, seeds)`` for ``serve``: ``caption_one(path)`` for each image alone, right after
+    seeding with its seed (as ``seed_everything``)."""
+
+    def caption(images: list[str], seeds: list[int]) -> list[str]:
+        texts = []
+        for path, seed in zip(images, seeds):
+            seed_everything(seed)
+            texts.append(caption_one(path))
+        return texts
+
+    return caption
+
+
 def common_info(args: argparse.Namespace, *, model: str, repository: str, commit: str | None) -> dict:
     return {
         "model": model,

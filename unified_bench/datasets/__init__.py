@@ -37,9 +37,16 @@ def _load_unibench(cache_root: Path | None) -> Dataset:
     return load_unibench(cache_root=cache_root)
 
 
+def _load_docci(cache_root: Path | None) -> Dataset:
+    from unified_bench.datasets.docci import load_docci_images
+
+    return load_docci_images(cache_root=cache_root)
+
+
 _NAMED_LOADERS: dict[str, Callable[[Path | None], Dataset]] = {
     "samples": _load_samples,
     "unibench": _load_unibench,
+    "docci": _load_docci,
 }
 DATASET_NAMES: tuple[str, ...] = tuple(_NAMED_LOADERS)
 
@@ -64,7 +71,7 @@ def load_dataset(
     folder named like a dataset needs a path (``./samples``).
 
     Args:
-        spec: ``samples``, ``unibench``, a folder of images, a JSONL manifest file, or
+        spec: ``samples``, ``unibench``, ``docci``, a folder of images, a JSONL manifest file, or
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (a Hugging Face dataset, hub id or local folder).
         cache_root: Where downloaded datasets live; defaults to ``cache_dir("datasets")``.
         options: Columns and streaming for ``hf:`` datasets; other sources ignore them.

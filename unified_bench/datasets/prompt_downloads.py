@@ -201,7 +201,7 @@ def _source_record(folder: Path) -> dict[str, Any]:
 
 
 def _install(source: DownloadedSet, folder: Path) -> None:
-    from unified_bench.datasets.unibench import _download, _read_trusted_sha256
+    from unified_bench.datasets.unibench import _download, check_trusted_sha256
 
     url = os.environ.get(source.url_env) or source.url
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -217,13 +217,7 @@ def _install(source: DownloadedSet, folder: Path) -> None:
         work = Path(work_dir) / source.name
         work.mkdir()
         sha256, size = _download(url, work / source.filename, folder, failure=failure)
-        trusted = _read_trusted_sha256(trust_file, key="sha256")
-        if trusted is not None and trusted != sha256:
-            raise InputError(
-                f"{url}: sha256 {sha256}, but the first download recorded in {trust_file} was {trusted}; "
-                f"the file changed. Check the URL ({source.url_env}); delete {trust_file} only if you know "
-                "the new file is the official one."
-            )
+        trusted = check_trusted_sha256(url, sha256, trust_file, url_env=source.url_env, what="file")
         text = (work / source.filename).read_text(encoding="utf-8", errors="replace")
         source.parse(text, url)  # refuse a file that is not this set before installing it
         atomic_write_json(work / "SOURCE.json", {"url": url, "sha256": sha256, "bytes": size})

@@ -151,6 +151,19 @@ def _read_trusted_sha256(trust_file: Path, key: str = "zip_sha256") -> str | Non
     return trusted
 
 
+def check_trusted_sha256(url: str, sha256: str, trust_file: Path, *, url_env: str, what: str) -> str | None:
+    """Refuse a download whose sha256 differs from the one trusted on first use (``trust_file["sha256"]``);
+    returns the trusted sha256, or ``None`` on first use (the caller records it once installed)."""
+    trusted = _read_trusted_sha256(trust_file, key="sha256")
+    if trusted is not None and trusted != sha256:
+        raise InputError(
+            f"{url}: sha256 {sha256}, but the first download recorded in {trust_file} was {trusted}; "
+            f"the {what} changed. Check the URL ({url_env}); delete {trust_file} only if you know the new "
+            f"{what} is the official one."
+        )
+    return trusted
+
+
 def _installed_zip_sha256(folder: Path) -> str | None:
     try:
         recorded = json.loads((folder / SOURCE_FILE).read_text("utf-8")).get("zip_sha256")
@@ -165,6 +178,7 @@ def _download(
     target: Path,
     *,
     failure: Callable[[str, str, Path], InputError] | None = None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> tuple[str, int]:
     """Stream ``url`` to ``destination``; returns the sha256 and the size in bytes.
 
@@ -180,8 +194,8 @@ def _download(
         ):
             while chunk := response.read(_CHUNK_BYTES):
                 size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise _download_error(url, f"more than {MAX_DOWNLOAD_BYTES} bytes", target)
+                if size > max_bytes:
+                    raise _download_error(url, f"more than {max_bytes} bytes", target)
                 digest.update(chunk)
                 sink.write(chunk)
     except urllib.error.HTTPError as error:

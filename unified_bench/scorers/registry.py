@@ -33,8 +33,11 @@ CAPTION_SCORERS: tuple[str, ...] = (
 DEFAULT_SCORERS: tuple[str, ...] = PAPER_SCORERS + PIXEL_SCORERS + CAPTION_SCORERS
 # t2i2t: caption against prompt (text pairs), plus prompt against drawn image (which half lost it).
 T2I2T_PRIMARY = "longclip_t2t"
-TEXT_PAIR_SCORERS: tuple[str, ...] = ("longclip_t2t", "clip_t2t", "quoted_text", "quoted_text_edit")
-T2I2T_SCORERS: tuple[str, ...] = TEXT_PAIR_SCORERS + CAPTION_SCORERS
+T2I2T_TEXT_SCORERS: tuple[str, ...] = ("longclip_t2t", "clip_t2t", "quoted_text", "quoted_text_edit")
+# Scorers whose package is an extra (``unified-bench[sbert]``): never a default, asked for by name.
+OPTIONAL_SCORERS: tuple[str, ...] = ("sbert",)
+TEXT_PAIR_SCORERS: tuple[str, ...] = T2I2T_TEXT_SCORERS + OPTIONAL_SCORERS
+T2I2T_SCORERS: tuple[str, ...] = T2I2T_TEXT_SCORERS + CAPTION_SCORERS
 # Scorers that compare a reconstruction with a reference image: t2i2t has no reference image.
 IMAGE_PAIR_SCORERS: tuple[str, ...] = PAPER_SCORERS + PIXEL_SCORERS
 # Statistics with no better direction (a longer caption is not a better one): reported, never gated.
@@ -59,6 +62,7 @@ SCORER_FACTORIES: dict[str, str] = {
     "clip_t2t": "unified_bench.scorers.text_text:build_clip_t2t_scorer",
     "quoted_text": "unified_bench.scorers.text_text:build_quoted_text_scorer",
     "quoted_text_edit": "unified_bench.scorers.text_text:build_quoted_text_edit_scorer",
+    "sbert": "unified_bench.scorers.sbert:build_sbert_scorer",
 }
 
 IMAGE_BACKENDS = ("pil", "torchvision")

@@ -33,10 +33,11 @@ from safetensors.torch import load_file, save_file
 from unified_bench.errors import InputError
 from unified_bench.provenance import utc_now
 
-from ..checkpoint import TRAINING_METADATA
-from .config import TrainConfig, config_to_dict
+from ..checkpoint import TRAINING_METADATA, TrainingMetadata
+from .config import G4UConfig, TrainConfig, config_to_dict
 from .lora import export_decoder_lora, export_encoder_lora, has_lora
 from .runtime import StageContext
+from .stages.g4u import SAMPLING_ARGS, run_sampling, sampling_adapter_args
 
 CHECKPOINT_PREFIX = "checkpoint-"
 FINAL = "final"
@@ -82,12 +83,38 @@ def training_metadata(context: StageContext, step: int) -> dict[str, Any]:
         "adapter_args": {
             "use_llm_lora": str(has_lora(policy.language_model)).lower(),
             "use_dit_lora": str(isinstance(policy.transformer, PeftModel)).lower(),
+            **caption_sampling_args(context),
         },
         "ema": context.ema is not None,
         "reward": context.reward.fingerprints() if context.reward is not None else None,
+        # How the rewards' images were drawn (`run` draws at the adapter's defaults, 1024 px / 40
+        # steps on the release, unless --adapter-arg says otherwise): --set resolution= and
+        # num_inference_steps= make training draw as a run does.
+        "reward_decoder": (
+            {
+                "width": config.resolution,
+                "height": config.resolution,
+                "num_inference_steps": config.num_inference_steps,
+                "guidance_scale": config.guidance_scale,
+            }
+            if context.reward is not None
+            else None
+        ),
         "created_at": utc_now(),
         "config": config_to_dict(config),
     }
+
+
+def caption_sampling_args(context: StageContext) -> dict[str, str]:
+    """How ``run`` must sample captions with this checkpoint's encoder: as g4u trained it, or as the
+    init checkpoint records when this stage keeps its encoder LoRA (u4g after g4u)."""
+    config = context.config
+    if isinstance(config, G4UConfig):
+        return sampling_adapter_args(run_sampling(config, context.adapter.encoder.sampling))
+    recorded = TrainingMetadata.read(config.init_checkpoint) if config.init_checkpoint else None
+    if recorded is None or not config.base_llm_lora:
+        return {}
+    return {key: value for key, value in recorded.adapter_args.items() if key in SAMPLING_ARGS}
 
 
 def export_parts(context: StageContext, directory: Path) -> None:

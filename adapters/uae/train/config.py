@@ -98,12 +98,20 @@ class TrainConfig:
         8, "Reference images per optimizer step, across all processes (must divide by the process count)."
     )
     dataset_limit: int | None = _field(
-        None, "Train on the first N images of `dataset` only (the tiny configs overfit a fixed handful)."
+        None, "Train on N images of `dataset` only (the tiny configs overfit a fixed handful)."
+    )
+    dataset_offset: int = _field(
+        0,
+        "Train on the images of `dataset` from this position on (then dataset_limit of them); negative "
+        "counts from the end (-2: the last two). Keeps the first ones held out when eval_dataset is "
+        "the same dataset; training refuses a held-out set that shares an image with the training images.",
     )
     seed: int = _field(0, "Seed of the data order and of every per-sample random draw.")
     resolution: int = _field(512, "Side of the square images the decoder draws (multiple of 16).")
     # --- Optimisation ------------------------------------------------------------------------------
-    max_steps: int = _field(100, "Optimizer steps to train for (one rollout round per step in RL stages).")
+    max_steps: int = _field(
+        100, "Training steps (RL stages: rollout rounds, each of num_inner_epochs x minibatches updates)."
+    )
     learning_rate: float = _field(1e-4, "AdamW learning rate.")
     lr_scheduler: str = _field(
         "constant_with_warmup",
@@ -143,12 +151,18 @@ class TrainConfig:
     eval_before_training: bool = _field(
         True, "With eval_every > 0, also score the starting weights (step 0) as the baseline."
     )
-    eval_limit: int | None = _field(None, "Only the first N held-out images.")
+    eval_limit: int | None = _field(None, "Only N held-out images (the first, or from eval_offset on).")
+    eval_offset: int = _field(
+        0,
+        "Held-out images from this position of eval_dataset on (e.g. past the training images of the "
+        "same dataset); the evaluation then runs on DIR/heldout.jsonl, a manifest of exactly those "
+        "image files.",
+    )
     eval_scorers: list[str] = field(
         default_factory=lambda: ["clip", "dinov2", "dinov3", "longclip"],
         metadata={
             "help": "Scorers of the held-out evaluation (weights from scorer_models); the logged "
-            "unified score is the harness's overall mean."
+            "score (eval/overall) is the harness's overall mean."
         },
     )
     eval_adapter_args: dict[str, str] = field(
@@ -182,7 +196,7 @@ class TrainConfig:
             raise ValueError(f"resolution={self.resolution}: use a multiple of 16 (SD3 latent grid).")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate={self.learning_rate}: use a positive value.")
-        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps"):
+        for name in ("save_every", "keep_checkpoints", "eval_every", "warmup_steps", "eval_offset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: use 0 or a positive number.")
         if self.eval_every and not self.eval_dataset:
@@ -265,9 +279,21 @@ class G4UConfig(TrainConfig):
     group_size: int = _field(
         8, _unknown("GRPO practice (TRL num_generations)", "Captions sampled per image (G).")
     )
-    temperature: float = _field(1.0, _unknown("GRPO practice (TRL, R1-V)", "Caption sampling temperature."))
-    top_k: int = _field(0, "Caption top-k while sampling (0: off, so log-probs are the sampling policy's).")
-    top_p: float = _field(1.0, "Caption nucleus top-p while sampling (1: off).")
+    temperature: float | None = _field(
+        None,
+        "Caption sampling temperature; None: what `run` samples at with this model (the uae adapter's "
+        "temperature, 0.7). A value other than run's is recorded in the checkpoint, so `run` (and the "
+        "stage's own evaluation) sample at it too.",
+    )
+    top_k: int | None = _field(
+        None,
+        "Caption top-k (0: off); None: the checkpoint's generation_config.json, as `run` (uae-tiny: 20). "
+        "Recorded in the checkpoint like temperature; log-probs are those of the filtered distribution.",
+    )
+    top_p: float | None = _field(
+        None,
+        "Caption nucleus top-p (1: off); None: the checkpoint's, as `run` (uae-tiny: 0.9). Recorded too.",
+    )
     max_new_tokens: int = _field(512, "Longest caption, in tokens (demo: 512).")
     clip_epsilon: float = _field(0.2, _unknown("GRPO practice (TRL epsilon)", "PPO clip range ε (low side)."))
     clip_epsilon_high: float | None = _field(
@@ -298,6 +324,15 @@ class G4UConfig(TrainConfig):
     num_inner_epochs: int = _field(
         1, _unknown("GRPO practice (TRL num_iterations)", "Optimizer passes over each step's rollouts.")
     )
+    minibatches: int = _field(
+        1,
+        _unknown(
+            "GRPO practice (TRL: steps_per_generation = gradient_accumulation_steps, one update per "
+            "generation batch)",
+            "Optimizer updates per pass: the step's images split into this many minibatches. With "
+            "minibatches or num_inner_epochs > 1 later updates are off-policy and the PPO clip acts.",
+        ),
+    )
     condition_with: Literal["policy", "reference"] = _field(
         "policy",
         "Which encoder turns each caption into decoder conditioning for the reward: the trained one "
@@ -306,12 +341,15 @@ class G4UConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "group_size", "max_new_tokens", "num_inner_epochs")
+        _positive(self, "group_size", "max_new_tokens", "num_inner_epochs", "minibatches")
+        _check_minibatches(self)
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: GRPO needs two samples per image for an advantage.")
-        if not self.temperature > 0:
+        if self.temperature is not None and not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature}: use a value > 0.")
-        if not 0 < self.top_p <= 1 or self.top_k < 0:
+        if (self.top_p is not None and not 0 < self.top_p <= 1) or (
+            self.top_k is not None and self.top_k < 0
+        ):
             raise ValueError("top_p must be in (0, 1] and top_k >= 0.")
         if self.kl_beta < 0 or self.clip_epsilon <= 0:
             raise ValueError("kl_beta must be >= 0 and clip_epsilon > 0.")
@@ -342,9 +380,12 @@ class U4GConfig(TrainConfig):
         _unknown("Flow-GRPO (CLIPScore config)", "Weight of the KL of step means to the LoRA-off model."),
     )
     advantage_scale: Literal["group", "batch", "none"] = _field(
-        "group",
-        "Divide centred rewards by the group std, the std of every reward of the step across all "
-        "processes (batch; Flow-GRPO global_std) or nothing.",
+        "batch",
+        _unknown(
+            "Flow-GRPO (global_std=True in every SD3 config)",
+            "Divide centred rewards by the std of every reward of the step across all processes "
+            "(batch), by the group's own std (group) or by nothing (none).",
+        ),
     )
     advantage_std: Literal["population", "bessel"] = _field(
         "population",
@@ -366,13 +407,22 @@ class U4GConfig(TrainConfig):
     caption_max_new_tokens: int = _field(512, "Longest encoder caption (demo: 512).")
     caption_temperature: float = _field(0.7, "Encoder caption temperature (demo: 0.7).")
     num_inner_epochs: int = _field(1, _unknown("Flow-GRPO", "Optimizer passes over each step's rollouts."))
+    minibatches: int = _field(
+        2,
+        _unknown(
+            "Flow-GRPO (gradient_accumulation_steps = num_batches_per_epoch // 2: two updates per epoch)",
+            "Optimizer updates per pass: the step's images split into this many minibatches; the second "
+            "is off-policy, so the PPO clip acts.",
+        ),
+    )
     ema: bool = _field(False, "Keep an EMA of the LoRA weights, used for evaluation and exported adapters.")
     ema_decay: float = _field(0.9, _unknown("Flow-GRPO", "EMA decay cap: min((1 + n) / (10 + n), decay)."))
     ema_every: int = _field(8, _unknown("Flow-GRPO", "Update the EMA every this many optimizer steps."))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "group_size", "micro_batch_size", "num_inner_epochs", "ema_every")
+        _positive(self, "group_size", "micro_batch_size", "num_inner_epochs", "ema_every", "minibatches")
+        _check_minibatches(self)
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: GRPO needs two samples per caption for an advantage.")
         if self.group_size % self.micro_batch_size:
@@ -560,6 +610,19 @@ def _check_types(config: TrainConfig) -> None:
             coerce(getattr(config, item.name), hints[item.name], item.name)
         except InputError as error:
             raise ValueError(str(error)) from None
+
+
+def _check_minibatches(config: Any) -> None:
+    if config.images_per_step % config.minibatches:
+        raise ValueError(
+            f"minibatches={config.minibatches} must divide images_per_step={config.images_per_step} "
+            "(each minibatch holds whole groups)."
+        )
+
+
+def updates_per_step(config: TrainConfig) -> int:
+    """Optimizer updates per training step (one rollout round in the RL stages)."""
+    return getattr(config, "num_inner_epochs", 1) * getattr(config, "minibatches", 1)
 
 
 def _positive(config: TrainConfig, *names: str) -> None:

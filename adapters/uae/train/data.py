@@ -10,12 +10,15 @@ number of processes, and a resumed run sees exactly the data it would have seen.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
 
 from unified_bench.datasets import Dataset, Sample
+from unified_bench.datasets.base import FileLocation
 from unified_bench.errors import InputError
 
 
@@ -33,6 +36,51 @@ def derive_seed(seed: int, *parts: object) -> int:
 def generator(seed: int, *parts: object) -> torch.Generator:
     """A CPU generator seeded by ``derive_seed(seed, *parts)``."""
     return torch.Generator(device="cpu").manual_seed(derive_seed(seed, *parts))
+
+
+def window(samples: list[Sample] | tuple[Sample, ...], offset: int, limit: int | None) -> list[Sample]:
+    """``limit`` samples (all when None) from position ``offset``; a negative offset counts from the
+    end (``-2``: the last two), so a window at the end exists in any dataset big enough for it."""
+    start = max(len(samples) + offset, 0) if offset < 0 else offset
+    return list(samples[start : None if limit is None else start + limit])
+
+
+def write_manifest(samples: list[Sample], path: Path) -> None:
+    """``samples`` as a JSONL manifest (absolute image paths, captions), written atomically.
+
+    Raises:
+        InputError: a sample whose image is not a file on disk (an in-memory or streamed dataset).
+    """
+    lines = []
+    for sample in samples:
+        if not isinstance(sample.location, FileLocation):
+            raise InputError(
+                f"{sample.location}: eval_offset needs held-out images that are files; "
+                "use a folder or manifest as eval_dataset, or eval_offset: 0."
+            )
+        record = {"id": sample.id, "image": str(sample.location.path.resolve())}
+        if sample.captions:
+            record["captions"] = list(sample.captions)
+        lines.append(json.dumps(record))
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def check_held_out(training: list[Sample], held_out: list[Sample], where: str) -> None:
+    """Refuse a held-out set that shares an image (the same bytes) with the training images.
+
+    Raises:
+        InputError: naming the shared images and the settings that choose them.
+    """
+    hashes = {sample.image_sha256 for sample in training}
+    shared = [sample.id for sample in held_out if sample.image_sha256 in hashes]
+    if shared:
+        raise InputError(
+            f"{where}: {len(shared)} held-out image(s) are also training images ({', '.join(shared[:3])}); "
+            "choose held-out images with eval_dataset/eval_limit, or move the training window with "
+            "dataset_offset/dataset_limit."
+        )
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def plot_run(run: Path, output: Path, *, title: str | None = None) -> Path:
     if any("kl" in r for r in train):
         panels.append(("KL to the reference (LoRA off)", "kl"))
     if evaluations:
-        panels.append(("held-out unified score (harness)", "eval/unified"))
+        panels.append(("held-out overall score (harness)", "eval/overall"))
     columns = 2 if len(panels) > 2 else len(panels)
     rows = (len(panels) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.0 * rows), dpi=90, squeeze=False)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..adapter import UAEAdapter
 from ..encoder import UAEEncoder
+from ..modeling import release_text_position_ids
 from .lora import (
     add_decoder_lora,
     add_encoder_lora,
@@ -123,8 +124,16 @@ class UAEPolicy(nn.Module):
         return self.encoder.projector(hidden.to(self.projector_dtype)).to(self.transformer_dtype)
 
     def prompt_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Projected last hidden states of every token (role ``generate`` ids): ``[B, L, D]``."""
-        hidden = self.encoder.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        """Projected last hidden states of every token (role ``generate`` ids): ``[B, L, D]``.
+
+        At the position ids ``get_projected_embeddings`` (inference) gives them, so the states of
+        padding tokens, which SD3 attends to, are inference's too.
+        """
+        hidden = self.encoder.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=release_text_position_ids(attention_mask),
+        ).last_hidden_state
         return self.project(hidden)
 
     def native_embeddings(self, image: Image.Image, caption: str) -> tuple[torch.Tensor, torch.Tensor]:

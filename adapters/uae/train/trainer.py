@@ -30,10 +30,10 @@ from .checkpoints import (
     prune_checkpoints,
     save_checkpoint,
 )
-from .config import TrainConfig, render_config
-from .data import TrainData, derive_seed
+from .config import TrainConfig, render_config, updates_per_step
+from .data import TrainData, check_held_out, derive_seed, window, write_manifest
 from .ema import EMA
-from .evaluation import evaluate_checkpoint
+from .evaluation import HELD_OUT_MANIFEST, evaluate_checkpoint
 from .metrics_log import METRICS_FILE, MetricsLog, resolve_report_to, tracker_config
 from .policy import UAEPolicy, freeze
 from .rewards import ReconstructionReward
@@ -148,7 +148,7 @@ def build_context(
         config.lr_scheduler,
         optimizer,
         num_warmup_steps=config.warmup_steps,
-        num_training_steps=config.max_steps * getattr(config, "num_inner_epochs", 1),
+        num_training_steps=config.max_steps * updates_per_step(config),
     )
     model, optimizer = accelerator.prepare(policy, optimizer)
     reward = None
@@ -186,7 +186,7 @@ def _evaluate(
     if accelerator.is_main_process:
         hooks.note(f"Evaluating {saved.name} on {config.eval_dataset} with the harness ...")
         device = str(accelerator.device)
-        scores = evaluate_checkpoint(saved, config, output / "eval" / f"step-{step}", device=device)
+        scores = evaluate_checkpoint(saved, config, output, step, device=device)
         log.log({"step": step, "kind": "eval", **scores})
         hooks.note(", ".join(f"{key} {value:.4f}" for key, value in scores.items()))
     accelerator.wait_for_everyone()
@@ -219,10 +219,21 @@ def train(
     if hooks is None or int(os.environ.get("RANK", "0")) != 0:
         hooks = SilentHooks()  # one process reports
     output = Path(output)
-    _prepare_output(output, resume)
     dataset = load_dataset(config.dataset)
-    if config.dataset_limit is not None:
-        dataset = dataclasses.replace(dataset, samples=dataset.samples[: config.dataset_limit])
+    dataset = dataclasses.replace(
+        dataset, samples=window(dataset.samples, config.dataset_offset, config.dataset_limit)
+    )
+    if not dataset.samples:
+        raise InputError(
+            f"dataset {config.dataset}: no images from dataset_offset={config.dataset_offset} on."
+        )
+    held_out: list = []
+    if config.eval_every:  # before anything is written: a refused run leaves the output as it was
+        held_out = window(load_dataset(config.eval_dataset).samples, config.eval_offset, config.eval_limit)
+        check_held_out(list(dataset.samples), held_out, f"eval_dataset {config.eval_dataset}")
+    _prepare_output(output, resume)
+    if held_out and config.eval_offset:
+        write_manifest(held_out, output / HELD_OUT_MANIFEST)
     context = build_context(config, hooks, project_dir=output)
     accelerator = context.accelerator
     is_main = accelerator.is_main_process

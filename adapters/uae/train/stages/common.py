@@ -11,6 +11,8 @@ from typing import Generic, Protocol, TypeVar
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
+from unified_bench.errors import InputError
+
 from ...adapter import UAEAdapter
 from ..data import StepItem
 from ..grpo import Advantages, group_advantages
@@ -129,8 +131,10 @@ def grpo_step(
     accumulate: Callable[[list[G], RunningMean], None],
     caption_lengths: Callable[[list[G]], torch.Tensor],
 ) -> dict[str, float]:
-    """One GRPO optimizer round: roll out a group per item, score it, then ``num_inner_epochs``
-    rounds of ``accumulate`` (the backward passes) and an optimizer step.
+    """One GRPO round: roll out a group per item, score it, then ``num_inner_epochs`` passes over
+    the groups, each split into ``minibatches`` (whole groups, in item order): per minibatch,
+    ``accumulate`` (the backward passes) and an optimizer step. Every update after the first is
+    off-policy (the ratio to the rollout policy leaves 1), which is what lets the PPO clip act.
 
     The metrics: the last optimizer step's, the running means ``accumulate`` recorded, the reward
     summary, the mean caption length (``caption_lengths``, one value per caption), the fraction of
@@ -143,9 +147,15 @@ def grpo_step(
     samples = len(groups) * config.group_size
     running = RunningMean()
     metrics: dict[str, float] = {}
+    if len(groups) % config.minibatches:
+        raise InputError(
+            f"minibatches={config.minibatches}: this process holds {len(groups)} images of the step; "
+            "use a minibatches that divides images_per_step / processes."
+        )
     for _ in range(config.num_inner_epochs):
-        accumulate(groups, running)
-        metrics = context.optimizer_step()
+        for minibatch in chunks(groups, len(groups) // config.minibatches):
+            accumulate(minibatch, running)
+            metrics = context.optimizer_step()
     metrics.update(running.means(context))
     metrics.update(reward_metrics(context, [group.rewards for group in groups if group.rewards is not None]))
     metrics["caption_tokens"] = float(context.gather(caption_lengths(groups)).mean())

@@ -1,7 +1,9 @@
 """Stage ``sft``: decoder pre-training on long captions with SD3's flow-matching loss.
 
 The caption, wrapped in the ``generate`` role, goes through the frozen Qwen; its last hidden states
-of every token, through the (trainable) projector, condition the (trainable) DiT. With probability
+of every token, through the (trainable) projector, condition the (trainable) DiT, exactly as
+inference conditions it (``project_pair``: padded to the negative prompt's length only, never to a
+neighbour's in the micro-batch). With probability
 ``caption_dropout`` the negative prompt replaces the caption, so guidance keeps working.
 """
 
@@ -11,6 +13,7 @@ import time
 
 import torch
 
+from ...encoder import UAEEncoder
 from ..config import SFTConfig
 from ..data import StepItem, generator, pick_caption, square_image
 from ..flow_matching import flow_matching_loss, noisy_latents, sample_timesteps, training_scheduler
@@ -33,14 +36,28 @@ def configure(policy: UAEPolicy, config: SFTConfig) -> None:
 def predict_velocity(
     policy: UAEPolicy,
     *,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
+    prompt_ids: list[torch.Tensor],
     noisy: torch.Tensor,
     timesteps: torch.Tensor,
 ) -> torch.Tensor:
-    """The transformer's velocity for noisy latents, conditioned on projected caption states."""
-    prompt = policy.prompt_embeddings(input_ids, attention_mask)
-    return policy.velocity(noisy, timesteps, prompt, None, 1.0)
+    """The transformer's velocity for noisy latents, each sample conditioned on its own prompt.
+
+    ``prompt_ids[i]`` ``[L_i]`` are sample ``i``'s ``generate``-role ids as ``project_pair`` builds
+    them (padded to the negative prompt's length only): SD3 has no text mask, so samples of different
+    lengths go through the transformer one at a time, and no neighbour's padding reaches SD3.
+    """
+    velocities = []
+    for row, ids in enumerate(prompt_ids):
+        ids = ids.unsqueeze(0)
+        prompt = policy.prompt_embeddings(ids, ids.ne(policy.adapter.encoder.pad_token_id).long())
+        velocities.append(policy.velocity(noisy[row : row + 1], timesteps[row : row + 1], prompt, None, 1.0))
+    return torch.cat(velocities)
+
+
+def prompt_ids(encoder: UAEEncoder, caption: str) -> torch.Tensor:
+    """``generate``-role ids of ``caption`` exactly as inference conditions on them (``project_pair``:
+    right-padded to the negative prompt's length when shorter, otherwise its own tokens): ``[L]``."""
+    return encoder.generate_role_ids([encoder.config.negative_prompt, caption])[1]
 
 
 class SFTStage:
@@ -64,7 +81,6 @@ class SFTStage:
         batches = chunks(items, config.micro_batch_size)
         for index, batch in enumerate(batches):
             captions = [self.caption_for(item, step) for item in batch]
-            ids = encoder.generate_role_ids(captions)
             pixels = torch.stack([square_image(item.sample.image, config.resolution) for item in batch])
             with torch.no_grad():
                 latents = policy.encode(
@@ -91,8 +107,7 @@ class SFTStage:
             with context.micro_step(last=index == len(batches) - 1):
                 prediction = context.model(
                     predict_velocity,
-                    input_ids=ids,
-                    attention_mask=ids.ne(encoder.pad_token_id).long(),
+                    prompt_ids=[prompt_ids(encoder, caption) for caption in captions],
                     noisy=noisy_latents(latents, noise, sigmas),
                     timesteps=timesteps,
                 )
