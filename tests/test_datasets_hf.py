@@ -180,6 +180,6 @@ def test_a_run_on_an_hf_dataset_offline_scores_the_selected_rows(saved, tmp_path
 
 def test_hf_options_on_another_source_are_refused(tmp_path):
     (tmp_path / "a.png").write_bytes(png(0))
-    with pytest.raises(InputError, match="apply to hf: datasets only"):
+    with pytest.raises(InputError, match="apply to hf: image datasets only"):
         load_dataset(str(tmp_path), options=DatasetOptions(image_column="photo"))
     assert len(load_dataset(str(tmp_path), options=DatasetOptions())) == 1
