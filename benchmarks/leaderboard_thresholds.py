@@ -29,10 +29,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from unified_bench.datasets import load_dataset
-from unified_bench.demo import demo_scorer_specs
 from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
 from unified_bench.leaderboard.plausibility import pixel_similarity
 from unified_bench.results import PAPER_SCORERS, Results
+from unified_bench.scorers.sets import tiny_scorer_specs
 from unified_bench.store import RunStore
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     from tests._tiny_adapters import build_tiny_janus
 
     samples = load_dataset("samples").samples
-    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    paper = tuple(spec for spec in tiny_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
     work = Path(tempfile.mkdtemp(prefix="leaderboard-thresholds-"))
     janus = build_tiny_janus(work / "Janus-Pro-tiny")
     requests = {

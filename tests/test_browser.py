@@ -202,24 +202,60 @@ def _visible_in_grid(driver) -> dict[str, bool]:
     )
 
 
-def test_report_at_1280_px_shows_every_scorer_and_keeps_the_id_in_view(browser, session_cache, tmp_path):
-    from unified_bench.results import read_results
+def _overlaps(driver) -> list[str]:
+    """Pairs of cells of the samples table's first body row (and its header) whose boxes intersect,
+    the sticky id column included: what the reader would see painted over something else."""
+    return driver.execute_script(
+        "const rows = [document.querySelector('#samples thead tr'),"
+        " document.querySelector('#samples tbody tr')];"
+        "const bad = []; rows.forEach(row => { const cells = Array.from(row.children);"
+        " cells.forEach((a, i) => cells.slice(i + 1).forEach(b => {"
+        "  const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();"
+        "  if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1)"
+        "   bad.push(a.textContent.trim().slice(0, 20) + ' / ' + b.textContent.trim().slice(0, 20)); })); });"
+        "return bad;"
+    )
 
+
+def test_report_at_1280_px_shows_the_images_and_caption_beside_the_id_and_nothing_overlaps(
+    browser, session_cache, tmp_path
+):
     run_dir = demo_run(session_cache)
-    scorers = {"overall", *read_results(run_dir).scorers}
     report = build_report(run_dir, tmp_path / "report.html")
     browser.set_window_size(1280, 900)
     assert open_page(browser, report) == []
     visible = _visible_in_grid(browser)
-    assert {name for name in scorers if visible.get(name)} == scorers, visible
-    # Scrolled sideways to the images, the id column stays pinned to the table's left edge.
-    browser.execute_script("document.querySelector('#samples').parentElement.scrollLeft = 10000")
+    assert all(visible.get(name) for name in ("id", "reference", "reconstruction", "caption")), visible
+    assert _overlaps(browser) == []
+    # At every horizontal scroll position the pinned id column stays in view and on top: what is
+    # painted at the centre of its header and of its first cell is the id column itself.
+    width = browser.execute_script(
+        "const s = document.querySelector('#samples').parentElement; return s.scrollWidth - s.clientWidth;"
+    )
+    for position in sorted({0, width // 4, width // 2, width}):
+        browser.execute_script(f"document.querySelector('#samples').parentElement.scrollLeft = {position}")
+        on_top = browser.execute_script(
+            "document.querySelector('#samples tbody tr').scrollIntoView({block: 'center'});"
+            "return ['#samples thead th.sticky', '#samples tbody td.sticky'].map(sel => {"
+            " const cell = document.querySelector(sel), r = cell.getBoundingClientRect();"
+            " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+            " return hit !== null && hit.closest('th, td') === cell; });"
+        )
+        assert on_top == [True, True], position
     id_left, box_left = browser.execute_script(
         "return [document.querySelector('#samples tbody td.sticky').getBoundingClientRect().left,"
         " document.querySelector('#samples').parentElement.getBoundingClientRect().left];"
     )
-    assert abs(id_left - box_left) < 2, (id_left, box_left)
-    assert browser.execute_script("return document.querySelector('#samples').parentElement.scrollLeft") > 0
+    assert abs(id_left - box_left) < 2, (id_left, box_left)  # scrolled fully right: pinned at the left edge
+    browser.set_window_size(1300, 1000)
+
+
+def test_report_at_390_px_nothing_overlaps_unscrolled(browser, session_cache, tmp_path):
+    run_dir = demo_run(session_cache)
+    report = build_report(run_dir, tmp_path / "report.html")
+    browser.set_window_size(390, 844)
+    assert open_page(browser, report) == []
+    assert _overlaps(browser) == []
     browser.set_window_size(1300, 1000)
 
 

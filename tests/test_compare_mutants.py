@@ -308,7 +308,7 @@ def test_the_markdown_summary_as_a_reviewer_reads_it():
         "| secondary | lpips (lower is better) | 0.5000 | 0.4900 | -0.0100 [-0.0200, +0.0010] | 0.200 | "
         "paired t | — | 🟢 better |\n"
         "\n"
-        "> Not compared (in one run only): ssim, psnr.\n"
+        "> Not compared: ssim, psnr.\n"
         "\n"
         f"<sub>{method_note(CompareSettings())} Made by `unified-bench compare`.</sub>\n"
     )

@@ -121,8 +121,8 @@ def unibench_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- load_dataset
 
 
-def test_registered_names_are_samples_and_unibench() -> None:
-    assert DATASET_NAMES == ("samples", "unibench")
+def test_registered_image_sets_are_samples_unibench_and_docci() -> None:
+    assert DATASET_NAMES == ("samples", "unibench", "docci")
 
 
 def test_registered_name_wins_over_a_folder_with_the_same_name(

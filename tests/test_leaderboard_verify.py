@@ -227,8 +227,8 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: i
     """The issue's forgery: the samples' own images with ±40 uniform noise and one caption for all, run
     through ``--model precomputed`` and scored like the demo (same tiny scorers and bootstrap)."""
     from unified_bench.datasets import load_dataset
-    from unified_bench.demo import demo_scorer_specs
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+    from unified_bench.scorers.sets import tiny_scorer_specs
 
     made = tmp_path / "made-elsewhere"
     (made / "images").mkdir(parents=True)
@@ -241,7 +241,7 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: i
     (made / "captions.jsonl").write_text(
         "".join(json.dumps({"id": sample.id, "caption": caption}) + "\n" for sample in samples)
     )
-    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    paper = tuple(spec for spec in tiny_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
     run_dir = tmp_path / "runs" / "noisy-references"
     execute_run(
         RunRequest(
@@ -376,16 +376,16 @@ def test_a_submission_without_outputs_cannot_be_verified(cli, demo, tmp_path):
 def test_a_repeats_run_is_packed_and_verified_seed_by_seed(cli, tmp_path):
     """``run --repeats 2`` of uae-tiny on two photos: each seed's outputs are packed and re-scored."""
     from unified_bench.datasets import load_dataset
-    from unified_bench.demo import demo_scorer_specs
     from unified_bench.evaluate import RunRequest, ScoringOptions
     from unified_bench.images import png_bytes
     from unified_bench.repeats import execute_repeats
+    from unified_bench.scorers.sets import tiny_scorer_specs
 
     photos = tmp_path / "photos"
     photos.mkdir()
     for sample in load_dataset("samples").samples[:2]:
         (photos / f"{sample.id}.png").write_bytes(png_bytes(sample.image))
-    paper = tuple(spec for spec in demo_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
+    paper = tuple(spec for spec in tiny_scorer_specs() if spec.split("=")[0] in PAPER_SCORERS)
     run_dir = tmp_path / "runs" / "two-seeds"
     request = RunRequest(
         model="uae-tiny", dataset=str(photos), output=run_dir, scoring=ScoringOptions(paper, n_resamples=200)

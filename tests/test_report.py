@@ -131,14 +131,20 @@ def test_cards_label_reference_and_reconstruction_and_show_reference_captions(tm
     assert "<th>reference captions</th>" in page
 
 
-def test_every_scorer_comes_before_the_images_and_the_id_column_is_sticky(tmp_path, samples):
+def test_the_images_and_captions_come_beside_the_sticky_id_then_every_scorer(tmp_path, samples):
     run_dir, results = _run_dir(tmp_path, samples)
     page = build_report(run_dir).read_text()
     header = page[page.index("<table id='samples'") :]
     header = header[: header.index("</thead>")]
     labels = [re.sub(r"<[^>]+>|[ ↓]", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", header)]
     assert labels[:2] == ["rank", "id"] and "class='sticky'" in header
-    assert set(labels[2 : labels.index("reference")]) == {"overall", *results.scorers}
+    assert labels[2:5] == [
+        "reference",
+        "reconstruction",
+        "caption",
+    ]  # at 1280 px, on screen without scrolling
+    first_score = labels.index("overall")
+    assert set(labels[first_score:]) == {"overall", *results.scorers}
 
 
 def test_provenance_says_how_the_run_was_made(tmp_path, samples):

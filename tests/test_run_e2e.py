@@ -17,8 +17,8 @@ import pytest
 
 from tests._tiny_training import cache_env
 from tests.conftest import subprocess_env
-from unified_bench.demo import demo_scorer_specs
 from unified_bench.results import read_results
+from unified_bench.scorers.sets import tiny_scorer_specs
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def scorer_args(session_cache: Path) -> list[str]:
     with cache_env(session_cache):  # module-wide: the autouse per-test cache is not set up yet
-        return [arg for spec in demo_scorer_specs() for arg in ("--scorer", spec)]
+        return [arg for spec in tiny_scorer_specs() for arg in ("--scorer", spec)]
 
 
 def _run_args(output: Path, scorer_args: list[str], *extra: str) -> list[str]:

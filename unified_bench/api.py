@@ -23,14 +23,43 @@ if TYPE_CHECKING:
     from unified_bench.tasks import Task
 
 
+def check_names(
+    *,
+    model: str | None = None,
+    dataset: str | None = None,
+    scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
+    direction: str | None = None,
+    task: bool = False,
+) -> None:
+    """Refuse a misspelt adapter, dataset, scorer or scorer set in one line, before torch or any
+    model library is imported (``run`` and ``score`` call it first; so does the CLI). The dataset is
+    checked as an image dataset (i2t2i, no ``task``); prompt sets are checked when they load."""
+    from unified_bench.scorers import parse_scorer_spec
+    from unified_bench.scorers.sets import check_scorer_set
+
+    if model is not None:
+        from unified_bench.registry import default_registry
+
+        default_registry().manifest(model)
+    if dataset is not None and direction in (None, "i2t2i") and not task:
+        from unified_bench.datasets import check_dataset_spec
+
+        check_dataset_spec(dataset)
+    check_scorer_set(scorer_set)
+    for spec in scorers or ():
+        parse_scorer_spec(spec)
+
+
 def run(
     model: str,
     dataset: str | None = None,
     output: str | Path | None = None,
     *,
     scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
     seed: int = 0,
-    batch_size: int = 4,
+    batch_size: int | str = 4,
     limit: int | None = None,
     shard: str | None = None,
     adapter_args: Mapping[str, str] | None = None,
@@ -51,6 +80,7 @@ def run(
     task: str | None = None,
     task_file: str | Path | None = None,
     merge: bool = True,
+    verbose: bool = False,
     hooks: Hooks | None = None,
 ) -> Results | dict[str, Any]:
     """Caption, regenerate and score ``dataset`` with ``model`` (``unified-bench run``); resumes.
@@ -62,7 +92,11 @@ def run(
             ``hf:OWNER/NAME[:CONFIG][@SPLIT]`` (with ``image_column``, ``caption_column``, ``streaming``).
         output: the run folder (default ``runs/MODEL``); ``results.json`` is written there.
         scorers: ``NAME`` or ``NAME=MODEL`` specs (default: every scorer).
+        scorer_set: ``tiny`` (offline random-weight scorers, as the demo), ``paper`` or ``all``;
+            ``scorers`` are added to it (``unified_bench.scorers.sets``).
         shard: ``"I/N"``: this process's share of the dataset (written under ``output``).
+        batch_size: samples per adapter call, or ``"auto"`` (``--batch-size auto``: the largest that
+            fits, from 32 on a GPU or 4 on CPU, halved on out-of-memory).
         adapter_args: the adapter's settings, as ``--adapter-arg KEY=VALUE`` would give them.
         repeats: ``K`` seeds, combined with the across-seed spread.
         direction: ``i2t2i`` (image -> caption -> image) or ``t2i2t`` (prompt -> image -> caption,
@@ -78,6 +112,8 @@ def run(
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
         rescore: scorer names (or ``"all"``) whose scores in an earlier results.json are replaced;
             the others are kept, and a scorer whose fingerprint changed is refused (``--rescore``).
+        verbose: let third-party progress bars, logging and warnings through (default: silenced
+            for the call and restored after it, as the CLI does without ``--verbose``).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
 
     Raises:
@@ -92,9 +128,19 @@ def run(
         >>> sorted(results.scorers), results.samples["ids"]  # doctest: +SKIP
         (['psnr', 'ssim'], ['astronaut', 'camera'])
     """
+    uses_task = task is not None or task_file is not None
+    check_names(
+        model=model,
+        dataset=dataset,
+        scorers=scorers,
+        scorer_set=scorer_set,
+        direction=direction,
+        task=uses_task,
+    )
     from unified_bench.datasets.base import DatasetOptions
     from unified_bench.directions import DEFAULT_DIRECTION, default_dataset
     from unified_bench.evaluate import RunRequest, ScoringOptions, execute_request
+    from unified_bench.scorers.sets import resolve_scorers
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     chosen = _chosen_task(task, task_file, dataset=dataset, direction=direction, prompt_column=prompt_column)
@@ -116,7 +162,7 @@ def run(
         protocol=protocol,
         overwrite=overwrite,
         scoring=ScoringOptions(
-            scorers=tuple(scorers) if scorers else None,
+            scorers=resolve_scorers(scorers, scorer_set, direction),
             batch_size=score_batch_size,
             device=device,
             dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
@@ -126,15 +172,18 @@ def run(
         direction=direction,
     )
     merge_shards = merge and launched is not None
-    if chosen is None:
-        return execute_request(request, repeats, hooks, merge_shards=merge_shards)
-    from unified_bench.tasks.run import apply_task, execute_group
+    from unified_bench.quiet import third_party_silenced
 
-    if chosen.group:
-        if repeats != 1:
-            raise UserError(f"--repeats with group task {chosen.name}: run its member tasks one by one.")
-        return execute_group(request, chosen, hooks)
-    return execute_request(apply_task(request, chosen), repeats, hooks, merge_shards=merge_shards)
+    with third_party_silenced(not verbose):
+        if chosen is None:
+            return execute_request(request, repeats, hooks, merge_shards=merge_shards)
+        from unified_bench.tasks.run import apply_task, execute_group
+
+        if chosen.group:
+            if repeats != 1:
+                raise UserError(f"--repeats with group task {chosen.name}: run its member tasks one by one.")
+            return execute_group(request, chosen, hooks)
+        return execute_request(apply_task(request, chosen), repeats, hooks, merge_shards=merge_shards)
 
 
 def _chosen_task(
@@ -168,12 +217,16 @@ def score(
     references: str | Path,
     *,
     scorers: Sequence[str] | None = None,
+    scorer_set: str | None = None,
+    rescore: Sequence[str] = (),
     output: str | Path | None = None,
     allow_missing: bool = False,
+    match: str = "unique",
     seed: int = 0,
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int = 16,
+    verbose: bool = False,
     hooks: Hooks | None = None,
 ) -> Results:
     """Score a folder of reconstructions against a folder of references (``unified-bench score``).
@@ -196,20 +249,30 @@ def score(
         >>> results.scorers["psnr"].mean  # identical images: PSNR is capped at 100 dB
         100.0
     """
+    check_names(scorers=scorers, scorer_set=scorer_set)
     from unified_bench.evaluate import ScoringOptions, score_folder
+    from unified_bench.scorers.sets import resolve_scorers
 
     options = ScoringOptions(
-        scorers=tuple(scorers) if scorers else None, batch_size=batch_size, device=device, dtype=dtype
+        scorers=resolve_scorers(scorers, scorer_set),
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        rescore=tuple(rescore),
     )
-    return score_folder(
-        Path(generated),
-        Path(references),
-        options,
-        output=Path(output) if output is not None else None,
-        allow_missing=allow_missing,
-        seed=seed,
-        hooks=hooks,
-    )
+    from unified_bench.quiet import third_party_silenced
+
+    with third_party_silenced(not verbose):
+        return score_folder(
+            Path(generated),
+            Path(references),
+            options,
+            output=Path(output) if output is not None else None,
+            allow_missing=allow_missing,
+            match=match,
+            seed=seed,
+            hooks=hooks,
+        )
 
 
 def compare_runs(

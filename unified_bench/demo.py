@@ -1,52 +1,65 @@
 """The offline demo: the whole round trip on the bundled sample photos with random tiny weights.
 
 Same code path as a real run (``execute_run``), only the weights differ: ``uae-tiny`` is UAE's
-exact classes at tiny sizes, and the scorers are tiny random checkpoints of the real classes.
+exact classes at tiny sizes, and the scorers are the ``tiny`` set (``unified_bench.scorers.sets``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from unified_bench.evaluate import Hooks, RunRequest, ScoringOptions, execute_run
-from unified_bench.results import Results
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from unified_bench.evaluate import Hooks
+    from unified_bench.results import Results
 
 DEMO_NOTICE = (
     "These numbers are meaningless: every model here (uae-tiny and the tiny scorers) has random weights. "
     "The demo only shows that the whole pipeline runs offline."
 )
+DEMO_MODEL, DEMO_DATASET = "uae-tiny", "samples"
 REAL_RUN_COMMAND = "unified-bench run --model uae --dataset unibench --output runs/uae --device cuda"
-# Scorers that need no weights, computed on the demo as in a real run.
-WEIGHTLESS_SCORERS = ("ssim", "psnr", "caption_words", "bleu4", "rougeL", "cider")
-T2I2T_WEIGHTLESS = ("quoted_text", "quoted_text_edit")
 
 
-def demo_scorer_specs(direction: str = "i2t2i") -> tuple[str, ...]:
-    """``NAME=PATH`` for every scorer of ``direction`` with tiny local weights, plus the weightless
-    ones; scorers whose optional package (``unified-bench[scorers]``) is not installed are left out."""
-    from unified_bench.loading import package_installed
-    from unified_bench.preflight import SCORER_EXTRAS
-    from unified_bench.scorers.registry import default_scorers
-    from unified_bench.scorers.tiny import ensure_tiny_scorer_weights
+def run_demo(
+    output: Path,
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    batch_size: int = 4,
+    hooks: Hooks | None = None,
+) -> Results:
+    """``unified-bench demo``: exactly ``run --model uae-tiny --dataset samples --scorer-set tiny``."""
+    from unified_bench.api import run
 
-    wanted = default_scorers(direction)
-    local = {name: path for name, path in ensure_tiny_scorer_weights().items() if name in wanted}
-    weightless = [name for name in WEIGHTLESS_SCORERS + T2I2T_WEIGHTLESS if name in wanted]
-    specs = [f"{name}={path}" for name, path in local.items()] + weightless
-    return tuple(
-        spec
-        for spec in specs
-        if (package := SCORER_EXTRAS.get(spec.split("=")[0], (None, None))[0]) is None
-        or package_installed(package)
-    )
-
-
-def run_demo(output: Path, *, batch_size: int = 4, hooks: Hooks | None = None) -> Results:
-    request = RunRequest(
-        model="uae-tiny",
-        dataset="samples",
-        output=output,
+    return run(
+        DEMO_MODEL,
+        DEMO_DATASET,
+        output,
+        scorer_set="tiny",
+        seed=seed,
+        limit=limit,
         batch_size=batch_size,
-        scoring=ScoringOptions(scorers=demo_scorer_specs(), n_resamples=2_000),
+        hooks=hooks,
     )
-    return execute_run(request, hooks)
+
+
+def next_steps(output: Path, seed: int, limit: int | None = None) -> list[str]:
+    """Commands that continue from a demo run offline (each runs verbatim; a test runs them)."""
+    from unified_bench.stats import smallest_n_reaching
+
+    other = output.with_name(f"{output.name}-seed{seed + 1}")
+    limited = f" --limit {limit}" if limit is not None else ""
+    gate_n = smallest_n_reaching(0.05)  # compare refuses (exit 2) a gate that can never fail
+    compare = (
+        f"Compare them: unified-bench compare {output} {other}"
+        if limit is None or limit >= gate_n
+        else f"(`compare` needs --limit {gate_n} or more to gate at alpha 0.05.)"
+    )
+    return [
+        f"Another seed: unified-bench run --model {DEMO_MODEL} --dataset {DEMO_DATASET} --scorer-set tiny "
+        f"--seed {seed + 1}{limited} --output {other}",
+        compare,
+        f"Side by side: unified-bench report {output} {other}",
+    ]

@@ -88,7 +88,7 @@ class RunRequest:
     dataset: str
     output: Path
     seed: int = 0
-    batch_size: int = 4
+    batch_size: int | str = 4  # or "auto" (see resolve_batch_size)
     limit: int | None = None
     shard: Shard | None = None
     adapter_args: dict[str, str] = field(default_factory=dict)
@@ -134,6 +134,31 @@ def _device_for_local_rank(device: str | None) -> str | None:
     return f"cuda:{int(local_rank)}" if torch.cuda.is_available() else None
 
 
+# ``--batch-size auto`` starts here and halves on out-of-memory until a batch fits. On CPU memory
+# does not run out as an exception (the OS swaps or kills the process), and batching gains little,
+# so auto is the default size there (and still halves should an OutOfMemoryError be raised).
+AUTO_BATCH_GPU, AUTO_BATCH_CPU = 32, 4
+
+
+def resolve_batch_size(value: int | str, device: str | None) -> tuple[int, bool]:
+    """(the first batch size, whether to halve it on out-of-memory) for ``--batch-size``."""
+    if value == "auto":
+        if device is None:
+            import torch
+
+            on_gpu = torch.cuda.is_available()
+        else:
+            on_gpu = not str(device).startswith("cpu")
+        return (AUTO_BATCH_GPU if on_gpu else AUTO_BATCH_CPU), True
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"--batch-size {value!r}: a whole number of at least 1, or auto.") from None
+    if size < 1:
+        raise UserError(f"--batch-size {size}: must be at least 1 (or auto).")
+    return size, False
+
+
 def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     """Caption, regenerate and score ``request.dataset`` with ``request.model``; resume what exists.
 
@@ -157,8 +182,7 @@ def check_request(request: RunRequest) -> RunRequest:
             f"--protocol {request.protocol}: t2i2t starts from a prompt, so only the text protocol "
             "applies; drop --protocol or use --direction i2t2i."
         )
-    if request.batch_size < 1:
-        raise UserError(f"--batch-size {request.batch_size}: must be at least 1.")
+    resolve_batch_size(request.batch_size, "cpu")  # refuses a bad size before the lock
     _check_scorer_specs(request.scoring)
     specs = request.scoring.scorers or default_scorers(direction)
     check_scorers_for_direction(specs, direction)
@@ -241,6 +265,7 @@ def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
 
     request, manifest, store, selected = plan.request, plan.manifest, plan.store, plan.selected
     dataset, task, spec = plan.dataset, plan.task, plan.spec
+    batch_size, auto_batch = resolve_batch_size(request.batch_size, request.device)
     store.open(spec, overwrite=request.overwrite)  # checks again, now that we hold the lock
     pending = pending_samples(selected, store)
     done = len(selected) - len(pending)
@@ -273,9 +298,10 @@ def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
             pending,  # type: ignore[arg-type]
             store,
             run_seed=request.seed,
-            batch_size=request.batch_size,
+            batch_size=batch_size,
             size=request.size,
             on_progress=lambda stage, n: hooks.advance("round trip", n) if stage == last else None,
+            **({} if request.direction == T2I2T else {"halve_on_oom": auto_batch, "on_note": hooks.note}),
         )
         finished_info = adapter.info()  # what an adapter learnt while running (e.g. a determinism probe)
         if finished_info != info:

@@ -106,6 +106,8 @@ def match_reconstructions(generated: Path, references: Path, *, mode: str = "uni
         for path in visible_images(_folder(generated, "generated"), recursive=True)
         if not _inside(generated / path, references)  # REF_DIR nested in GEN_DIR: not reconstructions
     ]
+    if not generated_files:  # the same words and exit code as an empty reference folder
+        raise InputError(f"generated folder {generated}: no images ({', '.join(IMAGE_SUFFIXES)}).")
     by_name: dict[str, Path] = {}
     for reference in reference_files:
         by_name.setdefault(reference.name, reference)

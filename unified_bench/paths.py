@@ -25,8 +25,11 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def cache_dir(*parts: str) -> Path:
-    """``$UNIFIED_BENCH_CACHE`` (default ``~/.cache/unified-bench``) joined with ``parts``, created."""
-    root = Path(os.environ.get("UNIFIED_BENCH_CACHE") or Path.home() / ".cache" / "unified-bench")
+    """``$UNIFIED_BENCH_CACHE``, else ``$XDG_CACHE_HOME/unified-bench``, else ``~/.cache/unified-bench``,
+    joined with ``parts``, created."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    default = (Path(xdg) if xdg else Path.home() / ".cache") / "unified-bench"
+    root = Path(os.environ.get("UNIFIED_BENCH_CACHE") or default)
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -57,6 +58,17 @@ class OverallSummary:
     ci_high: float
     per_sample: dict[str, float]
     definition: str | None = None  # what ``overall`` is, in words (absent in files before directions)
+
+    @property
+    def std(self) -> float:
+        """Sample std (ddof=1; 0 for one value) of the per-sample overall, as ``ScoreSummary.std``."""
+        values = list(self.per_sample.values())
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def description(self) -> str:
+        """What it averages, e.g. ``mean of clip+dinov2`` (only all four is the paper's score)."""
+        return f"mean of {'+'.join(self.components)}" + (" (the paper's score)" if self.complete else "")
 
 
 @dataclass(frozen=True)

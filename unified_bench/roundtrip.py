@@ -44,17 +44,51 @@ def run_round_trip(
     size: tuple[int, int] | None = None,
     on_progress: ProgressCallback | None = None,
     prefetch: int = DEFAULT_DEPTH,
-) -> None:
-    """Caption and regenerate every sample that is not finished yet.
+    halve_on_oom: bool = False,
+    on_note: Callable[[str], None] | None = None,
+) -> int:
+    """Caption and regenerate every sample that is not finished yet; returns the batch size used last.
 
     Args:
         samples: (dataset index, sample) pairs; the index is recorded so merged shards keep dataset order.
         batch_size: samples per adapter call. Outputs do not depend on it: every sample draws its
             randomness from ``sample_seed(run_seed, id, stage)``.
         prefetch: batches of references decoded ahead in a background thread (0: none).
+        halve_on_oom: ``--batch-size auto``: on out-of-memory, halve the batch size and go on with
+            what is not finished (finished samples are stored; outputs never depend on the size).
     """
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be at least 1.")
+    while True:
+        try:
+            _round_trip(adapter, samples, store, run_seed, batch_size, size, on_progress, prefetch)
+            return batch_size
+        except Exception as error:
+            if not (halve_on_oom and batch_size > 1 and type(error).__name__ == "OutOfMemoryError"):
+                raise
+        batch_size //= 2
+        _free_accelerator_memory()
+        if on_note:
+            on_note(f"out of memory: --batch-size auto goes on with batches of {batch_size}")
+
+
+def _free_accelerator_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _round_trip(
+    adapter: Adapter,
+    samples: Sequence[tuple[int, Sample]],
+    store: RunStore,
+    run_seed: int,
+    batch_size: int,
+    size: tuple[int, int] | None,
+    on_progress: ProgressCallback | None,
+    prefetch: int,
+) -> None:
     captions = store.captions()
     declared = capabilities(adapter)  # the optional keywords and hooks, looked up once
     todo = pending_samples(samples, store)

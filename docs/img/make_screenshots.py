@@ -26,7 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests._browser import full_page_screenshot, headless_chromium, open_page, phone_screenshot  # noqa: E402
-from unified_bench.demo import demo_scorer_specs  # noqa: E402
 from unified_bench.evaluate import RunRequest, ScoringOptions  # noqa: E402
 from unified_bench.leaderboard import LeaderboardDir, OfficialRegistry  # noqa: E402
 from unified_bench.leaderboard.site import build_site  # noqa: E402
@@ -37,6 +36,7 @@ from unified_bench.repeats import execute_repeats  # noqa: E402
 from unified_bench.report import build_report  # noqa: E402
 from unified_bench.report.compare_page import build_comparison_report  # noqa: E402
 from unified_bench.results import read_results  # noqa: E402
+from unified_bench.scorers.sets import tiny_scorer_specs  # noqa: E402
 from unified_bench.scorers.tiny import ensure_tiny_scorer_weights  # noqa: E402
 
 NOTICE = (
@@ -63,7 +63,7 @@ def main(work: Path | None = None, target: Path = REPO / "docs" / "img") -> None
         model="uae-tiny",
         dataset="samples",
         output=work / "runs" / "uae-tiny",
-        scoring=ScoringOptions(scorers=demo_scorer_specs(), n_resamples=2_000),
+        scoring=ScoringOptions(scorers=tiny_scorer_specs()),
     )
     with third_party_silenced():
         combined = execute_repeats(request, 3)

@@ -8,6 +8,7 @@ answers at once. Every error ends in ``main``: a usage mistake is one line plus 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from unified_bench import __version__
 from unified_bench.cli import output as out
 from unified_bench.cli.compare_cmd import COMPARE_EXAMPLES, compare
 from unified_bench.cli.leaderboard_cmd import leaderboard_app, submit
-from unified_bench.cli.options import QuietOpt, VerboseOpt
+from unified_bench.cli.options import LogFileOpt, QuietOpt, VerboseOpt
 from unified_bench.cli.report_cmd import REPORT_EXAMPLES, report
 from unified_bench.cli.train_cmd import train_app
 from unified_bench.errors import UserError
@@ -30,7 +31,7 @@ except ImportError:  # pragma: no cover - older typer on the standalone click
 
 ENVIRONMENT_HELP = """
 [bold]Environment[/]\n
-  UNIFIED_BENCH_CACHE: cache folder (datasets, tiny weights, embeddings)\n
+  UNIFIED_BENCH_CACHE: cache folder (datasets, weights, embeddings; default $XDG_CACHE_HOME/unified-bench)\n
   UNIFIED_BENCH_DEBUG=1: show the Python traceback of any error\n
   HF_HOME: Hugging Face cache; HF_HUB_OFFLINE=1: never use the network\n
   RANK, WORLD_SIZE, LOCAL_RANK: set by torchrun; default --shard and GPU (rank 0 merges)\n
@@ -118,6 +119,15 @@ RescoreOpt = Annotated[
         show_default=False,
     ),
 ]
+ScorerSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer-set",
+        help="tiny: offline random-weight scorers, as the demo (numbers mean nothing); paper: the "
+        "paper's four; all: every scorer. --scorer entries are added to the set.",
+        show_default=False,
+    ),
+]
 DeviceOpt = Annotated[
     str | None, typer.Option(help="torch device (cpu, cuda, cuda:1); default: cuda if present.")
 ]
@@ -149,18 +159,29 @@ RUN_EXAMPLES = """
   unified-bench run --model uae --dataset unibench --output runs/uae\n
   unified-bench run --model uae --adapter-arg model=/models/UAE --batch-size 8 --output runs/uae\n
   unified-bench run --model uae-tiny --dataset samples --limit 4 --output runs/tiny\n
+  unified-bench run --model uae --dataset hf:OWNER/NAME:CONFIG@SPLIT --image-column image\n
   unified-bench run --model uae --direction t2i2t --dataset unified-prompts --output runs/uae-t2i2t
 """
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` per item; an item may also hold several, ``k=1,k2=2`` (lm-eval's ``--model_args``
+    style): a comma splits items only where the text after it starts a new ``KEY=``."""
     pairs: dict[str, str] = {}
     for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"{flag} {item!r}: expected KEY=VALUE.")
-        pairs[key.strip()] = value
+        for part in re.split(r",(?=\s*[A-Za-z_][\w.-]*=)", item):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"{flag} {item!r}: expected KEY=VALUE (or KEY=VALUE,KEY2=VALUE2).")
+            pairs[key.strip()] = value
     return pairs
+
+
+def _whole(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"{flag} {text!r}: not a whole number (or auto).") from None
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -174,6 +195,27 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise UserError(f"--size {error}") from None
 
 
+def _read_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """Eager: the file's options become this command's defaults, so command-line flags win."""
+    if value is not None:
+        from unified_bench.cli.config_file import load_option_file
+
+        ctx.default_map = {**(ctx.default_map or {}), **load_option_file(value, ctx.command)}
+    return value
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="YAML or JSON file of this command's options (keys as the flags: batch_size: 8); flags win.",
+        is_eager=True,
+        callback=_read_config,
+        show_default=False,
+    ),
+]
+
+
 # -- commands ------------------------------------------------------------------------------------
 @app.command(epilog=RUN_EXAMPLES)
 def run(
@@ -183,8 +225,9 @@ def run(
     dataset: Annotated[
         str | None,
         typer.Option(
-            help="unibench, samples, a folder of images, a JSONL manifest or hf:OWNER/NAME[:CONFIG][@SPLIT]; "
-            "t2i2t: unified-prompts, a JSONL of {id, prompt}, a folder of .txt, or hf: + --prompt-column. "
+            help="unibench, samples, a folder of images, a JSONL manifest, or a Hugging Face dataset: "
+            "hf: then OWNER/NAME, optionally :CONFIG and @SPLIT (see Examples); t2i2t: unified-prompts, "
+            "a JSONL of {id, prompt}, a folder of .txt, or hf: + --prompt-column. "
             "Default: unibench (t2i2t: unified-prompts).",
             show_default=False,
         ),
@@ -193,12 +236,17 @@ def run(
         Path | None, typer.Option("--output", "-o", help="Run folder. Default: runs/MODEL.")
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(help="Samples per adapter call (outputs never depend on it).")
-    ] = 4,
+        str,
+        typer.Option(
+            help="Samples per adapter call (outputs never depend on it), or auto: 32 on a GPU (4 on CPU), "
+            "halved on out-of-memory until a batch fits."
+        ),
+    ] = "4",
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
     rescore: RescoreOpt = None,
+    scorer_set: ScorerSetOpt = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -266,28 +314,41 @@ def run(
             "into --output (--no-merge: leave the shard-* folders for `unified-bench merge`).",
         ),
     ] = True,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Caption, regenerate and score a dataset with one model (or draw and caption a prompt set,
     --direction t2i2t). Rerun the same command to resume."""
-    out.configure(quiet=quiet, verbose=verbose)
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
+    from unified_bench.api import check_names
     from unified_bench.api import run as run_api
     from unified_bench.sharding import parse_shard, shard_from_environment
 
     output = output or Path("runs") / model
     this_shard = parse_shard(shard) if shard else shard_from_environment()
+    adapter_args = _pairs(adapter_arg, "--adapter-arg")
+    check_names(  # before torch loads
+        model=model,
+        dataset=dataset,
+        scorers=scorer,
+        scorer_set=scorer_set,
+        direction=direction,
+        task=task is not None or task_file is not None,
+    )
     with out.progress_hooks() as hooks:
         results = run_api(
             model,
             dataset,
             output,
             scorers=scorer,
+            scorer_set=scorer_set,
             seed=seed,
-            batch_size=batch_size,
+            batch_size=batch_size if batch_size == "auto" else _whole(batch_size, "--batch-size"),
             limit=limit,
             shard=shard,
-            adapter_args=_pairs(adapter_arg, "--adapter-arg"),
+            adapter_args=adapter_args,
             size=_size(size),
             protocol=protocol,
             repeats=repeats,
@@ -317,10 +378,10 @@ def run(
         if this_shard.index != 0:
             out.note(f"Shard {this_shard} finished; rank 0 merges the shards into {output}.")
             return
-        out.stdout.print(out.results_table(results, title=f"{model}: {this_shard.count} shards merged"))
+        out.print_results(results, f"{model}: {this_shard.count} shards merged")
         out.note(f"Results: {output / RESULTS_FILE}")
         return
-    out.stdout.print(out.results_table(results, title=f"{model} on {results.dataset['name']}"))
+    out.print_results(results, f"{model} on {results.dataset['name']}")
     if results.repeats:
         from unified_bench.cli.report_cmd import repeats_table
 
@@ -335,8 +396,10 @@ def score(
     references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
     scorer: ScorerOpt = None,
     rescore: RescoreOpt = None,
+    scorer_set: ScorerSetOpt = None,
     output: Annotated[
-        Path | None, typer.Option(help="results.json path. Default: GENERATED/results.json.")
+        Path | None,
+        typer.Option("--output", "-o", help="results.json path. Default: GENERATED/results.json."),
     ] = None,
     allow_missing: Annotated[
         bool, typer.Option(help="Exit 0 even if some references have no match.")
@@ -352,34 +415,37 @@ def score(
     dtype: ScoreDtypeOpt = None,
     score_batch_size: ScoreBatchOpt = 16,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Score an existing folder of reconstructions against the references (matched by file name)."""
-    out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.evaluate import ScoringOptions, score_folder
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
+    from unified_bench.api import check_names
+    from unified_bench.api import score as score_api
+    from unified_bench.store import RESULTS_FILE
 
-    options = ScoringOptions(
-        scorers=tuple(scorer) if scorer else None,
-        batch_size=score_batch_size,
-        device=device,
-        dtype=dtype,
-        rescore=tuple(rescore or ()),
-    )
+    check_names(scorers=scorer, scorer_set=scorer_set)  # before torch loads
     with out.progress_hooks() as hooks:
-        results = score_folder(
+        results = score_api(
             generated,
             references,
-            options,
+            scorers=scorer,
+            scorer_set=scorer_set,
+            rescore=rescore or (),
             output=output,
             allow_missing=allow_missing,
             match=match,
             seed=seed,
+            device=device,
+            dtype=dtype,
+            batch_size=score_batch_size,
             hooks=hooks,
         )
-    out.stdout.print(out.results_table(results, title=f"{generated} vs {references}"))
+    out.print_results(results, f"{generated} vs {references}")
     if results.samples["missing"]:
         out.note(f"{len(results.samples['missing'])} references had no reconstruction (counted in results).")
+    out.note(f"Results: {output or generated / RESULTS_FILE}")
 
 
 @app.command()
@@ -398,7 +464,7 @@ def merge(
     from unified_bench.merge import merge_runs
 
     results = merge_runs(runs, output, overwrite=overwrite, allow_version_mix=allow_version_mix)
-    out.stdout.print(out.results_table(results, title=f"merged {len(runs)} runs"))
+    out.print_results(results, f"merged {len(runs)} runs")
     from unified_bench.store import RESULTS_FILE
 
     out.note(f"Results: {output / RESULTS_FILE}")
@@ -407,20 +473,27 @@ def merge(
 @app.command()
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path("demo-run"),
+    seed: Annotated[int, typer.Option(help="Run seed, as for `run`.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Only the first N sample photos.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per adapter call.")] = 4,
+    log_file: LogFileOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights)."""
-    out.configure(quiet=quiet, verbose=verbose)
-    from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, run_demo
+    """The whole round trip offline: uae-tiny on the bundled sample photos, tiny scorers (random weights).
+    The same as `run --model uae-tiny --dataset samples --scorer-set tiny`."""
+    out.configure(quiet=quiet, verbose=verbose, log_file=log_file)
+    from unified_bench.demo import DEMO_NOTICE, REAL_RUN_COMMAND, next_steps, run_demo
     from unified_bench.store import RESULTS_FILE
 
     with out.progress_hooks() as hooks:
-        results = run_demo(output, batch_size=batch_size, hooks=hooks)
-    out.stdout.print(out.results_table(results, title="demo: uae-tiny on samples"))
+        results = run_demo(output, seed=seed, limit=limit, batch_size=batch_size, hooks=hooks)
+    out.print_results(results, "demo: uae-tiny on samples")
     out.stderr.print(f"[yellow]{DEMO_NOTICE}[/]")
-    out.note(f"Results: {output / RESULTS_FILE}\nA real run: {REAL_RUN_COMMAND}")
+    out.note(f"Results: {output / RESULTS_FILE}")
+    for step in next_steps(output, seed, limit):
+        out.note(step)
+    out.note(f"A real run (GPU, downloads the weights): {REAL_RUN_COMMAND}")
 
 
 @app.command("worker-template")
@@ -442,10 +515,9 @@ def adapters_list() -> None:
     from unified_bench.loading import describe_needs
     from unified_bench.registry import default_registry
 
-    table = Table(caption="GPU memory: estimated peak at --batch-size 1 with the default settings.")
-    table.add_column("name", no_wrap=True)
-    for column in ("protocols", "weights (download)", "GPU", "packages", "ready", "description"):
-        table.add_column(column)
+    headers = ("protocols", "weights (download)", "GPU", "packages", "ready", "description")
+    caption = "GPU memory: estimated peak at --batch-size 1 with the default settings."
+    rows = []
     for manifest in default_registry().manifests():
         needs = describe_needs(manifest)
         name = manifest.name + "".join(f"\n({alias})" for alias in manifest.aliases)
@@ -453,16 +525,29 @@ def adapters_list() -> None:
             ready = "not declared"
         else:
             ready = "[green]yes[/]" if needs.ready else "[yellow]no:[/] " + "; ".join(needs.missing)
-        table.add_row(
-            name,
-            ", ".join(manifest.protocols),
-            "\n".join(needs.weights) or "-",
-            needs.gpu_memory,
-            ", ".join(needs.packages) or "-",
-            ready,
-            manifest.description,
-        )
-    out.stdout.print(table)
+        cells = (", ".join(manifest.protocols), "\n".join(needs.weights) or "-", needs.gpu_memory)
+        rows.append((name, *cells, ", ".join(needs.packages) or "-", ready, manifest.description))
+    table = Table(caption=caption)
+    table.add_column("name", no_wrap=True)
+    for column in headers:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+
+    def stacked() -> Table:
+        """One block per adapter, a field per line: readable at 80 columns."""
+        grid = Table(show_header=False, box=None, caption=caption, caption_justify="left", pad_edge=False)
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column()
+        for name, *cells in rows:
+            grid.add_row(f"[bold]{name.splitlines()[0]}[/]", " ".join(name.splitlines()[1:]))
+            for header, cell in zip(headers, cells, strict=True):
+                grid.add_row(
+                    f"  {header}", cell.replace("\n", ", ") if header == "weights (download)" else cell
+                )
+        return grid
+
+    out.print_table(table, narrow=stacked)
     for manifest in default_registry().manifests():
         if manifest.setup:
             out.stdout.print(f"\n[bold]{manifest.name}[/]")

@@ -48,14 +48,18 @@ COMPARE_EXAMPLES = """
 _STYLE = {"better": "green", "worse": "bold red", "tied": "dim"}
 
 
-def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table:
+# Left out of the compact layout (terminals narrower than the full table): the full one is in files and pipes.
+_WIDE_ONLY = ("baseline", "candidate", "test", "MDE (80%)")
+
+
+def comparison_table(comparison: Comparison, settings: CompareSettings, *, compact: bool = False) -> Table:
     from rich.table import Table
 
     from unified_bench.compare import format_difference, format_mde, format_p, p_label, scorer_label
 
     title = f"{comparison.candidate} vs {comparison.baseline} ({comparison.n_paired} paired samples)"
     table = Table(title=title, title_justify="left")
-    for column, justify in (
+    columns = (
         ("scorer", "left"),
         ("baseline", "right"),
         ("candidate", "right"),
@@ -64,11 +68,17 @@ def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table
         ("test", "left"),
         ("MDE (80%)", "right"),
         ("verdict", "left"),
-    ):
-        table.add_column(column, justify=justify)
+    )
+    keep = [not (compact and name in _WIDE_ONLY) for name, _ in columns]
+    for (column, justify), kept in zip(columns, keep, strict=True):
+        if kept:
+            table.add_column(column, justify=justify)
+    if compact:
+        table.caption = f"{', '.join(_WIDE_ONLY)}: in a wider terminal, or piped to a file"
+        table.caption_justify = "left"
     gated = sum(row.role == "gate" for row in comparison.rows)
     for index, row in enumerate(comparison.rows):
-        table.add_row(
+        cells = (
             f"{scorer_label(row)} [bold](gate)[/]" if row.role == "gate" else scorer_label(row),
             f"{row.baseline_mean:.4f}",
             f"{row.candidate_mean:.4f}",
@@ -77,28 +87,11 @@ def comparison_table(comparison: Comparison, settings: CompareSettings) -> Table
             row.test,
             format_mde(row),
             f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
-            end_section=index == gated - 1,
+        )
+        table.add_row(
+            *(c for c, kept in zip(cells, keep, strict=True) if kept), end_section=index == gated - 1
         )
     return table
-
-
-def _print_unsqueezed(table: Table) -> None:
-    """Print at the table's natural width: a CI log is 80 columns, and squeezing truncates numbers."""
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    natural = Measurement.get(out.stdout, out.stdout.options.update_width(10_000), table).maximum
-    if natural <= out.stdout.width:
-        out.stdout.print(table)
-        return
-    wide = Console(
-        file=out.stdout.file,
-        width=natural,
-        highlight=False,
-        force_terminal=out.stdout.is_terminal,
-        no_color=out.stdout.no_color,
-    )
-    wide.print(table)
 
 
 def compare(
@@ -194,9 +187,12 @@ def compare(
     else:
         typer.echo(report.headline(fail_on.value))
         for comparison in report.comparisons:
-            _print_unsqueezed(comparison_table(comparison, settings))
+            out.print_table(
+                comparison_table(comparison, settings),
+                narrow=lambda c=comparison: comparison_table(c, settings, compact=True),
+            )
             if comparison.skipped:
-                out.note(f"Not compared (in one run only): {', '.join(comparison.skipped)}.")
+                out.note(f"Not compared: {', '.join(comparison.skipped)}.")
     for comparison in report.comparisons:
         for warning in comparison.warnings:
             out.note(f"Warning: {warning}")

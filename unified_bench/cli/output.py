@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from unified_bench.results import Results
 
@@ -27,18 +28,33 @@ class Verbosity:
 
     quiet: bool = False
     verbose: bool = False
+    log: Console | None = None  # --log-file: a plain-text copy of every message and progress line
 
 
 verbosity = Verbosity()
 
 
-def configure(*, quiet: bool = False, verbose: bool = False) -> None:
-    """``--quiet``: results and errors only; ``--verbose``: third-party bars and warnings too."""
-    if quiet and verbose:
-        from unified_bench.errors import UserError
+def configure(*, quiet: bool = False, verbose: bool = False, log_file: Path | None = None) -> None:
+    """``--quiet``: results and errors only; ``--verbose``: third-party bars and warnings too;
+    ``--log-file``: messages, progress lines and errors appended to that file as well."""
+    from unified_bench.errors import UserError
 
+    if quiet and verbose:
         raise UserError("--quiet and --verbose contradict each other; pass one of them.")
-    verbosity.quiet, verbosity.verbose = quiet, verbose
+    verbosity.quiet, verbosity.verbose, verbosity.log = quiet, verbose, None
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            stream = log_file.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--log-file {log_file}: cannot write it ({exc.strerror or exc}).") from None
+        verbosity.log = Console(file=stream, width=200, no_color=True, highlight=False, soft_wrap=True)
+
+
+def _log(text: str) -> None:
+    if verbosity.log is not None:
+        verbosity.log.print(text, markup=False, highlight=False)
+        verbosity.log.file.flush()
 
 
 def error(message: str) -> None:
@@ -46,15 +62,18 @@ def error(message: str) -> None:
 
     # The message is plain text: a path like "runs/a[/]b" must print as it is, not as markup.
     stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
+    _log(f"Error: {message}")
 
 
 def hint(message: str) -> None:
     stderr.print(f"[dim]{message}[/]")
+    _log(message)
 
 
 def note(message: str) -> None:
     if not verbosity.quiet:
         stderr.print(message, markup=False)  # plain text: paths may contain "[...]"
+    _log(message)
 
 
 # Test hook (docs/testing.md): with UNIFIED_BENCH_TEST_PAUSE=STAGE, the first progress of that stage
@@ -159,12 +178,35 @@ def progress_hooks() -> Iterator[RichHooks | PlainHooks | SilentHooks]:
 
     with third_party_silenced(not verbosity.verbose):
         if verbosity.quiet:
-            yield SilentHooks()
+            yield _logged(SilentHooks())
         elif not stderr.is_terminal:
-            yield PlainHooks(stderr)
+            yield _logged(PlainHooks(stderr))
         else:
             with _rich_progress() as progress:
-                yield RichHooks(progress)
+                yield _logged(RichHooks(progress))
+
+
+class _BothHooks:
+    """The screen's hooks and the log file's plain lines."""
+
+    def __init__(self, screen: Any, log: PlainHooks) -> None:
+        self._screen, self._log = screen, log
+
+    def stage(self, name: str, total: int) -> None:
+        self._screen.stage(name, total)
+        self._log.stage(name, total)
+
+    def advance(self, name: str, amount: int) -> None:
+        self._screen.advance(name, amount)
+        self._log.advance(name, amount)
+
+    def note(self, text: str) -> None:
+        self._screen.note(text)
+        self._log.note(text)
+
+
+def _logged(hooks: Any) -> Any:
+    return hooks if verbosity.log is None else _BothHooks(hooks, PlainHooks(verbosity.log))
 
 
 @contextmanager
@@ -189,55 +231,87 @@ def _rich_progress() -> Iterator[Any]:
         yield progress
 
 
+def print_table(table: Table, narrow: Callable[[], Any] | None = None) -> None:
+    """Print ``table`` on stdout: at its natural width in files and pipes (never squeezed: squeezing
+    truncates numbers), and in a terminal narrower than that, ``narrow()`` (a compact or stacked
+    layout) when one is given."""
+    from rich.measure import Measurement
+
+    natural = Measurement.get(stdout, stdout.options.update_width(10_000), table).maximum
+    if natural <= stdout.width:
+        stdout.print(table, soft_wrap=False)  # a long title or caption wraps to the terminal
+        return
+    if stdout.is_terminal and narrow is not None:
+        stdout.print(narrow(), soft_wrap=False)
+        return
+    wide = Console(
+        file=stdout.file,
+        width=natural,
+        highlight=False,
+        force_terminal=stdout.is_terminal,
+        no_color=stdout.no_color,
+    )
+    wide.print(table)
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def results_table(results: Results, title: str | None = None) -> Table:
-    """Scorer | mean | 95% CI | std | n, paper scorers first, then overall."""
+def print_results(results: Results, title: str | None = None) -> None:
+    """The results table; in a narrow terminal, its compact layout."""
+    print_table(results_table(results, title), narrow=lambda: results_table(results, title, compact=True))
+
+
+def results_table(results: Results, title: str | None = None, *, compact: bool = False) -> Table:
+    """Scorer | mean | 95% CI | std | n | what it is, paper scorers first, then overall. ``compact``
+    (narrow terminals): scorer | mean | 95% CI | n, the direction as an arrow after the name."""
     from unified_bench.scorers.registry import INFORMATIONAL_SCORERS, PAPER_SCORERS
 
     table = Table(title=title, title_justify="left")
-    for column, justify in (
-        ("scorer", "left"),
-        ("mean", "right"),
-        ("95% CI", "right"),
-        ("std", "right"),
-        ("n", "right"),
-        ("", "left"),
-    ):
+    columns = [("scorer", "left"), ("mean", "right"), ("95% CI", "right"), ("std", "right"), ("n", "right")]
+    if compact:
+        del columns[3]
+    for column, justify in columns + ([] if compact else [("", "left")]):
         table.add_column(column, justify=justify)
+
+    def add(name: str, mean: str, ci: str, std: str, n: str, note: str, arrow: str) -> None:
+        if compact:
+            table.add_row(f"{name} {arrow}".rstrip(), mean, ci, n)
+        else:
+            table.add_row(name, mean, ci, std, n, f"[dim]{note}[/]")
+
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, summary in ordered:
         direction = "higher is better" if summary.higher_is_better else "lower is better"
+        arrow = "↑" if summary.higher_is_better else "↓"
         if name in INFORMATIONAL_SCORERS:
-            direction = "informational"
-        table.add_row(
-            name,
-            _fmt(summary.mean),
-            f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]",
-            _fmt(summary.std),
-            str(summary.n),
-            f"[dim]{direction}[/]",
-        )
+            direction, arrow = "informational", "(info)"
+        ci = f"[{_fmt(summary.ci_low)}, {_fmt(summary.ci_high)}]"
+        add(name, _fmt(summary.mean), ci, _fmt(summary.std), str(summary.n), direction, arrow)
     if results.overall is not None:
         overall = results.overall
         label = "overall" if overall.complete else f"overall ({'+'.join(overall.components)} only)"
-        table.add_row(
+        ci = f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]"
+        add(
             f"[bold]{label}[/]",
             f"[bold]{_fmt(overall.mean)}[/]",
-            f"[{_fmt(overall.ci_low)}, {_fmt(overall.ci_high)}]",
-            "",
+            ci,
+            _fmt(overall.std),
             str(overall.n),
-            "[dim]t2i2t primary: longclip_t2t[/]"
-            if results.direction == "t2i2t"
-            else "[dim]mean of the paper's four scorers[/]",
+            "t2i2t primary: longclip_t2t" if results.direction == "t2i2t" else overall.description,
+            "↑",
         )
+    notes = []
     truncated = (results.captions or {}).get("truncated")
     if truncated and truncated["n"]:
         cut = ", ".join(f"{name}: {n}" for name, n in truncated["by_encoder"].items() if n)
         count = f"{truncated['n']} of {truncated['of']}"
-        table.caption = f"{count} captions were cut by the generator's text encoders ({cut})"
+        notes.append(f"{count} captions were cut by the generator's text encoders ({cut})")
+    if compact:
+        notes.append("↑ higher is better, ↓ lower; std and notes: in a wider terminal, or piped to a file")
+    if notes:
+        table.caption = "\n".join(notes)
         table.caption_justify = "left"
     return table
 

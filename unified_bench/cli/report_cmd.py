@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 REPORT_EXAMPLES = """
 [bold]Examples[/]\n
   unified-bench report runs/uae                    # runs/uae/report.html\n
-  unified-bench report runs/base runs/ckpt-2000    # side by side: runs/ckpt-2000/report-vs-base.html
+  unified-bench report runs/base runs/ckpt-2000    # side by side: runs/ckpt-2000/report-vs-base.html\n
+  unified-bench report runs/base runs/ckpt-2000 --gate clip
 """
 
 
@@ -40,6 +41,16 @@ def report(
         str | None,
         typer.Option(help="Where the reference images are, if not found automatically (never downloaded)."),
     ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gate",
+            "-g",
+            help="Two runs: the scorer whose verdict leads the page (repeat). Default: overall, else the "
+            "first scorer both runs have.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """One self-contained HTML page for a run, or for two runs of the same images side by side."""
     from unified_bench.errors import UserError
@@ -49,8 +60,10 @@ def report(
     if len(runs) == 2:
         from unified_bench.report.compare_page import build_comparison_report
 
-        path = build_comparison_report(runs[0], runs[1], output, dataset=dataset)
+        path = build_comparison_report(runs[0], runs[1], output, dataset=dataset, gate=gate)
     else:
+        if gate:
+            raise UserError("report --gate: only with two runs (RUN_A RUN_B), where a gate decides.")
         from unified_bench.report import build_report
 
         path = build_report(runs[0], output, dataset=dataset)

@@ -6,7 +6,7 @@ Thin wiring over ``unified_bench_adapters.uae.train``; torch is imported inside 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,10 +69,20 @@ def train_uae(
     if not result.is_main_process:
         return
     out.note(f"Final checkpoint: {result.final}")
-    dataset = getattr(settings, "eval_dataset", "") or "unibench"
-    out.note(
-        f"Score it: unified-bench run --model uae --adapter-arg checkpoint={result.final} "
-        f"--dataset {dataset} --output {output / 'bench'}"
+    out.note(score_hint(settings, result.final, output))
+
+
+def score_hint(settings: Any, checkpoint: Path, output: Path) -> str:
+    """The `run` that scores a trained checkpoint; on the tiny base model, with the tiny scorers,
+    so it runs offline as printed."""
+    from unified_bench_adapters.uae.adapter import TINY_BASE_MODEL
+
+    on_tiny = getattr(settings, "model", "") == TINY_BASE_MODEL
+    dataset = getattr(settings, "eval_dataset", "") or ("samples" if on_tiny else "unibench")
+    tiny = " --scorer-set tiny" if on_tiny else ""
+    return (
+        f"Score it: unified-bench run --model uae --adapter-arg checkpoint={checkpoint} "
+        f"--dataset {dataset}{tiny} --output {output / 'bench'}"
     )
 
 

@@ -145,7 +145,10 @@ def _select_scorers(
     else:
         informational = both & set(INFORMATIONAL_SCORERS)
         secondary = sorted(both - informational - set(gate), key=lambda s: (s != OVERALL, s))
-        skipped = sorted((_available(baseline) | _available(candidate)) - both)
+        skipped = [
+            f"{name} (in one run only)"
+            for name in sorted((_available(baseline) | _available(candidate)) - both)
+        ]
         skipped += [f"{name} (informational: no better direction)" for name in sorted(informational)]
         if OVERALL in secondary and baseline.overall.components != candidate.overall.components:
             secondary.remove(OVERALL)  # averages of different scorers: not comparable, say so

@@ -59,7 +59,7 @@ def to_markdown(report: CompareReport, fail_on: FailOn = "regression") -> str:
                 f"{_VERDICT_MARK[row.verdict]} |"
             )
         if comparison.skipped:
-            lines += ["", f"> Not compared (in one run only): {', '.join(comparison.skipped)}."]
+            lines += ["", f"> Not compared: {', '.join(comparison.skipped)}."]
         lines.append("")
     lines.append(f"<sub>{method_note(settings)} Made by `unified-bench compare`.</sub>")
     return "\n".join(lines) + "\n"

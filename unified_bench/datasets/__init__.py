@@ -91,15 +91,27 @@ def load_dataset(
         )
     if spec in _NAMED_LOADERS:
         return _NAMED_LOADERS[spec](cache_root)
-    path = Path(spec).expanduser()
+    path = check_dataset_spec(spec)
     if path.is_dir():
         from unified_bench.datasets.folder import load_folder
 
         return load_folder(path)
-    if path.is_file() and path.suffix.lower() == ".jsonl":
-        from unified_bench.datasets.manifest import load_manifest
+    from unified_bench.datasets.manifest import load_manifest
 
-        return load_manifest(path)
+    return load_manifest(path)
+
+
+def check_dataset_spec(spec: str) -> Path:
+    """Refuse a ``--dataset`` that names nothing (cheap: no library loads); the path it names otherwise.
+
+    Raises:
+        InputError: ``spec`` is not ``hf:...``, a dataset name, a folder or a ``.jsonl`` file.
+    """
+    path = Path(spec).expanduser()
+    if spec.startswith("hf:") or spec in _NAMED_LOADERS or path.is_dir():
+        return path
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        return path
     problem = (
         "is not a folder or a .jsonl manifest"
         if path.exists()

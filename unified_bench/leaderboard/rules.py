@@ -155,7 +155,8 @@ def _aggregate_problems(label: str, claimed: Any, values: list[float], results: 
     problems = []
     if claimed.n != actual.n:
         problems.append(f"{label}: n is {claimed.n} but there are {actual.n} per-sample scores")
-    fields = ("mean", "ci_low", "ci_high") + (("std", "min", "max") if hasattr(claimed, "std") else ())
+    # A ScoreSummary stores std, min and max; OverallSummary only derives its std (a property).
+    fields = ("mean", "ci_low", "ci_high") + (("std", "min", "max") if hasattr(claimed, "min") else ())
     for name in fields:
         claimed_value, actual_value = getattr(claimed, name), getattr(actual, name)
         if not _close(claimed_value, actual_value):

@@ -33,7 +33,7 @@ from unified_bench.report.run_page import (
     score_columns,
 )
 from unified_bench.report.toolkit import esc, fmt, render_page, template_text
-from unified_bench.results import Results, read_results
+from unified_bench.results import OVERALL, Results, read_results
 
 _VERDICT_CLASS = {"better": "good", "worse": "bad", "tied": ""}
 GATE_BADGE = " <span class='badge'>gate</span>"
@@ -167,9 +167,59 @@ def _grid(
     return f"<div class='scroll grid'>{table}</div>"
 
 
-def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> str:
+def default_gate(a: Results, b: Results) -> tuple[str, ...]:
+    """``overall`` when both runs have it, else the first scorer both runs have that can gate."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
+
+    if a.overall is not None and b.overall is not None:
+        return ("overall",)
+    shared = [c.name for c in score_columns(a) if c.name in b.scorers and c.name not in INFORMATIONAL_SCORERS]
+    return tuple(shared[:1]) or ("overall",)
+
+
+def scatters_html(pairs: Sequence[tuple[Column, Column]], a: RunSide, b: RunSide) -> str:
+    """Per sample, run A against run B for each scorer (with the diagonal: above it B scored higher),
+    and B's first scorer against its second (do the scorers agree on which images are hard?)."""
+    from unified_bench.report.svg import scatter_svg
+
+    figures = []
+    for column_a, column_b in pairs:
+        points = [
+            (i, column_a.per_sample[i], column_b.per_sample[i])
+            for i in column_a.per_sample
+            if i in column_b.per_sample
+        ]
+        svg = scatter_svg(points, x_label=f"A {column_a.name}", y_label=f"B {column_b.name}", diagonal=True)
+        figures.append(
+            f"<figure class='scatter-cell' data-scorer='{esc(column_a.name)}'><figcaption><strong>"
+            f"{esc(column_a.name)}</strong> <span class='dir'>A vs B</span></figcaption>{svg}</figure>"
+        )
+    scorers = [
+        pair for pair in pairs if pair[0].name != OVERALL
+    ]  # overall is their mean: not a second opinion
+    if len(scorers) >= 2:
+        first, second = scorers[0][1], scorers[1][1]
+        points = [
+            (i, first.per_sample[i], second.per_sample[i]) for i in first.per_sample if i in second.per_sample
+        ]
+        svg = scatter_svg(points, x_label=f"B {first.name}", y_label=f"B {second.name}", diagonal=False)
+        figures.append(
+            f"<figure class='scatter-cell' data-scorers='{esc(first.name)} {esc(second.name)}'><figcaption>"
+            f"<strong>{esc(first.name)} vs {esc(second.name)}</strong> <span class='dir'>in B</span>"
+            f"</figcaption>{svg}</figure>"
+        )
+    return f"<div class='hists'>{''.join(figures)}</div>"
+
+
+def render_comparison(
+    a: RunSide, b: RunSide, *, notes: Sequence[str] = (), gate: Sequence[str] | None = None
+) -> str:
     """The two-run page as one HTML string (see ``build_comparison_report``)."""
-    settings = CompareSettings(allow_partial=True)  # a page can show the shared ids; it says how many
+    from unified_bench.report.run_page import random_weights_note
+
+    chosen_gate = tuple(gate) if gate else default_gate(a.results, b.results)
+    # A page can show the shared ids; it says how many.
+    settings = CompareSettings(allow_partial=True, gate=chosen_gate)
     try:
         comparison = compare_results(a.results, b.results, settings=settings, labels=(a.label, b.label))
     except ComparisonRefused as refused:
@@ -188,9 +238,15 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
         f"B <strong>{esc(b.label)}</strong>: {meta_b[0]} · {meta_b[2]}",
         f"{meta_a[1]} · {comparison.n_paired} paired samples{unpaired}",
     ]
-    all_notes = list(notes)
+    banners = {random_weights_note(a.results), random_weights_note(b.results)} - {None}
+    all_notes = sorted(banners) + list(notes)
+    if not gate and chosen_gate != ("overall",):
+        all_notes.append(
+            f"Gated on {chosen_gate[0]}: the runs have no overall score (choose with --gate NAME)."
+        )
+    all_notes += comparison.warnings  # the same power / MDE lines `compare` prints
     if comparison.skipped:
-        all_notes.append(f"Scorers in only one run, not compared: {', '.join(comparison.skipped)}.")
+        all_notes.append(f"Not compared: {', '.join(comparison.skipped)}.")
     return render_page(
         "compare.html",
         title=esc(f"unified-bench: {b.label} vs {a.label}"),
@@ -200,6 +256,7 @@ def render_comparison(a: RunSide, b: RunSide, *, notes: Sequence[str] = ()) -> s
         alpha=f"{settings.alpha:g}",
         rank_by=esc(rank.name),
         cards=_change_cards(rank_deltas, rank, a, b),
+        scatters=scatters_html(pairs, a, b),
         grid=_grid(ids, pairs, rank, a, b),
         footer=footer_html(b.results),
         css=page_css(),
@@ -213,9 +270,16 @@ def _label(run_dir: Path) -> str:
 
 
 def build_comparison_report(
-    run_a: str | Path, run_b: str | Path, output: str | Path | None = None, *, dataset: str | None = None
+    run_a: str | Path,
+    run_b: str | Path,
+    output: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    gate: Sequence[str] | None = None,
 ) -> Path:
     """Write a side-by-side page of two runs on the same images; default ``RUN_B/report-vs-<A>.html``.
+
+    ``gate``: the scorers whose verdict leads the page (``--gate``); default ``default_gate``.
 
     Raises:
         ComparisonRefused: the runs are on different images, scorer weights or protocols.
@@ -227,7 +291,7 @@ def build_comparison_report(
         label_a, label_b = str(run_a), str(run_b)
     references, note = load_references(read_results(run_a), dataset)
     side_a, side_b = _load(run_a, label_a, references), _load(run_b, label_b, references)
-    page = render_comparison(side_a, side_b, notes=[note] if note else [])
+    page = render_comparison(side_a, side_b, notes=[note] if note else [], gate=gate)
     folder_b = run_b if run_b.is_dir() else run_b.parent
     target = Path(output) if output is not None else folder_b / f"report-vs-{_label(run_a)}.html"
     atomic_write_text(target, page)

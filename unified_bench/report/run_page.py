@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ class Column:
     mean: float
     ci_low: float
     ci_high: float
+    std: float  # the results' own (the CLI table prints the same number)
 
 
 def score_columns(results: Results) -> list[Column]:
@@ -46,10 +46,10 @@ def score_columns(results: Results) -> list[Column]:
     columns = []
     if results.overall is not None:
         o = results.overall
-        columns.append(Column(OVERALL, True, o.per_sample, o.mean, o.ci_low, o.ci_high))
+        columns.append(Column(OVERALL, True, o.per_sample, o.mean, o.ci_low, o.ci_high, o.std))
     ordered = sorted(results.scorers.items(), key=lambda kv: (kv[0] not in PAPER_SCORERS, kv[0]))
     for name, s in ordered:
-        columns.append(Column(name, s.higher_is_better, s.per_sample, s.mean, s.ci_low, s.ci_high))
+        columns.append(Column(name, s.higher_is_better, s.per_sample, s.mean, s.ci_low, s.ci_high, s.std))
     return columns
 
 
@@ -110,7 +110,7 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
     rows = []
     for column in columns:
         values = list(column.per_sample.values())
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        std = column.std
         seed_sd = overall_spread if column.name == OVERALL else spread.get(column.name)
         direction = direction_label(column.name, column.higher_is_better)
         label = esc(column.name)
@@ -123,8 +123,10 @@ def _summary_table(results: Results, columns: Sequence[Column]) -> str:
             f"<td class='num ci'>[{fmt(column.ci_low)}, {fmt(column.ci_high)}]</td>"
             + (f"<td class='num'>±{fmt(seed_sd['std'])}</td>" if has_spread and seed_sd else "")
             + ("<td class='num'>–</td>" if has_spread and not seed_sd else "")
-            + f"<td class='num opt'>{fmt(std)}</td><td class='num opt'>{fmt(min(values))}</td>"
-            f"<td class='num opt'>{fmt(max(values))}</td><td class='num'>{len(values)}</td></tr>"
+            + f"<td class='num opt'>{fmt(std)}</td>"
+            f"<td class='num opt'>{value_text(column.name, min(values))}</td>"
+            f"<td class='num opt'>{value_text(column.name, max(values))}</td>"
+            f"<td class='num'>{len(values)}</td></tr>"
         )
     table = f"<table id='summary'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     return f"<div class='scroll'>{table}</div>"
@@ -177,7 +179,7 @@ def _cards(
         reference_caps = reference_captions_html(thumbs.reference_captions(sample_id))
         cards.append(
             f"<div class='card {kind}'><h3>{kind}: {esc(sample_id)} · {esc(rank_column.name)} "
-            f"{fmt(rank_column.per_sample[sample_id])}</h3><div class='pair'>"
+            f"{value_text(rank_column.name, rank_column.per_sample[sample_id])}</h3><div class='pair'>"
             f"{labelled(thumbs.reference_cell(sample_id), 'reference')}"
             f"{labelled(thumbs.reconstruction_cell(sample_id), 'reconstruction')}</div>"
             "<p class='label'>the model's caption (the reconstruction is drawn from it)</p>"
@@ -224,14 +226,15 @@ def score_heads(columns: Sequence[Column]) -> str:
 
 def score_cells(columns: Sequence[Column], sample_id: str) -> str:
     return "".join(
-        f"<td class='num' data-value='{c.per_sample[sample_id]!r}'>{fmt(c.per_sample[sample_id])}</td>"
+        f"<td class='num' data-value='{c.per_sample[sample_id]!r}'>"
+        f"{value_text(c.name, c.per_sample[sample_id])}</td>"
         if sample_id in c.per_sample
         else "<td class='num' data-value=''>–</td>"
         for c in columns
     )
 
 
-def _grid(
+def _grid(  # what a reader looks at first (the images and captions) beside the id, then the scores
     ranked: Sequence[str],
     columns: Sequence[Column],
     captions: Mapping[str, str],
@@ -247,10 +250,10 @@ def _grid(
     head = (
         "<tr><th class='num' data-sort='number' data-first='ascending'>rank</th>"
         "<th class='sticky' data-sort='text' data-first='ascending'>id</th>"
-        f"{score_heads(columns)}{source_head}"
+        f"{source_head}"
         "<th data-sort='text' data-first='ascending'>caption</th>"
         + ("<th>reference captions</th>" if with_refcaps else "")
-        + "</tr>"
+        + f"{score_heads(columns)}</tr>"
     )
     rows = []
     for rank, sample_id in enumerate(ranked, start=1):
@@ -262,7 +265,7 @@ def _grid(
             source = f"<td>{thumbs.reference_cell(sample_id)}</td>"
         rows.append(
             f"<tr data-id='{esc(sample_id)}'><td class='num' data-value='{rank}'>{rank}</td>"
-            f"<td class='sticky'><code>{esc(sample_id)}</code></td>{score_cells(columns, sample_id)}"
+            f"<td class='sticky'><code>{esc(sample_id)}</code></td>"
             f"{source}<td>{thumbs.reconstruction_cell(sample_id)}</td>"
             f"<td class='caption' data-value='{esc(caption)}'>{caption_html(caption)}</td>"
             + (
@@ -270,7 +273,7 @@ def _grid(
                 if with_refcaps
                 else ""
             )
-            + "</tr>"
+            + f"{score_cells(columns, sample_id)}</tr>"
         )
     table = (
         f"<table id='samples' class='sortable'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
@@ -502,6 +505,35 @@ def footer_html(results: Results) -> str:
     )
 
 
+RANDOM_WEIGHT_MODELS = ("uae-tiny",)  # built from a seed by the toolkit itself (adapters/uae/tiny.py)
+
+
+def random_weights_note(results: Results) -> str | None:
+    """The banner for numbers that mean nothing: a random-weight model or tiny random scorers."""
+    from unified_bench.scorers.tiny import is_tiny_fingerprint
+
+    parts = []
+    model = (results.model or {}).get("name")
+    if model in RANDOM_WEIGHT_MODELS:
+        parts.append(f"the model ({model})")
+    tiny = [name for name, s in results.scorers.items() if is_tiny_fingerprint(s.fingerprint)]
+    if tiny:
+        parts.append(f"the scorers {', '.join(sorted(tiny))}")
+    if not parts:
+        return None
+    joined = " and ".join(parts)
+    return f"Random weights: {joined}. These numbers are meaningless; they only show that the pipeline runs."
+
+
+def value_text(name: str, value: float) -> str:
+    """A per-sample value: counts (caption_words, caption_tokens) as whole numbers, scores to 4 places."""
+    from unified_bench.scorers.registry import INFORMATIONAL_SCORERS
+
+    if name in INFORMATIONAL_SCORERS and float(value).is_integer():
+        return fmt(value, 0)
+    return fmt(value)
+
+
 # -- page ----------------------------------------------------------------------------------------
 def render_report(
     results: Results,
@@ -522,7 +554,7 @@ def render_report(
     thumbs = Thumbs(references, reconstructions)
     model = (results.model or {}).get("name") or "scored folder"
     title = title or f"unified-bench report: {model} on {results.dataset.get('name', '?')}"
-    all_notes = list(notes)
+    all_notes = [note for note in [random_weights_note(results)] if note] + list(notes)
     if results.repeats:
         all_notes.append(
             "Per-sample scores are means over the seeds; images and captions shown are the first seed's."

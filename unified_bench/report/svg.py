@@ -134,3 +134,59 @@ def histogram_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+SCATTER_PX = 220
+SCATTER_PAD = 26
+
+
+def scatter_svg(
+    points: Sequence[tuple[str, float, float]], *, x_label: str, y_label: str, diagonal: bool
+) -> str:
+    """One dot per sample (``id``, x, y) on a square plot with shared axes when ``diagonal`` (the
+    y = x line: above it, y is larger); each dot's tooltip names the sample and both values."""
+    finite = [(i, x, y) for i, x, y in points if math.isfinite(x) and math.isfinite(y)]
+    if not finite:
+        return "<p class='flat'>no samples scored by both</p>"
+    xs, ys = [x for _, x, _ in finite], [y for _, _, y in finite]
+    if diagonal:
+        low, high = min(xs + ys), max(xs + ys)
+        x_range = y_range = (low, high if high > low else low + 1.0)
+    else:
+        x_range = (min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1.0)
+        y_range = (min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1.0)
+    span = SCATTER_PX - 2 * SCATTER_PAD
+
+    def px(value: float, bounds: tuple[float, float]) -> float:
+        return (value - bounds[0]) / (bounds[1] - bounds[0]) * span
+
+    parts = [
+        f"<svg class='scatter' xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {SCATTER_PX} {SCATTER_PX}' "
+        f"width='{SCATTER_PX}' height='{SCATTER_PX}' role='img' aria-label='{escape(y_label)} against "
+        f"{escape(x_label)}, one dot per sample'>",
+        f"<rect x='{SCATTER_PAD}' y='{SCATTER_PAD}' width='{span}' height='{span}' "
+        "fill='none' stroke='#d0d7de'/>",
+    ]
+    if diagonal:
+        parts.append(
+            f"<line class='diagonal' x1='{SCATTER_PAD}' y1='{SCATTER_PAD + span}' x2='{SCATTER_PAD + span}' "
+            f"y2='{SCATTER_PAD}' stroke='#8c959f' stroke-dasharray='4 3'/>"
+        )
+    for sample_id, x, y in finite:
+        cx, cy = SCATTER_PAD + px(x, x_range), SCATTER_PAD + span - px(y, y_range)
+        parts.append(
+            f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='3' fill='#0969da' fill-opacity='0.7'>"
+            f"<title>{escape(sample_id)}: {escape(x_label)} {x:.4f}, "
+            f"{escape(y_label)} {y:.4f}</title></circle>"
+        )
+    parts += [
+        f"<text x='{SCATTER_PX / 2}' y='{SCATTER_PX - 6}' text-anchor='middle' font-size='11'>"
+        f"{escape(x_label)}</text>",
+        f"<text x='10' y='{SCATTER_PX / 2}' text-anchor='middle' font-size='11' "
+        f"transform='rotate(-90 10 {SCATTER_PX / 2})'>{escape(y_label)}</text>",
+        f"<text x='{SCATTER_PAD}' y='{SCATTER_PAD + span + 12}' font-size='9'>{_short(x_range[0])}</text>",
+        f"<text x='{SCATTER_PAD + span}' y='{SCATTER_PAD + span + 12}' font-size='9' text-anchor='end'>"
+        f"{_short(x_range[1])}</text>",
+        "</svg>",
+    ]
+    return "".join(parts)

@@ -37,6 +37,12 @@ IMAGE_SIZE = 32
 _MERGES = [("t", "h"), ("th", "e</w>"), ("a", "n"), ("an", "d</w>"), ("o", "f</w>"), ("i", "n</w>")]
 
 
+def is_tiny_fingerprint(fingerprint: str) -> bool:
+    """Whether a scorer fingerprint names one of these random-weight checkpoints."""
+    folders = {relative.split("/")[0] for relative in _SPECS.values()}
+    return any(f"local:{folder}" in fingerprint for folder in folders) or "random-init" in fingerprint
+
+
 def ensure_tiny_scorer_weights() -> dict[str, str]:
     """Build the tiny checkpoints once (atomically) and return ``{scorer name: path}`` for ``NAME=PATH``.
 
