@@ -7,8 +7,11 @@ run takes a fraction of a second while going through the same CLI, store and sco
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ import pytest
 from tests._errors import assert_one_line_error
 from tests._precomputed import IDS, outputs_folder
 from unified_bench.cli.app import main
-from unified_bench.results import read_results
+from unified_bench.results import read_results, write_results
 
 LIMIT = 7  # odd: the two shards differ in size
 
@@ -186,3 +189,124 @@ def test_a_refused_merge_leaves_an_earlier_merge_intact(runs, tmp_path, cli):
     result = cli("merge", runs["task0"], runs["task1-seed1"], "--output", output)
     assert_one_line_error(result, "different configurations")
     assert _state(output) == before
+
+
+# -- merge checks what it joins --------------------------------------------------------------------------
+def _edit_json(path: Path, edit) -> None:
+    obj = json.loads(path.read_text())
+    edit(obj)
+    path.write_text(json.dumps(obj, indent=2))
+
+
+def _both_orders(cli, tmp_path, first: Path, second: Path, *fragments: str) -> None:
+    for parts in ((first, second), (second, first)):
+        _refused(cli, tmp_path, *parts, fragments=fragments)
+
+
+def test_shards_drawn_with_other_generation_settings_are_refused(runs, shard1, tmp_path, cli):
+    """Shard 1 as if drawn with 8 steps and guidance 10 where shard 0 used 4 and 5."""
+    _edit_json(
+        _shard_dir(shard1) / "adapter.json", lambda info: info["settings"].update(steps=8, guidance=10)
+    )
+    _both_orders(
+        cli,
+        tmp_path,
+        runs["task0"],
+        shard1,
+        "different adapter settings",
+        "settings.guidance, settings.steps",
+    )
+
+
+def test_shards_on_other_devices_still_merge(runs, shard1, tmp_path, cli):
+    """Ranks each draw on their own GPU: where they ran is not how they drew."""
+    _edit_json(_shard_dir(shard1) / "adapter.json", lambda info: info.update(device="cuda:1"))
+    result = cli("merge", runs["task0"], shard1, "--output", tmp_path / "merged")
+    assert result.code == 0, result.err
+
+
+def _with_version(shard: Path, version: str) -> None:
+    path = _shard_dir(shard) / "results.json"
+    results = read_results(path)
+    write_results(path, replace(results, provenance={**results.provenance, "unified_bench_version": version}))
+
+
+def test_shards_of_another_unified_bench_version_need_allow_version_mix(runs, shard1, tmp_path, cli):
+    _with_version(shard1, "0.0.1")
+    _both_orders(
+        cli,
+        tmp_path,
+        runs["task0"],
+        shard1,
+        "different unified-bench versions",
+        "0.0.1",
+        "--allow-version-mix",
+    )
+    output = tmp_path / "merged"
+    result = cli("merge", runs["task0"], shard1, "--output", output, "--allow-version-mix")
+    assert result.code == 0, result.err
+    mix = read_results(output).provenance["version_mix"]
+    assert sorted(mix.values(), key=str) == sorted(
+        [read_results(_shard_dir(runs["task0"])).provenance["unified_bench_version"], "0.0.1"], key=str
+    )
+
+
+def test_a_caption_edited_after_scoring_is_refused(runs, shard1, tmp_path, cli):
+    path = _shard_dir(shard1) / "captions.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["caption"] = "a caption that was never drawn"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    _both_orders(
+        cli, tmp_path, runs["task0"], shard1, f"the caption of {lines[0]['id']}", "edited after scoring"
+    )
+
+
+@pytest.mark.parametrize(
+    "damage", ["garbled adapter.json", "image replaced by a folder", "image a dangling link"]
+)
+def test_a_damaged_shard_is_named_with_its_file_in_either_order(runs, shard1, tmp_path, cli, damage):
+    shard = _shard_dir(shard1)
+    image = shard / "images" / f"{IDS[1]}.png"
+    if damage == "garbled adapter.json":
+        (shard / "adapter.json").write_text("{not json")
+        fragments = (str(shard / "adapter.json"), "unreadable")
+    elif damage == "image replaced by a folder":
+        image.unlink()
+        image.mkdir()
+        fragments = (str(shard1), f"images/{IDS[1]}.png is not a file of this folder")
+    else:
+        image.unlink()
+        image.symlink_to(tmp_path / "gone.png")
+        fragments = (str(shard1), f"images/{IDS[1]}.png is not a file of this folder")
+    _both_orders(cli, tmp_path, shard1, runs["task0"], *fragments)
+
+
+def test_results_json_is_moved_in_only_after_everything_else(runs, tmp_path, cli, monkeypatch):
+    """A merge that fails while moving the images in leaves no results.json describing them."""
+    import unified_bench.merge as merge_module
+
+    real_replace = os.replace
+
+    def replace_failing_on_images(source, target):
+        if Path(target).name == "images":
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_replace(source, target)
+
+    monkeypatch.setattr(merge_module.os, "replace", replace_failing_on_images)
+    output = tmp_path / "merged"
+    result = cli("merge", runs["task0"], runs["task1"], "--output", output)
+    assert_one_line_error(result, "cannot write")
+    assert not (output / "results.json").exists()
+    assert not (output / ".merge-staging").exists()
+
+
+def test_a_staging_folder_left_by_a_killed_merge_is_removed_first(runs, tmp_path, cli):
+    output = tmp_path / "merged"
+    staging = output / ".merge-staging"
+    (staging / "images").mkdir(parents=True)
+    (staging / "images" / "stray.png").write_bytes(b"from the killed merge")
+    (staging / "results.json").write_text("{}")
+    result = cli("merge", runs["task0"], runs["task1"], "--output", output)
+    assert result.code == 0, result.err
+    assert not staging.exists()
+    assert _state(output) == _state(runs["whole"])

@@ -15,7 +15,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tests._synthetic import base_scores, make_results
 from tests._tiny_scorers import tiny_specs
 from tests.conftest import subprocess_env
 from unified_bench.cli.app import main
+from unified_bench.errors import InputError
 from unified_bench.results import read_results, write_results
 from unified_bench.seeds import sample_seed
 
@@ -67,38 +67,54 @@ def _python(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], env=env, **kwargs)
 
 
-def _wait_for_lock_holder(folder: Path, process: subprocess.Popen, timeout: float = 240) -> None:
-    """Until ``process`` has taken the folder's lock (it writes its pid into .lock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        lock = folder / ".lock"
-        if lock.is_file() and lock.read_text().strip() == str(process.pid):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {process.pid} never took the lock of {folder}")
+# A run in another process that stops once it holds the lock and has started writing (its round
+# trip begins), says so on stdout, and goes on when a line arrives on stdin: the second writer is
+# tried while the first certainly holds the folder, however loaded the machine is.
+_HELD_RUN = """
+import sys
+from pathlib import Path
+from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+
+class HoldAtRoundTrip:
+    def stage(self, name, total):
+        if name == "round trip":
+            print("writing", flush=True)
+            sys.stdin.readline()
+    def advance(self, name, amount): ...
+    def note(self, text): ...
+
+source, output = sys.argv[1:]
+request = RunRequest(
+    model="precomputed", dataset="samples", output=Path(output), limit=3, seed=0,
+    adapter_args={"dir": source}, scoring=ScoringOptions(scorers=("ssim",), device="cpu"),
+)
+execute_run(request, HoldAtRoundTrip())
+"""
 
 
 # -- one writer per run folder ------------------------------------------------------------------------
-@pytest.mark.slow
-def test_two_concurrent_runs_on_one_folder_one_is_refused(tmp_path, cli):
+def test_two_concurrent_runs_on_one_folder_one_is_refused(tmp_path, source, cli):
     output = tmp_path / "race"
+    pipe = subprocess.PIPE
     first = _python(
-        "-m", "unified_bench", "run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "3",
-        "--output", str(output), "--scorer", "ssim", "--batch-size", "1", "--seed", "0",
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    _wait_for_lock_holder(output, first)
+        "-c", _HELD_RUN, str(source), str(output), stdin=pipe, stdout=pipe, stderr=pipe, text=True
+    )
+    try:
+        assert first.stdout.readline().strip() == "writing", first.stderr.read()
 
-    second = cli("run", "--model", "uae-tiny", "--dataset", "samples", "--limit", "3", "--output", output,
-                 "--scorer", "ssim", "--seed", "1")  # fmt: skip
-    assert second.code == 1
-    assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
+        second = cli(*_run_args(source, output, "--seed", "1"))
+        assert second.code == 1
+        assert_one_line_error(second, f"process {first.pid}", "is writing this run folder")
 
-    _, err = first.communicate(timeout=600)
+        _, err = first.communicate("go\n", timeout=120)
+    finally:
+        first.kill()
+        first.wait()
     assert first.returncode == 0, err
     results = read_results(output)
     assert results.provenance["seeds"]["run_seed"] == 0
     lines = [json.loads(line) for line in (output / "captions.jsonl").read_text().splitlines()]
+    assert len(lines) == 3
     assert [r["seed"] for r in lines] == [sample_seed(0, r["id"], "caption") for r in lines]
     assert json.loads((output / "run.json").read_text())["seed"] == 0
 
@@ -157,6 +173,181 @@ def test_the_lock_goes_away_with_a_killed_writer(tmp_path, source, cli):
     holder.wait()
     result = cli(*_run_args(source, folder))
     assert result.code == 0, result.err
+
+
+def test_a_symlinked_lock_file_leaves_its_target_alone(finished, source, tmp_path, cli):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("the user's notes\n")
+    (finished / ".lock").unlink()
+    (finished / ".lock").symlink_to(precious)  # as a run folder shared by tar or git can carry
+    result = cli(*_run_args(source, finished))
+    assert result.code == 0, result.err
+    assert precious.read_text() == "the user's notes\n"
+
+
+def test_deleting_the_lock_file_during_a_run_lets_no_second_writer_in(held, source, cli):
+    folder, _ = held
+    (folder / ".lock").unlink()
+    result = cli(*_run_args(source, folder))
+    assert result.code == 1
+    assert_one_line_error(result, "another unified-bench process", "is writing this run folder")
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+# -- a refused command writes nothing -------------------------------------------------------------------
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` (and ``root``) with its mtime and size: what a refusal must not change."""
+    if not root.exists():
+        return {}
+    paths = [root, *sorted(root.rglob("*"))]
+    return {str(p.relative_to(root)): (p.lstat().st_mtime_ns, p.lstat().st_size) for p in paths}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--adapter-arg", "nosuchkey=1"),
+        ("--scorer", "dinov2=/no/such/weights"),
+        ("--seed", "7"),  # another configuration than the run there (into a new folder: accepted)
+        ("--rescore", "clip"),  # not a scorer of this run
+    ],
+    ids=["adapter-arg", "scorer-weights", "other-config", "rescore-name"],
+)
+def test_a_refused_run_leaves_the_file_system_as_it_was(finished, source, tmp_path, cli, extra):
+    outputs = [finished] if "--seed" in extra else [finished, tmp_path / "new-run"]
+    for output in outputs:
+        before, parent_before = _tree(output), _tree(output.parent)
+        result = cli(*_run_args(source, output, *extra))
+        assert result.code != 0
+        assert "Traceback" not in result.err
+        assert _tree(output) == before
+        assert _tree(output.parent) == parent_before
+
+
+def test_the_corrected_command_runs_after_a_refused_one(source, tmp_path, cli):
+    output = tmp_path / "X"
+    assert cli(*_run_args(source, output, "--adapter-arg", "nosuchkey=1")).code != 0
+    assert not output.exists()
+    result = cli(*_run_args(source, output))
+    assert result.code == 0, result.err
+
+
+# -- --output is empty, absent or a run folder --------------------------------------------------------
+def test_run_into_a_folder_of_scored_reconstructions_is_refused(finished, tmp_path, source, cli):
+    recons = tmp_path / "recons"
+    shutil.copytree(finished / "images", recons)
+    refs = shutil.copytree(finished / "images", tmp_path / "refs")
+    assert cli("score", recons, refs, "--scorer", "psnr").code == 0  # recons/results.json
+    before = _tree(recons)
+    result = cli(*_run_args(source, recons))
+    assert_one_line_error(result, f"--output {recons}", "not a unified-bench run folder", "results.json")
+    assert _tree(recons) == before
+
+
+def test_run_into_a_folder_of_other_files_is_refused_and_an_empty_one_is_used(tmp_path, source, cli):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert_one_line_error(cli(*_run_args(source, mine)), "not a unified-bench run folder", "notes.txt")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli(*_run_args(source, empty)).code == 0
+
+
+# -- reruns add scores, never drop them --------------------------------------------------------------
+def _rerun(source: Path, output: Path, *scorers: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """``run`` of the ``finished`` configuration with only ``scorers``."""
+    args = _run_args(source, output, *extra)
+    for name in ("ssim", "psnr"):
+        args.remove(name)
+        args.remove("--scorer")
+    return [*args, *(item for name in scorers for item in ("--scorer", name))]
+
+
+def _with_fingerprint(path: Path, scorer: str, fingerprint: str) -> None:
+    """Rewrite ``path`` as if ``scorer`` had been scored by another model (other weights)."""
+    results = read_results(path)
+    scorers = {**results.scorers, scorer: replace(results.scorers[scorer], fingerprint=fingerprint)}
+    write_results(path, replace(results, scorers=scorers))
+
+
+def test_a_rerun_with_another_scorer_adds_it_and_keeps_the_others(finished, source, cli):
+    before = read_results(finished)
+    assert cli("report", finished).code == 0
+    result = cli(*_rerun(source, finished, "caption_words"))
+    assert result.code == 0, result.err
+    after = read_results(finished)
+    assert sorted(after.scorers) == ["caption_words", "psnr", "ssim"]
+    for name in ("ssim", "psnr"):
+        assert after.scorers[name].per_sample == before.scorers[name].per_sample
+        assert after.scorers[name].fingerprint == before.scorers[name].fingerprint
+    captions = {line["id"]: line["caption"] for line in map(json.loads, (finished / "captions.jsonl").open())}
+    assert after.scorers["caption_words"].per_sample == {i: len(c.split()) for i, c in captions.items()}
+    message = " ".join(result.err.split())
+    assert "all 3 samples done; scoring caption_words (new); ssim, psnr kept" in message
+    assert "caption_words" in (finished / "report.html").read_text()  # the report follows the results
+
+
+def test_a_scorer_whose_fingerprint_changed_is_refused_unless_rescored(finished, source, cli):
+    _with_fingerprint(finished / "results.json", "ssim", "ssim:other-weights")
+    stored = (finished / "results.json").read_bytes()
+    psnr = read_results(finished).scorers["psnr"]
+    refused = cli(*_rerun(source, finished, "ssim"))
+    assert_one_line_error(refused, "ssim was scored as ssim:other-weights", "--rescore ssim")
+    assert (finished / "results.json").read_bytes() == stored
+
+    result = cli(*_rerun(source, finished, "ssim", extra=("--rescore", "ssim")))
+    assert result.code == 0, result.err
+    after = read_results(finished)
+    assert after.scorers["ssim"].fingerprint.startswith("ssim:skimage-")
+    assert after.scorers["psnr"] == psnr
+    assert "scoring ssim (rescored); psnr kept" in " ".join(result.err.split())
+
+
+def test_score_into_an_existing_results_file_adds_scores_too(finished, tmp_path, cli):
+    target = tmp_path / "scores.json"
+    images, refs = finished / "images", shutil.copytree(finished / "images", tmp_path / "refs")
+    assert cli("score", images, refs, "--scorer", "psnr", "--output", target).code == 0
+    psnr = read_results(target).scorers["psnr"]
+    result = cli("score", images, refs, "--scorer", "ssim", "--output", target)
+    assert result.code == 0, result.err
+    after = read_results(target)
+    assert sorted(after.scorers) == ["psnr", "ssim"]
+    assert after.scorers["psnr"] == psnr
+
+
+def test_a_resumed_run_says_what_was_kept_and_the_bar_counts_every_sample(finished, source):
+    from unified_bench.evaluate import RunRequest, ScoringOptions, execute_run
+
+    (finished / "images" / f"{_first_id(finished)}.png").unlink()
+
+    class Recorded:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, object, object]] = []
+
+        def stage(self, name: str, total: int) -> None:
+            self.events.append(("stage", name, total))
+
+        def advance(self, name: str, amount: int) -> None:
+            self.events.append(("advance", name, amount))
+
+        def note(self, text: str) -> None:
+            self.events.append(("note", text, None))
+
+    hooks = Recorded()
+    request = RunRequest(
+        model="precomputed", dataset="samples", output=finished, limit=3, adapter_args={"dir": str(source)},
+        scoring=ScoringOptions(scorers=("ssim", "psnr"), device="cpu"),
+    )  # fmt: skip
+    execute_run(request, hooks)
+    assert ("note", "2 of 3 samples already done; 1 to go", None) in hooks.events
+    trip = [(kind, value) for kind, name, value in hooks.events if name == "round trip"]
+    assert trip == [("stage", 3), ("advance", 2), ("advance", 1)]
+
+
+def _first_id(run: Path) -> str:
+    return json.loads((run / "captions.jsonl").read_text().splitlines()[0])["id"]
 
 
 # -- files others read, leftovers of a killed run ---------------------------------------------------
@@ -302,6 +493,47 @@ def report_run(tmp_path) -> Path:
     ids = ["img000", "img001", "img002", "img003"]
     write_results(run / "results.json", make_results(base_scores(4, 1), ids=ids))
     return run
+
+
+@pytest.mark.parametrize("link", ["an image", "the images folder", "results.json"])
+def test_report_refuses_links_that_leave_the_run_folder(report_run, cli, link):
+    secret = report_run.parents[2] / "private"
+    for i in range(4):
+        Image.new("RGB", (8, 8), (0, 40 * i, 0)).save(report_run / "images" / f"img00{i}.png")
+    if link == "an image":
+        (report_run / "images" / "img001.png").unlink()
+        (report_run / "images" / "img001.png").symlink_to(secret / "secret_photo.png")
+    elif link == "the images folder":
+        shutil.rmtree(report_run / "images")
+        shutil.copy(secret / "secret_photo.png", secret / "img001.png")
+        (report_run / "images").symlink_to(secret)
+    else:
+        os.replace(report_run / "results.json", secret / "results.json")
+        (report_run / "results.json").symlink_to(secret / "results.json")
+    result = cli("report", report_run)
+    assert_one_line_error(result, "outside the run folder", str(secret))
+    assert not (report_run / "report.html").exists()
+
+
+def test_a_link_inside_the_run_folder_is_read(report_run, cli):
+    for i in range(4):
+        Image.new("RGB", (8, 8), (0, 40 * i, 0)).save(report_run / "images" / f"img00{i}.png")
+    (report_run / "images" / "img001.png").unlink()
+    (report_run / "images" / "img001.png").symlink_to(report_run / "images" / "img002.png")
+    assert cli("report", report_run).code == 0
+
+
+def test_leaderboard_outputs_refuse_an_image_linked_out_of_the_run(finished, tmp_path, cli):
+    from unified_bench.leaderboard.outputs import pack_outputs
+
+    image = next((finished / "images").glob("*.png"))
+    outside = tmp_path / "secret.png"
+    shutil.copy(image, outside)
+    image.unlink()
+    image.symlink_to(outside)
+    with pytest.raises(InputError, match="outside the run folder"):
+        pack_outputs(finished, read_results(finished), tmp_path / "outputs.zip")
+    assert not (tmp_path / "outputs.zip").exists()
 
 
 def _tamper(run: Path, edit) -> None:

@@ -70,6 +70,7 @@ def run(
     dtype: str | None = None,
     score_batch_size: int = 16,
     score_dtype: str | None = None,
+    rescore: Sequence[str] = (),
     overwrite: bool = False,
     image_column: str | None = None,
     caption_column: str | None = None,
@@ -109,6 +110,8 @@ def run(
             rank returns its own shard.
         dtype: the model's dtype (``--dtype``); the scorers keep theirs.
         score_dtype: the scorers' dtype (``--score-dtype``; default: each scorer's official one).
+        rescore: scorer names (or ``"all"``) whose scores in an earlier results.json are replaced;
+            the others are kept, and a scorer whose fingerprint changed is refused (``--rescore``).
         verbose: let third-party progress bars, logging and warnings through (default: silenced
             for the call and restored after it, as the CLI does without ``--verbose``).
         hooks: progress callbacks (``stage``, ``advance``, ``note``); default: silent.
@@ -163,6 +166,7 @@ def run(
             batch_size=score_batch_size,
             device=device,
             dtype=score_dtype,  # the model's dtype never changes the scorers' (nor their fingerprints)
+            rescore=tuple(rescore),
         ),
         dataset_options=DatasetOptions(image_column, caption_column, streaming, prompt_column),
         direction=direction,
@@ -214,6 +218,7 @@ def score(
     *,
     scorers: Sequence[str] | None = None,
     scorer_set: str | None = None,
+    rescore: Sequence[str] = (),
     output: str | Path | None = None,
     allow_missing: bool = False,
     match: str = "unique",
@@ -249,7 +254,11 @@ def score(
     from unified_bench.scorers.sets import resolve_scorers
 
     options = ScoringOptions(
-        scorers=resolve_scorers(scorers, scorer_set), batch_size=batch_size, device=device, dtype=dtype
+        scorers=resolve_scorers(scorers, scorer_set),
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        rescore=tuple(rescore),
     )
     from unified_bench.quiet import third_party_silenced
 

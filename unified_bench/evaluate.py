@@ -22,17 +22,20 @@ from unified_bench.images import inspect_image_file, read_image, sha256_bytes
 from unified_bench.io import atomic_write_json
 from unified_bench.preflight import preflight
 from unified_bench.provenance import collect, utc_now
-from unified_bench.results import Results, build_results, write_results, write_samples_table
+from unified_bench.rescoring import check_rescore_names, plan_scoring
+from unified_bench.results import Results, build_results, read_results, write_results, write_samples_table
 from unified_bench.roundtrip import pending_samples, run_prompt_round_trip, run_round_trip
 from unified_bench.scoring import ScoringItem
 from unified_bench.sharding import Shard, select
 from unified_bench.stats import DEFAULT_RESAMPLES
 from unified_bench.store import (
     ADAPTER_INFO_FILE,
+    REPORT_FILE,
     RESULTS_FILE,
     SAMPLES_TABLE,
     RunSpec,
     RunStore,
+    check_not_busy,
     exclusive_writer,
 )
 from unified_bench.tasks import Task
@@ -62,6 +65,7 @@ class ScoringOptions:
     dtype: str | None = None
     n_resamples: int = DEFAULT_RESAMPLES
     use_cache: bool = True
+    rescore: tuple[str, ...] = ()  # scorer names (or "all") whose stored scores a rerun replaces
 
 
 def _check_scorer_specs(options: ScoringOptions) -> None:
@@ -70,6 +74,12 @@ def _check_scorer_specs(options: ScoringOptions) -> None:
 
     for spec in options.scorers or ():
         parse_scorer_spec(spec)
+
+
+def _scorer_names(specs: Sequence[str]) -> list[str]:
+    from unified_bench.scorers import parse_scorer_spec
+
+    return [parse_scorer_spec(spec)[0] for spec in specs]
 
 
 @dataclass(frozen=True)
@@ -155,9 +165,11 @@ def execute_run(request: RunRequest, hooks: Hooks | None = None) -> Results:
     Raises:
         RunFolderBusy: another process is writing the same run folder.
     """
+    hooks = hooks or SilentHooks()
     request = check_request(request)  # before the lock: a refused run leaves no folder behind
-    with exclusive_writer(run_directory(request)):
-        return _execute_run_locked(request, hooks)
+    plan = _plan_run(request, hooks)
+    with exclusive_writer(plan.store.root):
+        return _execute_planned(plan, hooks)
 
 
 def check_request(request: RunRequest) -> RunRequest:
@@ -174,15 +186,29 @@ def check_request(request: RunRequest) -> RunRequest:
     _check_scorer_specs(request.scoring)
     specs = request.scoring.scorers or default_scorers(direction)
     check_scorers_for_direction(specs, direction)
+    check_rescore_names(request.scoring.rescore, _scorer_names(specs))
     return replace(request, scoring=replace(request.scoring, scorers=tuple(specs)))
 
 
-def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
+@dataclass(frozen=True)
+class _RunPlan:
+    """A checked run: everything ``execute_run`` needs, found without writing anything."""
+
+    request: RunRequest
+    manifest: Any
+    dataset: Dataset | PromptSet
+    task: Task | None
+    selected: list[tuple[int, Any]]
+    spec: RunSpec
+    store: RunStore
+    started_at: str
+
+
+def _plan_run(request: RunRequest, hooks: Hooks) -> _RunPlan:
+    """Every check of a run that needs the dataset or the folder; reads files, writes none."""
     from unified_bench.datasets import load_dataset
     from unified_bench.registry import default_registry
 
-    hooks = hooks or SilentHooks()
-    batch_size, auto_batch = resolve_batch_size(request.batch_size, request.device)
     device = _device_for_local_rank(request.device)
     request = replace(request, device=device, scoring=replace(request.scoring, device=device))
     started_at = utc_now()
@@ -224,15 +250,31 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         direction=request.direction,
         task_fingerprint=task.fingerprint(dataset.fingerprint) if task is not None else None,
     )
-    store.open(spec, overwrite=request.overwrite)
-
-    pending = pending_samples(selected, store)
+    check_not_busy(store.root)
+    existing = store.check_can_open(spec, overwrite=request.overwrite)
+    # A run to be replaced redoes every sample: its adapter is needed whatever the folder holds.
+    pending = pending_samples(selected, store) if existing == spec else selected
     preflight(
         request.scoring.scorers, manifest=manifest if pending else None, adapter_args=request.adapter_args
     )
+    return _RunPlan(request, manifest, dataset, task, selected, spec, store, started_at)
+
+
+def _execute_planned(plan: _RunPlan, hooks: Hooks) -> Results:
+    from unified_bench.registry import default_registry
+
+    request, manifest, store, selected = plan.request, plan.manifest, plan.store, plan.selected
+    dataset, task, spec = plan.dataset, plan.task, plan.spec
+    batch_size, auto_batch = resolve_batch_size(request.batch_size, request.device)
+    store.open(spec, overwrite=request.overwrite)  # checks again, now that we hold the lock
+    pending = pending_samples(selected, store)
+    done = len(selected) - len(pending)
+    status = _progress_status(done, len(selected))
     if pending:
+        if done:
+            hooks.note(status)
         hooks.note(f"Loading adapter {manifest.name} ...")
-        adapter = registry.build(
+        adapter = default_registry().build(
             manifest.name,
             AdapterOptions(
                 args=dict(request.adapter_args),
@@ -245,7 +287,9 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         atomic_write_json(store.root / ADAPTER_INFO_FILE, info)
         for warning in info.get("warnings") or []:  # also in provenance, as adapter info
             hooks.note(f"warning: {warning}")
-        hooks.stage("round trip", len(pending))
+        hooks.stage("round trip", len(selected))
+        if done:
+            hooks.advance("round trip", done)
         # The stage that ends a sample: captioning in t2i2t, drawing in i2t2i.
         last = "caption" if request.direction == T2I2T else "generate"
         trip = run_prompt_round_trip if request.direction == T2I2T else run_round_trip
@@ -282,11 +326,12 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         dataset_info=dataset_info,
         protocol=request.protocol,
         seed=request.seed,
-        started_at=started_at,
+        started_at=plan.started_at,
         hooks=hooks,
         extra_provenance={"run_spec": spec.to_json(), "batch_size": request.batch_size},
         direction=request.direction,
         task=task.describe(dataset.fingerprint) if task is not None else None,
+        status=None if pending else status,
     )
     if task is not None and task.by_tag and isinstance(dataset, PromptSet):
         from unified_bench.tasks.run import by_tag
@@ -295,6 +340,12 @@ def _execute_run_locked(request: RunRequest, hooks: Hooks | None) -> Results:
         results = replace(results, task={**(results.task or {}), "by_tag": by_tag(results, tags)})
         write_results(store.results_path, results)
     return results
+
+
+def _progress_status(done: int, total: int) -> str:
+    if done == total:
+        return f"all {total} samples done"
+    return f"{done} of {total} samples already done; {total - done} to go"
 
 
 def _release_memory() -> None:
@@ -326,10 +377,31 @@ def describe_dataset(
     return info
 
 
+def _previous_results(target: Path, hooks: Hooks) -> Results | None:
+    """The results a rerun adds to; an unreadable file is named and scored afresh."""
+    if not target.exists():
+        return None
+    try:
+        return read_results(target)
+    except UserError as error:
+        hooks.note(f"{error} Scoring afresh.")
+        return None
+
+
 def _score(
-    items: list[ScoringItem], options: ScoringOptions, hooks: Hooks, *, use_cache: bool = True
+    items: list[ScoringItem],
+    options: ScoringOptions,
+    hooks: Hooks,
+    *,
+    target: Path,
+    use_cache: bool = True,
+    status: str | None = None,
 ) -> tuple[dict[str, dict[str, float | None]], dict[str, tuple[str, bool]], dict[str, Any]]:
-    """Scores, (fingerprint, higher_is_better) per scorer, and what text scorers truncated."""
+    """Scores, (fingerprint, higher_is_better) per scorer, and what text scorers truncated.
+
+    Scores already in ``target`` are kept and only the scorers it lacks are computed (see
+    ``unified_bench.rescoring``); ``status`` prefixes the note saying so.
+    """
     from unified_bench.scorers import DEFAULT_SCORERS, build_scorers
     from unified_bench.scorers.base import TextPairScorer
     from unified_bench.scorers.cache import EmbeddingCache
@@ -338,17 +410,31 @@ def _score(
     specs = list(options.scorers) if options.scorers else list(DEFAULT_SCORERS)
     hooks.note(f"Loading scorers: {', '.join(s.split('=')[0] for s in specs)} ...")
     scorers = build_scorers(specs, device=options.device, dtype=options.dtype)
-    hooks.stage("scoring", len(scorers) * len(items))
-    scores = score_items(
-        items,
-        scorers,
-        batch_size=options.batch_size,
-        cache=EmbeddingCache(notify=hooks.note) if options.use_cache and use_cache else None,
-        on_progress=lambda _name, n: hooks.advance("scoring", n),
+    plan = plan_scoring(
+        scorers, _previous_results(target, hooks), [i.id for i in items], options.rescore, target
     )
-    meta = {s.name: (s.fingerprint(), s.higher_is_better) for s in scorers}
+    if status or plan.note:
+        hooks.note("; ".join(part for part in (status, plan.note) if part))
+    scores: dict[str, dict[str, float | None]] = {
+        name: dict(summary.per_sample) for name, summary in plan.kept.items()
+    }
+    meta = {name: (summary.fingerprint, summary.higher_is_better) for name, summary in plan.kept.items()}
+    if plan.compute:
+        hooks.stage("scoring", len(plan.compute) * len(items))
+        scores.update(
+            score_items(
+                items,
+                plan.compute,
+                batch_size=options.batch_size,
+                cache=EmbeddingCache(notify=hooks.note) if options.use_cache and use_cache else None,
+                on_progress=lambda _name, n: hooks.advance("scoring", n),
+            )
+        )
+        meta.update({s.name: (s.fingerprint(), s.higher_is_better) for s in plan.compute})
     truncation = {
-        s.name: cut for s in scorers if isinstance(s, TextPairScorer) and (cut := s.truncation()) is not None
+        s.name: cut
+        for s in plan.compute
+        if isinstance(s, TextPairScorer) and (cut := s.truncation()) is not None
     }
     return scores, meta, truncation
 
@@ -412,8 +498,13 @@ def score_run(
     extra_provenance: dict[str, Any] | None = None,
     direction: str = DEFAULT_DIRECTION,
     task: dict[str, Any] | None = None,
+    status: str | None = None,
 ) -> Results:
-    """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it."""
+    """Score a finished run directory and write ``results.json`` + ``samples.csv`` into it.
+
+    Scores already in its ``results.json`` are kept (see ``unified_bench.rescoring``); a
+    ``report.html`` there is rebuilt from the new results. ``status`` prefixes the scoring note.
+    """
     hooks = hooks or SilentHooks()
     captions = {sid: record.caption for sid, record in store.captions().items()}
     missing = [s.id for s in samples if s.id not in captions or not store.has_image(s.id)]
@@ -427,11 +518,13 @@ def score_run(
     if direction == T2I2T:
         # Drawn images are this run's own: they stay out of the shared reference-embedding cache.
         items = _prompt_items(store, samples, captions)  # type: ignore[arg-type]
-        scores, meta, truncation = _score(items, options, hooks, use_cache=False)
+        scores, meta, truncation = _score(
+            items, options, hooks, target=store.results_path, use_cache=False, status=status
+        )
     else:
         reconstructions = [store.image_path(s.id) for s in samples]
         items = _image_items(ids, list(samples), reconstructions, captions)  # type: ignore[arg-type]
-        scores, meta, truncation = _score(items, options, hooks)
+        scores, meta, truncation = _score(items, options, hooks, target=store.results_path, status=status)
     provenance = collect(
         started_at=started_at,
         device=options.device,
@@ -461,7 +554,22 @@ def score_run(
     )
     write_results(store.results_path, results)
     write_samples_table(store.root / SAMPLES_TABLE, results)
+    _refresh_report(store.root, hooks)
     return results
+
+
+def _refresh_report(folder: Path, hooks: Hooks) -> None:
+    """Rebuild a ``report.html`` an earlier ``report`` left, so it never shows replaced results."""
+    if not (folder / REPORT_FILE).is_file():
+        return
+    from unified_bench.report import build_report
+
+    try:
+        build_report(folder)
+    except UserError as error:  # the references may live elsewhere: say so, keep the results
+        hooks.note(f"{folder / REPORT_FILE}: not rebuilt ({error}); run `unified-bench report {folder}`.")
+        return
+    hooks.note(f"{folder / REPORT_FILE}: rebuilt from the new results.")
 
 
 def score_folder(
@@ -483,7 +591,11 @@ def score_folder(
     Raises:
         RunFolderBusy: another process is writing results into the same folder.
     """
+    from unified_bench.scorers import DEFAULT_SCORERS
+
     target = output or generated / RESULTS_FILE
+    check_rescore_names(options.rescore, _scorer_names(options.scorers or DEFAULT_SCORERS))
+    preflight(options.scorers)  # before the lock: a refused command creates no folder
     with exclusive_writer(target.parent, create=output is not None):
         return _score_folder_locked(
             generated,
@@ -513,7 +625,6 @@ def _score_folder_locked(
     from unified_bench.matching import match_reconstructions
 
     hooks = hooks or SilentHooks()
-    preflight(options.scorers)
     started_at = utc_now()
     matching = match_reconstructions(generated, references, mode=match)
     note = skipped_note(references, skipped_entries(references))
@@ -536,7 +647,7 @@ def _score_folder_locked(
             f"{generated}: no reconstruction matches any of the {len(missing)} references "
             f"in {references} (same name, same stem, or recon_<stem>)."
         )
-    scores, meta, _ = _score(_image_items(ids, refs, reconstructions, None), options, hooks)
+    scores, meta, _ = _score(_image_items(ids, refs, reconstructions, None), options, hooks, target=target)
     dataset_info = describe_dataset(dataset, len(dataset))
     provenance = collect(
         started_at=started_at,

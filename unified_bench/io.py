@@ -89,6 +89,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def is_temp_file_name(name: str) -> bool:
+    """Whether ``name`` is one of ``atomic_write_bytes``' temporary files."""
+    return bool(_TEMP_NAME.match(name))
+
+
 def remove_stale_temp_files(folder: str | os.PathLike[str]) -> int:
     """Delete the temporary files a killed writer left in ``folder``; returns how many.
 
@@ -100,7 +105,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> int:
         return 0
     removed = 0
     for path in folder.iterdir():
-        if _TEMP_NAME.match(path.name) and path.is_file():
+        if is_temp_file_name(path.name) and path.is_file():
             path.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -12,6 +12,7 @@ output never holds a partial run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from unified_bench.results import (
     write_results,
     write_samples_table,
 )
+from unified_bench.results_paths import leads_outside
 from unified_bench.sharding import Shard, parse_shard, select
 from unified_bench.store import (
     ADAPTER_INFO_FILE,
@@ -58,6 +60,11 @@ class _Part:
     results: Results
     records: dict[str, CaptionRecord]
     prompt_usage: dict[str, dict[str, Any]]  # what the generator read of each caption, if recorded
+    adapter_info: dict[str, Any] | None  # adapter.json: model ids and every generation setting
+
+    @property
+    def version(self) -> str | None:
+        return self.results.provenance.get("unified_bench_version")
 
     @property
     def shard(self) -> Shard | None:
@@ -95,13 +102,17 @@ def find_run_folders(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = False) -> Results:
+def merge_runs(
+    run_dirs: Sequence[Path], output: Path, *, overwrite: bool = False, allow_version_mix: bool = False
+) -> Results:
     """Join shard run folders into one run equal to the unsharded one (captions, images, scores).
 
     Args:
         run_dirs: shard run folders and/or folders holding ``shard-*`` run folders.
         output: the merged run folder; a run of another configuration there is replaced only with
             ``overwrite`` (a previous merge of the same run is simply replaced).
+        allow_version_mix: accept shards made by different unified-bench versions (recorded in the
+            merged provenance); every other difference is refused.
 
     Raises:
         InputError: the parts do not form one complete, non-overlapping set of one run.
@@ -115,6 +126,7 @@ def merge_runs(run_dirs: Sequence[Path], output: Path, *, overwrite: bool = Fals
             locks.enter_context(exclusive_writer(folder, create=False))
         parts = [_read_part(folder) for folder in folders]
         _check_one_run(parts)
+        _check_same_generation(parts, allow_version_mix=allow_version_mix)
         _check_shard_set(parts)
         for part in parts:
             _check_part_complete(part)
@@ -140,7 +152,66 @@ def _read_part(folder: Path) -> _Part:
         results=read_results(store.results_path),
         records=store.captions(),
         prompt_usage=store.prompt_usage(),
+        adapter_info=_read_adapter_info(folder),
     )
+
+
+def _read_adapter_info(folder: Path) -> dict[str, Any] | None:
+    """A shard's adapter.json; ``None`` if it has none; damage is refused, naming the file."""
+    path = folder / ADAPTER_INFO_FILE
+    if not path.exists():
+        return None
+    try:
+        info = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"merge: {path}: unreadable ({getattr(error, 'strerror', None) or error}); rerun that shard's "
+            "command to rewrite it, then merge."
+        ) from None
+    if not isinstance(info, dict):
+        raise InputError(f"merge: {path}: not an adapter record (a JSON object); rerun that shard's command.")
+    return info
+
+
+def _where_it_ran(info: Any) -> Any:
+    """``info`` without its ``device`` entries: ranks run on their own GPUs, outputs do not depend on it."""
+    if isinstance(info, dict):
+        return {key: _where_it_ran(value) for key, value in info.items() if key != "device"}
+    if isinstance(info, list):
+        return [_where_it_ran(value) for value in info]
+    return info
+
+
+def _differing_keys(first: Any, other: Any, prefix: str = "") -> list[str]:
+    if isinstance(first, dict) and isinstance(other, dict):
+        keys = sorted(set(first) | set(other))
+        return [k for key in keys for k in _differing_keys(first.get(key), other.get(key), f"{prefix}{key}.")]
+    return [] if first == other else [prefix.rstrip(".") or "the whole file"]
+
+
+def _check_same_generation(parts: Sequence[_Part], *, allow_version_mix: bool) -> None:
+    """Every shard drew its images with the same settings (adapter.json) and the same code version."""
+    first = parts[0]
+    for part in parts[1:]:
+        if (first.adapter_info is None) != (part.adapter_info is None):
+            lacking = first if first.adapter_info is None else part
+            raise InputError(
+                f"merge: {lacking.root / ADAPTER_INFO_FILE} is missing, so its generation settings cannot be "
+                "checked against the other shards'; rerun that shard's command, then merge."
+            )
+        differing = _differing_keys(_where_it_ran(first.adapter_info), _where_it_ran(part.adapter_info))
+        if differing:
+            shown = ", ".join(differing[:_SHOWN]) + (" ..." if len(differing) > _SHOWN else "")
+            raise InputError(
+                f"merge: {part.root} and {first.root} were generated with different adapter settings "
+                f"({ADAPTER_INFO_FILE}: {shown} differ); merge only the shards of one run."
+            )
+        if part.version != first.version and not allow_version_mix:
+            raise InputError(
+                f"merge: the shards were made by different unified-bench versions ({first.root}: "
+                f"{first.version}, {part.root}: {part.version}); rerun the odd shard with one version, or "
+                "pass --allow-version-mix (recorded in the merged results)."
+            )
 
 
 def _check_one_run(parts: Sequence[_Part]) -> None:
@@ -230,6 +301,18 @@ def _check_part_complete(part: _Part) -> None:
     problems += [f"{sample_id} has no image" for sample_id in sorted(ids - images)]
     problems += [f"{sample_id} is not scored in results.json" for sample_id in sorted(ids - scored)]
     problems += [f"{sample_id} is scored but has no caption" for sample_id in sorted(scored - ids)]
+    scored_captions = part.results.samples.get("captions") or {}
+    problems += [
+        f"the caption of {record.id} in {CAPTIONS_FILE} is not the one scored in {RESULTS_FILE} "
+        "(edited after scoring?)"
+        for record in sorted(part.records.values(), key=lambda r: r.index)
+        if record.id in scored_captions and scored_captions[record.id] != record.caption
+    ]
+    problems += [
+        f"{IMAGES_DIR}/{sample_id}.png is not a file of this folder (a folder, or a link leading out)"
+        for sample_id in sorted(ids & images)
+        if not _own_file(part.root / IMAGES_DIR / f"{sample_id}.png", part.root)
+    ]
     if problems:
         shown = "; ".join(problems[:_SHOWN]) + (
             f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
@@ -238,6 +321,10 @@ def _check_part_complete(part: _Part) -> None:
             f"merge: {part.root} is inconsistent or unfinished ({shown}); rerun that shard's command "
             "to finish it, then merge again."
         )
+
+
+def _own_file(path: Path, folder: Path) -> bool:
+    return path.is_file() and not leads_outside(path, folder)
 
 
 # -- building --------------------------------------------------------------------------------------
@@ -259,6 +346,9 @@ def _merged_results(parts: Sequence[_Part]) -> Results:
         "shard_provenance": [part.results.provenance for part in parts],
         "finished_at": utc_now(),
     }
+    versions = {str(part.root): part.version for part in parts}
+    if len(set(versions.values())) > 1:  # only with --allow-version-mix
+        provenance["version_mix"] = versions
     return build_results(
         ids=ids,
         scores=scores,
@@ -303,10 +393,9 @@ def _write_merged(output: Path, parts: Sequence[_Part], results: Results, *, ove
         for part in parts:
             for record in part.records.values():
                 name = f"{record.id}.png"
-                shutil.copyfile(part.root / IMAGES_DIR / name, staging / IMAGES_DIR / name)
-        info = RunStore(parts[0].root).read_adapter_info()
-        if info is not None:
-            atomic_write_json(staging / ADAPTER_INFO_FILE, info)
+                _copy_image(part.root / IMAGES_DIR / name, staging / IMAGES_DIR / name)
+        if parts[0].adapter_info is not None:
+            atomic_write_json(staging / ADAPTER_INFO_FILE, parts[0].adapter_info)
         write_results(staging / RESULTS_FILE, results)
         write_samples_table(staging / SAMPLES_TABLE, results)
         _move_into_place(staging, output)
@@ -316,6 +405,18 @@ def _write_merged(output: Path, parts: Sequence[_Part], results: Results, *, ove
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _copy_image(source: Path, target: Path) -> None:
+    """Copy one shard image; a shard that cannot be read is named as such, not as a full disk."""
+    try:
+        data = source.read_bytes()
+    except OSError as error:
+        raise InputError(
+            f"merge: {source}: cannot read ({error.strerror or error}); rerun that shard's command to "
+            "redo the image, then merge."
+        ) from None
+    target.write_bytes(data)
 
 
 def _move_into_place(staging: Path, output: Path) -> None:

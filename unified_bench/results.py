@@ -20,7 +20,7 @@ from typing import Any
 from unified_bench.directions import T2I2T
 from unified_bench.errors import InputError, SchemaVersionError
 from unified_bench.io import DuplicateKeyError, atomic_write_json, atomic_write_text, loads_strict
-from unified_bench.results_paths import check_results_ids
+from unified_bench.results_paths import check_inside_folder, check_results_ids
 from unified_bench.scorers.registry import PAPER_SCORERS, T2I2T_PRIMARY
 from unified_bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, summarize
 from unified_bench.store import RESULTS_FILE
@@ -279,7 +279,7 @@ def read_results(path: str | Path) -> Results:
     """Read and validate a results file (or a run dir containing results.json)."""
     path = Path(path)
     if path.is_dir():
-        path = path / RESULTS_FILE
+        path = check_inside_folder(path / RESULTS_FILE, path)
     try:
         obj = loads_strict(path.read_bytes(), allow_non_finite=True)  # a NaN is named below
     except (FileNotFoundError, NotADirectoryError):

@@ -11,7 +11,9 @@ readers build file names from it: ``images/ID.png``, the matched files of a scor
 * a scored folder's reconstructions are read only from the folder holding the results file.
 
 Nothing outside the run folder (and the dataset folder, which is used only when its fingerprint is
-the run's) is ever read.
+the run's) is ever read: a link inside the run folder that leads out of it (``images/ID.png`` ->
+``~/secret.png``, as a shared tar or git checkout can carry) is refused by ``check_inside_folder``,
+which every reader of a run folder's files calls.
 """
 
 from __future__ import annotations
@@ -70,6 +72,26 @@ def check_report_paths(obj: Mapping[str, Any], folder: Path, source: str) -> Non
             f"the folder of the results file ({folder}); a report reads only the run's own folder: put "
             "results.json in the scored folder (the default of `unified-bench score`) and report it there."
         )
+
+
+def check_inside_folder(path: Path, folder: Path) -> Path:
+    """``path``, refused if it (following every link, its folders' included) leads outside ``folder``.
+
+    Raises:
+        InputError: naming the path and where it leads.
+    """
+    if leads_outside(path, folder):
+        raise InputError(
+            f"{path}: a link to {path.resolve()}, outside the run folder {folder}; readers of a run folder "
+            "read only its own files: replace the link by a copy of the file."
+        )
+    return path
+
+
+def leads_outside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, its links followed, lies outside ``folder``."""
+    target, root = path.resolve(), folder.resolve()
+    return target != root and root not in target.parents
 
 
 def _is_this_folder(recorded: Any, folder: Path) -> bool:

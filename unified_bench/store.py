@@ -4,7 +4,7 @@
 ``RUN_DIR/captions.jsonl``  one line per captioned sample, appended and fsynced per batch
 ``RUN_DIR/images/ID.png``   one reconstruction per sample, each written atomically
 ``RUN_DIR/results.json``    scores (see ``unified_bench.results``), ``samples.csv`` the flat table
-``RUN_DIR/.lock``           held (``flock``) by the one process writing the folder; holds its pid
+``RUN_DIR/.lock``           the pid of the one process writing the folder (the lock is on the folder)
 
 A sample is finished when it has both a caption line and an image; nothing finished is redone.
 One process writes a run folder at a time (``exclusive_writer``); every file others read is
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -31,6 +32,7 @@ from unified_bench.io import (
     atomic_write_bytes,
     atomic_write_json,
     check_utf8_path,
+    is_temp_file_name,
     read_jsonl,
     remove_stale_temp_files,
     write_error,
@@ -42,11 +44,20 @@ CAPTIONS_FILE = "captions.jsonl"
 PROMPT_USAGE_FILE = "prompt_usage.jsonl"  # per sample: caption tokens each text encoder kept (optional)
 IMAGES_DIR = "images"
 RESULTS_FILE = "results.json"  # also where `score` and `merge` write theirs
+REPORT_FILE = "report.html"  # written by `unified-bench report`; rebuilt when a rerun changes the results
 SAMPLES_TABLE = "samples.csv"
 ADAPTER_INFO_FILE = "adapter.json"  # the adapter's info(): model ids, revisions, settings
 LOCK_FILE = ".lock"
 # Only these are ever removed by --overwrite: the output folder may hold other things of the user's.
 _RUN_OUTPUTS = (RUN_FILE, CAPTIONS_FILE, PROMPT_USAGE_FILE, RESULTS_FILE, SAMPLES_TABLE, ADAPTER_INFO_FILE)
+
+
+try:
+    import fcntl
+
+    _HAS_FLOCK = True
+except ImportError:  # not POSIX: no advisory locks, one writer per folder is up to the user
+    _HAS_FLOCK = False
 
 
 class RunFolderBusy(UserError):
@@ -57,49 +68,111 @@ class RunFolderBusy(UserError):
 
 @contextmanager
 def exclusive_writer(folder: str | os.PathLike[str], *, create: bool = True) -> Iterator[None]:
-    """Hold ``folder``'s writer lock (``flock`` on ``folder/.lock``) for the ``with`` block.
+    """Hold ``folder``'s writer lock for the ``with`` block.
+
+    The lock is a ``flock`` on the folder itself (a descriptor of the directory), so no file can
+    stand in for it: deleting or replacing ``.lock`` lets no second writer in, and a ``.lock`` that
+    is a link is never followed. ``.lock`` only tells the next writer who holds the folder: the
+    holder's pid, written atomically (a link there is replaced, its target left alone).
 
     With ``create=False`` a missing folder is not created and nothing is locked (the caller reports
-    the missing folder).
-
-    The lock is the kernel's: it goes away with the process, so a killed run never leaves the folder
-    locked. The holder writes its pid into the file, for the message the next writer gets.
+    the missing folder). The lock is the kernel's: it goes away with the process, so a killed run
+    never leaves the folder locked.
 
     Raises:
         RunFolderBusy: another process holds the lock (its pid is in the message).
         WriteError: the folder cannot be created.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory locks, one writer per folder is up to the user
-        yield
-        return
     folder = Path(folder)
-    if not create and not folder.is_dir():
+    if not _HAS_FLOCK or (not create and not folder.is_dir()):
         yield
         return
     check_utf8_path(folder, "--output")
-    path = folder / LOCK_FILE
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as error:
-        raise write_error(path, error) from error
+        raise write_error(folder, error) from error
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            who = f"process {holder}" if holder.isdigit() else "process"
-            raise RunFolderBusy(
-                f"{folder}: another unified-bench {who} is writing this run folder; wait for it to "
-                "finish or choose another --output."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        _lock_or_refuse(fd, folder)
+        atomic_write_bytes(folder / LOCK_FILE, f"{os.getpid()}\n".encode("ascii"))
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def check_not_busy(folder: str | os.PathLike[str]) -> None:
+    """Refuse now if another process writes ``folder`` (a look only: nothing is created or held).
+
+    Lets a command say "busy" before it reports what it finds in a folder that is changing.
+    """
+    if not _HAS_FLOCK:
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # absent, or not a folder: the caller reports it
+        return
+    try:
+        _lock_or_refuse(fd, Path(folder))
+    finally:
+        os.close(fd)
+
+
+def _lock_or_refuse(fd: int, folder: Path) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = lock_holder(folder)
+        who = f"process {holder}" if holder else "process"
+        raise RunFolderBusy(
+            f"{folder}: another unified-bench {who} is writing this run folder; wait for it to "
+            "finish or choose another --output."
+        ) from None
+
+
+def lock_holder(folder: str | os.PathLike[str]) -> str | None:
+    """The pid recorded in ``folder/.lock`` by its writer; ``None`` if absent, a link or not a pid."""
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+    return text if text.isdigit() else None
+
+
+def check_not_foreign(folder: Path) -> None:
+    """Refuse a folder without ``run.json`` that holds anything a run did not leave.
+
+    A run's own leftovers are allowed (the pid file, temporary files of a killed writer, an empty
+    ``images/``): a run killed before its ``run.json`` was written resumes.
+
+    Raises:
+        InputError: naming what was found.
+    """
+    if not folder.is_dir():
+        return
+    # A results file first: it is what makes such a folder look like a run.
+    found = sorted(
+        (entry.name for entry in folder.iterdir() if not _run_leftover(entry)),
+        key=lambda name: (name != RESULTS_FILE, name),
+    )
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise InputError(
+            f"--output {folder}: not a unified-bench run folder (no {RUN_FILE}; holds {shown}); "
+            "choose an empty or new folder."
+        )
+
+
+def _run_leftover(entry: Path) -> bool:
+    if entry.name == LOCK_FILE or is_temp_file_name(entry.name):
+        return True
+    return entry.name == IMAGES_DIR and entry.is_dir() and not entry.is_symlink() and not any(entry.iterdir())
 
 
 # Keys a run.json may lack: they came later, and their absence means the default.
@@ -201,26 +274,37 @@ class RunStore:
             return None
         return info if isinstance(info, dict) else None
 
-    def open(self, spec: RunSpec, *, overwrite: bool = False) -> None:
-        """Start or resume ``spec`` here; refuse a folder holding another run unless ``overwrite``."""
+    def check_can_open(self, spec: RunSpec, *, overwrite: bool = False) -> RunSpec | None:
+        """Every refusal of ``open``, found by reading only; returns the run already there, if any.
+
+        ``--output`` must be absent, empty, or a run folder (``run.json``); a run of another
+        configuration there is refused unless ``overwrite``.
+        """
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"--output {self.root}: exists and is not a folder; choose another path.")
         existing = self.read_spec()
-        if existing is not None and existing != spec:
-            if not overwrite:
-                differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
-                if differing == ["adapter_source"]:
-                    raise RunConfigMismatch(
-                        f"--output {self.root}: the adapter's stored outputs changed (or the model its "
-                        "server runs) since this run was made (adapter_source then: "
-                        f"{existing.adapter_source}; now: {spec.adapter_source}), so this is a different "
-                        "run; pass --overwrite to redo it, or choose another --output."
-                    )
+        if existing is None:
+            check_not_foreign(self.root)
+        elif existing != spec and not overwrite:
+            differing = sorted(k for k, v in spec.to_json().items() if existing.to_json().get(k) != v)
+            if differing == ["adapter_source"]:
                 raise RunConfigMismatch(
-                    f"--output {self.root}: holds a run with a different configuration "
-                    f"({', '.join(differing)} differ); choose another --output or pass --overwrite to "
-                    "replace it."
+                    f"--output {self.root}: the adapter's stored outputs changed (or the model its "
+                    "server runs) since this run was made (adapter_source then: "
+                    f"{existing.adapter_source}; now: {spec.adapter_source}), so this is a different "
+                    "run; pass --overwrite to redo it, or choose another --output."
                 )
+            raise RunConfigMismatch(
+                f"--output {self.root}: holds a run with a different configuration "
+                f"({', '.join(differing)} differ); choose another --output or pass --overwrite to "
+                "replace it."
+            )
+        return existing
+
+    def open(self, spec: RunSpec, *, overwrite: bool = False) -> None:
+        """Start or resume ``spec`` here; refuse a folder holding another run unless ``overwrite``."""
+        existing = self.check_can_open(spec, overwrite=overwrite)
+        if existing is not None and existing != spec:
             self.clear()
         try:
             self.images_dir.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,15 @@ ScorerOpt = Annotated[
         show_default=False,
     ),
 ]
+RescoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rescore",
+        help="NAME (repeat) or all: replace those stored scores. Without it a rerun keeps every score "
+        "in results.json, computes the missing ones and refuses a scorer whose weights or dtype changed.",
+        show_default=False,
+    ),
+]
 ScorerSetOpt = Annotated[
     str | None,
     typer.Option(
@@ -236,6 +245,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Run seed; each sample's seed derives from (seed, id).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples in dataset order.")] = None,
     scorer: ScorerOpt = None,
+    rescore: RescoreOpt = None,
     scorer_set: ScorerSetOpt = None,
     shard: Annotated[
         str | None,
@@ -346,6 +356,7 @@ def run(
             dtype=dtype,
             score_batch_size=score_batch_size,
             score_dtype=score_dtype,
+            rescore=rescore or (),
             overwrite=overwrite,
             image_column=image_column,
             caption_column=caption_column,
@@ -384,6 +395,7 @@ def score(
     generated: Annotated[Path, typer.Argument(help="Folder of reconstructions.")],
     references: Annotated[Path, typer.Argument(help="Folder of reference images.")],
     scorer: ScorerOpt = None,
+    rescore: RescoreOpt = None,
     scorer_set: ScorerSetOpt = None,
     output: Annotated[
         Path | None,
@@ -420,6 +432,7 @@ def score(
             references,
             scorers=scorer,
             scorer_set=scorer_set,
+            rescore=rescore or (),
             output=output,
             allow_missing=allow_missing,
             match=match,
@@ -440,11 +453,17 @@ def merge(
     runs: Annotated[list[Path], typer.Argument(help="Shard run folders (all N of them).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the merged run.")],
     overwrite: Annotated[bool, typer.Option(help="Replace a different run in --output.")] = False,
+    allow_version_mix: Annotated[
+        bool,
+        typer.Option(
+            help="Accept shards made by different unified-bench versions (recorded in the results)."
+        ),
+    ] = False,
 ) -> None:
     """Join the shards of one run into a single run, equal to the unsharded one."""
     from unified_bench.merge import merge_runs
 
-    results = merge_runs(runs, output, overwrite=overwrite)
+    results = merge_runs(runs, output, overwrite=overwrite, allow_version_mix=allow_version_mix)
     out.print_results(results, f"merged {len(runs)} runs")
     from unified_bench.store import RESULTS_FILE
 

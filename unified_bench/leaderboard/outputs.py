@@ -30,6 +30,7 @@ from unified_bench.errors import InputError
 from unified_bench.images import decode_image, sha256_bytes
 from unified_bench.paths import file_sha256
 from unified_bench.results import Results
+from unified_bench.results_paths import check_inside_folder
 from unified_bench.store import CAPTIONS_FILE, IMAGES_DIR, RunStore
 
 MAX_ENTRY_BYTES = 64 * 1024**2
@@ -92,7 +93,7 @@ def pack_outputs(
                     _entry(
                         archive,
                         f"{prefix}{IMAGES_DIR}/{sample_id}.png",
-                        store.image_path(sample_id).read_bytes(),
+                        check_inside_folder(store.image_path(sample_id), run_dir).read_bytes(),
                     )
         os.replace(tmp, target)
     except BaseException:

@@ -22,8 +22,8 @@ from unified_bench.io import atomic_write_text
 from unified_bench.repeats import first_repeat_dir
 from unified_bench.report.toolkit import esc, fmt, image_data_uri, render_page, template_text
 from unified_bench.results import OVERALL, PAPER_SCORERS, Results, read_results
-from unified_bench.results_paths import check_report_paths
-from unified_bench.store import IMAGES_DIR
+from unified_bench.results_paths import check_inside_folder, check_report_paths
+from unified_bench.store import IMAGES_DIR, REPORT_FILE
 
 BEST_WORST = 3
 
@@ -456,9 +456,11 @@ def reconstruction_paths(folder: Path, results: Results) -> dict[str, Path]:
     folder (``unified-bench score``) the matched file in the generated folder."""
     matched, generated = results.provenance.get("matched"), results.provenance.get("generated_dir")
     if isinstance(matched, dict) and isinstance(generated, str):
-        return {sample_id: folder / name for sample_id, name in matched.items()}  # generated_dir checked
-    images = first_repeat_dir(folder, results) / IMAGES_DIR
-    return {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
+        paths = {sample_id: folder / name for sample_id, name in matched.items()}  # generated_dir checked
+    else:
+        images = first_repeat_dir(folder, results) / IMAGES_DIR
+        paths = {sample_id: images / f"{sample_id}.png" for sample_id in results.samples["ids"]}
+    return {sample_id: check_inside_folder(path, folder) for sample_id, path in paths.items()}
 
 
 def caption_html(caption: str, preview_chars: int = 220) -> str:
@@ -605,6 +607,6 @@ def build_report(
     if not any(path.is_file() for path in reconstructions.values()):
         notes.append(f"No reconstructions found in {first_repeat_dir(folder, results) / IMAGES_DIR}.")
     page = render_report(results, reconstructions=reconstructions, references=references, notes=notes)
-    target = Path(output) if output is not None else folder / "report.html"
+    target = Path(output) if output is not None else folder / REPORT_FILE
     atomic_write_text(target, page)
     return target

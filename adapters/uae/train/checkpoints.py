@@ -12,7 +12,9 @@
 
 The exported parts use the EMA weights when an EMA is kept; ``training_state`` holds the raw ones.
 A checkpoint is written into a hidden temporary folder and renamed when complete, so a crash
-never leaves a half checkpoint that ``--resume`` would pick up.
+never leaves a half checkpoint that ``--resume`` would pick up. A write the file system refuses
+(disk full, read-only) is one ``WriteError`` naming the file; the partial folder is removed and
+every earlier checkpoint is left as it was, so ``--resume`` continues from the last good one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,9 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 from peft import PeftModel
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from unified_bench.errors import InputError
+from unified_bench.io import WriteError, write_error
 from unified_bench.provenance import utc_now
 
 from ..checkpoint import TRAINING_METADATA, TrainingMetadata
@@ -123,51 +128,103 @@ def export_parts(context: StageContext, directory: Path) -> None:
     swap = context.ema.swapped_in() if context.ema is not None else nullcontext()
     with swap:
         if has_lora(policy.language_model):
-            export_encoder_lora(policy.language_model, directory / "llm_lora")
+            _written(
+                directory / "llm_lora",
+                lambda: export_encoder_lora(policy.language_model, directory / "llm_lora"),
+            )
         if isinstance(policy.transformer, PeftModel):
-            export_decoder_lora(policy.transformer, directory / "dit_lora")
+            _written(
+                directory / "dit_lora",
+                lambda: export_decoder_lora(policy.transformer, directory / "dit_lora"),
+            )
         elif any(p.requires_grad for p in policy.transformer.parameters()):
-            policy.transformer.save_pretrained(str(directory / "dit"))
+            _written(directory / "dit", lambda: policy.transformer.save_pretrained(str(directory / "dit")))
         projector = {
             k: v.detach().cpu().contiguous() for k, v in policy.encoder.projector.state_dict().items()
         }
-        save_file(projector, str(directory / "projector.safetensors"), metadata={"format": "pt"})
+        path = directory / "projector.safetensors"
+        _written(path, lambda: save_file(projector, str(path), metadata={"format": "pt"}))
 
 
 def save_checkpoint(context: StageContext, output: Path, name: str, step: int) -> Path:
-    """Write checkpoint ``name`` (every process takes part: each saves its RNG state)."""
+    """Write checkpoint ``name`` (every process takes part: each saves its RNG state).
+
+    Raises:
+        WriteError: the file system refused a file (named); no part of this checkpoint is left and
+            the earlier ones are untouched.
+    """
     accelerator = context.accelerator
     final = Path(output) / name
     staging = Path(output) / f".{name}.partial"
-    if accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
-        (staging / STATE).mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    torch.save(_rng_state(), staging / STATE / f"rng-{accelerator.process_index}.pt")
-    if accelerator.is_main_process:
-        export_parts(context, staging)
-        _save_training_state(context, staging / STATE, step)
-        (staging / TRAINING_METADATA).write_text(
-            json.dumps(training_metadata(context, step), indent=2) + "\n"
-        )
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+    try:
+        if accelerator.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+            _written(staging / STATE, lambda: (staging / STATE).mkdir(parents=True))
+        accelerator.wait_for_everyone()
+        rng = staging / STATE / f"rng-{accelerator.process_index}.pt"
+        _written(rng, lambda: torch.save(_rng_state(), rng))
+        if accelerator.is_main_process:
+            export_parts(context, staging)
+            _save_training_state(context, staging / STATE, step)
+            metadata = json.dumps(training_metadata(context, step), indent=2) + "\n"
+            _written(staging / TRAINING_METADATA, lambda: (staging / TRAINING_METADATA).write_text(metadata))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            _replace_folder(staging, final)
+    except BaseException:
+        if accelerator.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     accelerator.wait_for_everyone()
     return final
+
+
+def _replace_folder(staging: Path, final: Path) -> None:
+    """Move ``staging`` to ``final``; an older ``final`` goes only once the new one is in place."""
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _written(path: Path, write: Callable[[], object]) -> None:
+    """Run ``write``, which writes ``path``; a refusal of the file system becomes one line naming it.
+
+    torch.save and safetensors report a full disk or a file-size limit as their own errors
+    (``RuntimeError``, ``SafetensorError``), not as ``OSError``.
+    """
+    try:
+        write()
+    except OSError as error:
+        raise write_error(path, error) from error
+    except (RuntimeError, SafetensorError) as error:
+        raise WriteError(
+            f"{path}: cannot write (the file system refused it: disk full or read-only?); free some "
+            "space or choose another location, then rerun with --resume."
+        ) from error
 
 
 def _save_training_state(context: StageContext, directory: Path, step: int) -> None:
     trainable = {
         name: p.detach().cpu().contiguous() for name, p in context.policy.trainable_named_parameters()
     }
-    save_file(trainable, str(directory / "trainable.safetensors"))
-    torch.save(context.optimizer.state_dict(), directory / "optimizer.pt")
-    torch.save(context.lr_scheduler.state_dict(), directory / "lr_scheduler.pt")
+    _written(
+        directory / "trainable.safetensors",
+        lambda: save_file(trainable, str(directory / "trainable.safetensors")),
+    )
+    _written(
+        directory / "optimizer.pt",
+        lambda: torch.save(context.optimizer.state_dict(), directory / "optimizer.pt"),
+    )
+    _written(
+        directory / "lr_scheduler.pt",
+        lambda: torch.save(context.lr_scheduler.state_dict(), directory / "lr_scheduler.pt"),
+    )
     if context.ema is not None:
-        save_file(context.ema.state_dict(), str(directory / "ema.safetensors"))
+        ema = context.ema.state_dict()
+        _written(directory / "ema.safetensors", lambda: save_file(ema, str(directory / "ema.safetensors")))
     state = {
         "step": step,
         "optimizer_steps": context.optimizer_steps,
@@ -175,7 +232,8 @@ def _save_training_state(context: StageContext, directory: Path, step: int) -> N
         "stage": context.config.stage,
         "model": context.config.model,
     }
-    (directory / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+    text = json.dumps(state, indent=2) + "\n"
+    _written(directory / "trainer_state.json", lambda: (directory / "trainer_state.json").write_text(text))
 
 
 def load_training_state(context: StageContext, checkpoint: Path) -> int:

@@ -19,6 +19,7 @@ import torch
 
 from unified_bench.errors import InputError
 from unified_bench.evaluate import Hooks, SilentHooks
+from unified_bench.io import atomic_write_text
 
 from ..adapter import TINY_BASE_MODEL, UAEAdapter
 from ..config import UAEConfig
@@ -252,7 +253,7 @@ def train(
             hooks.note(f"Resuming from {checkpoint} (step {start}).")
         log.truncate_after(start)
     if is_main:
-        (output / CONFIG_FILE).write_text(render_config(config))
+        atomic_write_text(output / CONFIG_FILE, render_config(config))
     data = TrainData(
         dataset,
         images_per_step=config.images_per_step,
