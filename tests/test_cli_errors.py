@@ -165,7 +165,6 @@ def test_score_reports_unmatched_references_and_fails_unless_allowed(cli, tmp_pa
 # -- usage mistakes: one line, the usage, exit 2 -----------------------------------------------------
 USAGE_MISTAKES = [
     pytest.param(["run"], "Missing option '--model'", id="run-without-model"),
-    pytest.param(["run", "-m", "uae-tiny", "--batch-size", "auto"], "--batch-size", id="batch-size-auto"),
     pytest.param(["run", "-m", "uae-tiny", "--no-such-flag"], "--no-such-flag", id="unknown-option"),
     pytest.param(["compare", "a", "b", "--format", "html"], "'html' is not one of", id="bad-choice"),
     pytest.param(["adapters", "show"], "No such command 'show'", id="unknown-subcommand"),
