@@ -249,7 +249,7 @@ def _noisy_references_run(tmp_path: Path, *, caption: str = "anything", noise: i
             dataset="samples",
             output=run_dir,
             adapter_args={"dir": str(made)},
-            scoring=ScoringOptions(paper, n_resamples=2_000),
+            scoring=ScoringOptions(paper),  # the demo's bootstrap: the default 10,000
         )
     )
     return run_dir
